@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Takes a fresh Debian 12 (bookworm) machine, as root, to the state ChunkKv's run and test
+# commands need: PostgreSQL 15 with pgvector 0.8, Redis, OpenBLAS, Node.js (test fixtures).
+# Idempotent: every step checks first, so a second run installs and builds nothing.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+require_root
+require_command dotnet "the .NET 10 SDK (https://learn.microsoft.com/dotnet/core/install/linux-debian)"
+
+packages=(postgresql-15 postgresql-server-dev-15 redis-server libopenblas0 build-essential dpkg-dev nodejs npm)
+missing=()
+for p in "${packages[@]}"; do
+  # Node.js may come from elsewhere (e.g. NodeSource); only npm and node on PATH matter.
+  case "$p" in nodejs|npm) command -v "${p/nodejs/node}" >/dev/null && continue ;; esac
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  step "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+pg_config=/usr/lib/postgresql/15/bin/pg_config
+if [[ ! -f "$($pg_config --sharedir)/extension/vector.control" ]]; then
+  bash "$(dirname "$0")/build-pgvector.sh" "$pg_config"
+fi
+step "setup complete"

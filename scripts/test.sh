@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The test command: sets the machine up (first run only), starts PostgreSQL and Redis, runs the
+# whole test suite, and stops the services again if it was the one that started them.
+# Exits non-zero when anything fails.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+bash "$repo_root/scripts/setup.sh"
+data=$(chunkkv_data_dir)
+if redis-cli -p "$CHUNKKV_REDIS_PORT" ping >/dev/null 2>&1; then already_running=1; else already_running=0; fi
+bash "$repo_root/scripts/services-start.sh"
+if [[ $already_running == 0 && -z "${CHUNKKV_KEEP_SERVICES:-}" ]]; then
+  trap 'bash "$repo_root/scripts/services-stop.sh"' EXIT
+fi
+source "$data/env.sh"
+
+step "running the test suite"
+log=$(mktemp /tmp/chunkkv-test.XXXXXX)
+set +e
+dotnet test "$repo_root/ChunkKv.sln" -c Release --nologo 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite, summed over the test projects.
+awk '/(Passed|Failed)! +- +Failed: / { gsub(/,/, ""); f += $4; p += $6 } END { printf "%d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"

@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace ChunkKv.Server.Storage;
+
+public static class StorageServices
+{
+    /// <summary>Registers the PostgreSQL data source and the Redis connection, when configured.</summary>
+    public static IServiceCollection AddChunkKvStorage(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<StorageOptions>(configuration);
+        services.AddSingleton(sp => new PostgresConnection(
+            sp.GetRequiredService<IOptions<StorageOptions>>().Value.Postgres is { Length: > 0 } connectionString
+                ? NpgsqlDataSource.Create(connectionString)
+                : null));
+        services.AddSingleton(sp => new RedisConnection(
+            sp.GetRequiredService<IOptions<StorageOptions>>().Value.Redis is { Length: > 0 } configurationString
+                ? ConnectRedis(configurationString)
+                : null));
+        services.AddHostedService<MigrateOnStartService>();
+        return services;
+    }
+
+    private static ConnectionMultiplexer ConnectRedis(string configurationString)
+    {
+        var options = ConfigurationOptions.Parse(configurationString);
+        // Redis is a cache tier: the server starts and serves without it, and reconnects later.
+        options.AbortOnConnectFail = false;
+        options.ConnectTimeout = 2000;
+        options.SyncTimeout = 5000;
+        return ConnectionMultiplexer.Connect(options);
+    }
+}
+
+/// <summary>The PostgreSQL data source, or null when none is configured.</summary>
+public sealed record PostgresConnection(NpgsqlDataSource? DataSource);
+
+/// <summary>The Redis connection, or null when none is configured.</summary>
+public sealed record RedisConnection(IConnectionMultiplexer? Multiplexer);

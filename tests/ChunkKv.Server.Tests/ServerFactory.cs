@@ -1,0 +1,17 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+
+namespace ChunkKv.Server.Tests;
+
+/// <summary>The real server in process, talking HTTP, with its stores pointed where a test says.</summary>
+public sealed class ServerFactory(string? postgres, string? redis) : WebApplicationFactory<Program>
+{
+    protected override void ConfigureWebHost(IWebHostBuilder builder) =>
+        // Added after the server's own sources, so these win over the CHUNKKV_* environment.
+        builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Postgres"] = postgres ?? "",
+            ["Redis"] = redis ?? "",
+        }));
+}
