@@ -11,7 +11,8 @@ source "$(chunkkv_data_dir)/env.sh"
 
 urls=${CHUNKKV_URLS:-http://127.0.0.1:8080}
 step "building the server"
-dotnet build "$repo_root/src/ChunkKv.Server" -c Release -o "$repo_root/.build/server" -v quiet -nologo -clp:NoSummary
+build_log=$(dotnet build "$repo_root/src/ChunkKv.Server" -c Release -o "$repo_root/.build/server" -nologo 2>&1) ||
+  { echo "$build_log"; die "the server did not build"; }
 step "serving on $urls (health: $urls/health); Ctrl-C stops the server, scripts/services-stop.sh the stores"
 cd "$repo_root/.build/server"
 exec dotnet ChunkKv.Server.dll --urls "$urls"

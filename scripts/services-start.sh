@@ -33,7 +33,7 @@ if ! as_postgres "$pg_bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then
   as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_data/server.log" -w -t 60 start >/dev/null ||
     die "PostgreSQL did not start; see $pg_data/server.log"
 fi
-psql_admin() { as_postgres psql -h 127.0.0.1 -p "$CHUNKKV_PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtAc "$1" "${2:-postgres}"; }
+psql_admin() { PGOPTIONS="-c client_min_messages=warning" as_postgres psql -h 127.0.0.1 -p "$CHUNKKV_PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtAc "$1" "${2:-postgres}"; }
 # The application role may create databases (tests make throwaway ones) but is no superuser.
 # pgvector is not a trusted extension, so the superuser creates it in template1 and in the
 # application database; every database created later inherits it.
