@@ -1,0 +1,33 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using ChunkKv.Caching.Codecs;
+using ChunkKv.Caching.Format;
+
+namespace ChunkKv.Caching;
+
+/// <summary>
+/// Content address of a chunk's stored cache: SHA-256 over the model fingerprint, the format
+/// version, the codec and its group size, the chunk's token ids, and whatever else changed how
+/// the cache was computed (a shared prefix, link tokens: <c>context</c>). A changed model, codec
+/// or format can never hit an old entry.
+/// </summary>
+public readonly record struct ChunkCacheKey(string Hex)
+{
+    public static ChunkCacheKey Compute(ReadOnlySpan<byte> modelFingerprint, KvCodec codec, ReadOnlySpan<int> tokenIds,
+        ReadOnlySpan<byte> context = default)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData("chunkkv.kv"u8);
+        Append(hash, [ChunkCacheHeader.FormatVersion, (int)codec.Id, codec.GroupSize, modelFingerprint.Length]);
+        hash.AppendData(modelFingerprint);
+        Append(hash, [tokenIds.Length]);
+        hash.AppendData(MemoryMarshal.AsBytes(tokenIds));
+        Append(hash, [context.Length]);
+        hash.AppendData(context);
+        return new ChunkCacheKey(Convert.ToHexStringLower(hash.GetHashAndReset()));
+    }
+
+    private static void Append(IncrementalHash hash, ReadOnlySpan<int> values) => hash.AppendData(MemoryMarshal.AsBytes(values));
+
+    public override string ToString() => Hex;
+}

@@ -1,0 +1,93 @@
+using ChunkKv.Caching.Codecs;
+using ChunkKv.Inference.Kv;
+
+namespace ChunkKv.Caching.Format;
+
+/// <summary>A chunk's cache as stored: the KV, the codec it was stored with, and Cache-Craft's per-token statistics.</summary>
+public sealed record CachedChunk(KvCache Kv, KvCodecId Codec, byte[] Fingerprint, float[]? OutsideAttention);
+
+/// <summary>Turns a <see cref="KvCache"/> into a stored entry and back (see <see cref="ChunkCacheHeader"/> for the layout).</summary>
+public static class ChunkCacheCodec
+{
+    /// <summary>Encodes every layer (in parallel) behind a checked header.</summary>
+    public static byte[] Encode(KvCache kv, KvCodec codec, ReadOnlySpan<byte> fingerprint, float[]? outsideAttention = null)
+    {
+        if (fingerprint.Length != ChunkCacheHeader.FingerprintBytes)
+        {
+            throw new ArgumentException($"a model fingerprint is {ChunkCacheHeader.FingerprintBytes} bytes, not {fingerprint.Length}");
+        }
+        if (outsideAttention is not null && outsideAttention.Length != kv.Tokens)
+        {
+            throw new ArgumentException($"{outsideAttention.Length} attention statistics for {kv.Tokens} tokens");
+        }
+        var keyBytes = codec.KeyBytes(kv.Tokens, kv.RowWidth, kv.HeadDim);
+        var sectionBytes = keyBytes + codec.ValueBytes(kv.Tokens, kv.RowWidth, kv.HeadDim);
+        var header = new ChunkCacheHeader
+        {
+            Codec = codec.Id,
+            GroupSize = codec.GroupSize,
+            KeyForm = kv.KeyForm,
+            Layers = kv.Layers,
+            KvHeads = kv.KvHeads,
+            HeadDim = kv.HeadDim,
+            Fingerprint = fingerprint.ToArray(),
+            Positions = kv.Positions,
+            OutsideAttention = outsideAttention,
+        };
+        var headerBytes = header.Size;
+        var entry = new byte[headerBytes + (long)sectionBytes * kv.Layers];
+        var sections = new LayerSection[kv.Layers];
+        Parallel.For(0, kv.Layers, layer =>
+        {
+            var offset = headerBytes + (long)sectionBytes * layer;
+            var section = entry.AsSpan((int)offset, sectionBytes);
+            codec.EncodeKeys(kv.Keys[layer], kv.Tokens, kv.RowWidth, kv.HeadDim, section[..keyBytes]);
+            codec.EncodeValues(kv.Values[layer], kv.Tokens, kv.RowWidth, kv.HeadDim, section[keyBytes..]);
+            sections[layer] = new LayerSection(offset, sectionBytes, Crc32C.Compute(section));
+        });
+        header.Sections = sections;
+        header.Write(entry);
+        return entry;
+    }
+
+    /// <summary>Checks and decodes a whole entry; any failed check throws <see cref="CorruptCacheException"/>.</summary>
+    public static CachedChunk Decode(byte[] entry, ReadOnlySpan<byte> expectedFingerprint)
+    {
+        var (header, codec, kv) = Open(entry, expectedFingerprint);
+        try
+        {
+            Parallel.For(0, header.Layers, layer => DecodeLayer(entry, header, codec, kv, layer));
+        }
+        catch (AggregateException e) when (e.InnerException is CorruptCacheException corrupt)
+        {
+            throw corrupt;
+        }
+        return new CachedChunk(kv, header.Codec, header.Fingerprint, header.OutsideAttention);
+    }
+
+    /// <summary>Reads the header, checks the fingerprint, and allocates the cache the layers decode into.</summary>
+    internal static (ChunkCacheHeader Header, KvCodec Codec, KvCache Kv) Open(ReadOnlySpan<byte> entry, ReadOnlySpan<byte> expectedFingerprint)
+    {
+        var header = ChunkCacheHeader.Read(entry);
+        if (!expectedFingerprint.SequenceEqual(header.Fingerprint))
+        {
+            throw new CorruptCacheException("entry was computed by a different model (fingerprint mismatch)");
+        }
+        var kv = new KvCache(header.Layers, header.KvHeads, header.HeadDim, header.Positions, header.KeyForm);
+        return (header, KvCodec.Create(header.Codec, header.GroupSize), kv);
+    }
+
+    /// <summary>Checks one layer's section and decodes it into the cache's arrays for that layer.</summary>
+    internal static void DecodeLayer(ReadOnlySpan<byte> entry, ChunkCacheHeader header, KvCodec codec, KvCache kv, int layer)
+    {
+        var section = header.Sections[layer];
+        var bytes = entry.Slice((int)section.Offset, section.Length);
+        if (Crc32C.Compute(bytes) != section.Crc)
+        {
+            throw new CorruptCacheException($"layer {layer}: section checksum mismatch");
+        }
+        var keyBytes = codec.KeyBytes(kv.Tokens, kv.RowWidth, kv.HeadDim);
+        codec.DecodeKeys(bytes[..keyBytes], kv.Tokens, kv.RowWidth, kv.HeadDim, kv.Keys[layer]);
+        codec.DecodeValues(bytes[keyBytes..], kv.Tokens, kv.RowWidth, kv.HeadDim, kv.Values[layer]);
+    }
+}

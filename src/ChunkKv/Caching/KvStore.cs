@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using ChunkKv.Caching.Codecs;
+using ChunkKv.Caching.Format;
+using ChunkKv.Caching.Tiers;
+using ChunkKv.Inference.Kv;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ChunkKv.Caching;
+
+/// <summary>
+/// The chunk cache store: an ordered list of tiers (fastest first, e.g. memory ▸ disk ▸ Redis).
+/// Reads look the tiers up in order, check every byte (header and per-layer CRC32C, fingerprint)
+/// and promote a hit into the faster tiers; an entry that fails a check is a miss, is logged and
+/// removed from that tier, and is never served. Writes go through to every tier. A tier that
+/// throws or times out is bypassed for a back-off period instead of failing the caller.
+/// </summary>
+public sealed class KvStore
+{
+    private readonly IKvTier[] _tiers;
+    private readonly TierState[] _states;
+    private readonly KvStoreOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+
+    public KvStore(IEnumerable<IKvTier> tiers, KvStoreOptions? options = null, ILogger<KvStore>? logger = null,
+        TimeProvider? time = null)
+    {
+        _tiers = tiers.ToArray();
+        _states = _tiers.Select(t => new TierState(t.Name)).ToArray();
+        _options = options ?? new KvStoreOptions();
+        _logger = logger ?? NullLogger<KvStore>.Instance;
+        _time = time ?? TimeProvider.System;
+    }
+
+    public IReadOnlyList<IKvTier> Tiers => _tiers;
+
+    public IReadOnlyList<TierStatistics> Statistics => _states.Select(s => s.Snapshot(_time.GetUtcNow())).ToArray();
+
+    /// <summary>Encodes the chunk's cache with <paramref name="codec"/> and writes it to every tier; returns the entry.</summary>
+    public async Task<byte[]> PutAsync(ChunkCacheKey key, KvCache kv, KvCodec codec, ReadOnlyMemory<byte> fingerprint,
+        float[]? outsideAttention = null, CancellationToken cancellationToken = default)
+    {
+        var entry = ChunkCacheCodec.Encode(kv, codec, fingerprint.Span, outsideAttention);
+        await PutAsync(key, entry, cancellationToken);
+        return entry;
+    }
+
+    /// <summary>Writes an encoded entry to every tier that is not bypassed, in parallel.</summary>
+    public Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken = default) =>
+        Task.WhenAll(Enumerable.Range(0, _tiers.Length).Select(i => PutToTierAsync(i, key, entry, cancellationToken)));
+
+    /// <summary>The whole chunk, checked and decoded; null on a miss in every tier.</summary>
+    public async Task<CachedChunk?> GetAsync(ChunkCacheKey key, ReadOnlyMemory<byte> fingerprint, CancellationToken cancellationToken = default)
+    {
+        for (var i = 0; i < _tiers.Length; i++)
+        {
+            var entry = await GetFromTierAsync(i, key, cancellationToken);
+            if (entry is null)
+            {
+                continue;
+            }
+            try
+            {
+                var chunk = ChunkCacheCodec.Decode(entry, fingerprint.Span);
+                await PromoteAsync(i, key, entry, cancellationToken);
+                return chunk;
+            }
+            catch (CorruptCacheException e)
+            {
+                await DiscardAsync(i, key, e, cancellationToken);
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The chunk layer by layer: returns once the header is checked, while the layers decode in
+    /// parallel. A layer that then fails its checksum faults that layer's task and the entry is
+    /// removed from its tier (the caller recomputes); null on a miss in every tier.
+    /// </summary>
+    public async Task<LayerwiseLoad?> GetLayerwiseAsync(ChunkCacheKey key, ReadOnlyMemory<byte> fingerprint,
+        CancellationToken cancellationToken = default)
+    {
+        for (var i = 0; i < _tiers.Length; i++)
+        {
+            var entry = await GetFromTierAsync(i, key, cancellationToken);
+            if (entry is null)
+            {
+                continue;
+            }
+            LayerwiseLoad load;
+            try
+            {
+                load = LayerwiseLoad.Start(entry, fingerprint.Span);
+            }
+            catch (CorruptCacheException e)
+            {
+                await DiscardAsync(i, key, e, cancellationToken);
+                continue;
+            }
+            var tier = i;
+            _ = load.Completion.ContinueWith(async done =>
+            {
+                if (done.IsCompletedSuccessfully)
+                {
+                    await PromoteAsync(tier, key, entry, CancellationToken.None);
+                }
+                else if (done.Exception?.InnerException is CorruptCacheException corrupt)
+                {
+                    await DiscardAsync(tier, key, corrupt, CancellationToken.None);
+                }
+            }, TaskScheduler.Default);
+            return load;
+        }
+        return null;
+    }
+
+    private async Task<byte[]?> GetFromTierAsync(int tier, ChunkCacheKey key, CancellationToken cancellationToken)
+    {
+        if (_states[tier].IsBypassed(_time.GetUtcNow()))
+        {
+            return null;
+        }
+        var clock = Stopwatch.StartNew();
+        var entry = await GuardAsync(tier, "get", () => _tiers[tier].GetAsync(key, cancellationToken), cancellationToken);
+        if (entry is null)
+        {
+            _states[tier].Miss(clock.Elapsed);
+        }
+        else
+        {
+            _states[tier].Hit(entry.Length, clock.Elapsed);
+        }
+        return entry;
+    }
+
+    private async Task PutToTierAsync(int tier, ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken)
+    {
+        if (_states[tier].IsBypassed(_time.GetUtcNow()))
+        {
+            return;
+        }
+        var clock = Stopwatch.StartNew();
+        var written = await GuardAsync(tier, "put", async () =>
+        {
+            await _tiers[tier].PutAsync(key, entry, cancellationToken);
+            return true;
+        }, cancellationToken);
+        if (written)
+        {
+            _states[tier].Written(entry.Length, clock.Elapsed);
+        }
+    }
+
+    private Task PromoteAsync(int foundIn, ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken) =>
+        Task.WhenAll(Enumerable.Range(0, foundIn).Select(i => PutToTierAsync(i, key, entry, cancellationToken)));
+
+    private async Task DiscardAsync(int tier, ChunkCacheKey key, CorruptCacheException error, CancellationToken cancellationToken)
+    {
+        _states[tier].Corrupt();
+        _logger.LogWarning("Chunk cache {Key} in tier {Tier} failed its check ({Reason}); removed, treated as a miss",
+            key, _tiers[tier].Name, error.Message);
+        await GuardAsync(tier, "remove", async () =>
+        {
+            await _tiers[tier].RemoveAsync(key, cancellationToken);
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <summary>Runs a tier call under the timeout; a fault or timeout starts the tier's bypass and yields default.</summary>
+    private async Task<T?> GuardAsync<T>(int tier, string operation, Func<Task<T>> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await call().WaitAsync(_options.TierTimeout, cancellationToken);
+            _states[tier].Succeeded();
+            return result;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            var bypass = _states[tier].Fault(_time.GetUtcNow(), _options);
+            _logger.LogWarning("Tier {Tier} failed on {Operation} ({Error}); bypassed for {Bypass}",
+                _tiers[tier].Name, operation, e.Message, bypass);
+            return default;
+        }
+    }
+}

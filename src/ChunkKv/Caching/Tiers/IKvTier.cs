@@ -1,0 +1,20 @@
+namespace ChunkKv.Caching.Tiers;
+
+/// <summary>
+/// One storage tier of encoded chunk caches. Tiers move bytes only; checking and decoding is the
+/// store's job, so every tier is checked the same way. A tier may throw on faults (Redis down);
+/// the store then bypasses it for a while.
+/// </summary>
+public interface IKvTier
+{
+    /// <summary>"memory", "disk", "redis": used in counters and logs.</summary>
+    string Name { get; }
+
+    /// <summary>The entry's bytes, or null when the tier does not hold it.</summary>
+    Task<byte[]?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken);
+
+    /// <summary>Stores the entry, replacing any older one; readers see the old or the new entry, never a mix.</summary>
+    Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken);
+
+    Task RemoveAsync(ChunkCacheKey key, CancellationToken cancellationToken);
+}

@@ -1,0 +1,100 @@
+using ChunkKv.Caching;
+using ChunkKv.Caching.Codecs;
+using ChunkKv.Caching.Format;
+using ChunkKv.Inference.Kv;
+
+namespace ChunkKv.Tests.Caching;
+
+public sealed class ChunkCacheFormatTests
+{
+    [Theory]
+    [InlineData(KvCodecId.F32)]
+    [InlineData(KvCodecId.F16)]
+    [InlineData(KvCodecId.Int4)]
+    public void An_entry_describes_itself_and_decodes_to_what_went_in(KvCodecId codecId)
+    {
+        var kv = KvSamples.Random(tokens: 40, firstPosition: 17);
+        var stats = Enumerable.Range(0, 40).Select(i => i / 40f).ToArray();
+        var codec = KvCodec.Create(codecId);
+
+        var chunk = ChunkCacheCodec.Decode(ChunkCacheCodec.Encode(kv, codec, KvSamples.Fingerprint, stats), KvSamples.Fingerprint);
+
+        Assert.Equal(codecId, chunk.Codec);
+        Assert.Equal(kv.Positions, chunk.Kv.Positions);
+        Assert.Equal(KeyForm.PreRope, chunk.Kv.KeyForm);
+        Assert.Equal((kv.Layers, kv.KvHeads, kv.HeadDim), (chunk.Kv.Layers, chunk.Kv.KvHeads, chunk.Kv.HeadDim));
+        Assert.Equal(stats, chunk.OutsideAttention);
+        // Each layer decodes exactly as the codec alone decodes it.
+        for (var layer = 0; layer < kv.Layers; layer++)
+        {
+            var bytes = new byte[codec.KeyBytes(kv.Tokens, kv.RowWidth, kv.HeadDim)];
+            codec.EncodeKeys(kv.Keys[layer], kv.Tokens, kv.RowWidth, kv.HeadDim, bytes);
+            var expected = new float[kv.Keys[layer].Length];
+            codec.DecodeKeys(bytes, kv.Tokens, kv.RowWidth, kv.HeadDim, expected);
+            Assert.Equal(expected, chunk.Kv.Keys[layer]);
+        }
+    }
+
+    [Fact]
+    public void Flipping_any_single_byte_anywhere_is_detected()
+    {
+        var kv = KvSamples.Random(layers: 2, kvHeads: 1, headDim: 8, tokens: 5);
+        var entry = ChunkCacheCodec.Encode(kv, new Float16Codec(), KvSamples.Fingerprint, new float[5]);
+
+        for (var offset = 0; offset < entry.Length; offset++)
+        {
+            var corrupt = (byte[])entry.Clone();
+            corrupt[offset] ^= (byte)(1 << (offset % 8));
+            Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(corrupt, KvSamples.Fingerprint));
+        }
+    }
+
+    [Fact]
+    public void Truncated_extended_or_foreign_entries_are_refused()
+    {
+        var entry = ChunkCacheCodec.Encode(KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint);
+        var otherModel = KvSamples.Fingerprint.Select(b => (byte)~b).ToArray();
+
+        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(entry[..^1], KvSamples.Fingerprint));
+        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode([.. entry, 0], KvSamples.Fingerprint));
+        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(entry[..10], KvSamples.Fingerprint));
+        var foreign = Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(entry, otherModel));
+        Assert.Contains("fingerprint", foreign.Message);
+    }
+
+    [Fact]
+    public async Task Layerwise_loading_exposes_each_layer_and_faults_only_the_corrupt_one()
+    {
+        var kv = KvSamples.Random(layers: 4);
+        var entry = ChunkCacheCodec.Encode(kv, new Float32Codec(), KvSamples.Fingerprint);
+        var header = ChunkCacheHeader.Read(entry);
+        entry[header.Sections[2].Offset + 5] ^= 0xFF;
+
+        var load = LayerwiseLoad.Start(entry, KvSamples.Fingerprint);
+
+        foreach (var layer in new[] { 0, 1, 3 })
+        {
+            await load.LayerReady(layer);
+            Assert.Equal(kv.Keys[layer], load.Kv.Keys[layer]);
+            Assert.Equal(kv.Values[layer], load.Kv.Values[layer]);
+        }
+        await Assert.ThrowsAsync<CorruptCacheException>(() => load.LayerReady(2));
+    }
+
+    [Fact]
+    public void Keys_change_with_model_codec_tokens_and_context_and_only_then()
+    {
+        var f16 = new Float16Codec();
+        var key = ChunkCacheKey.Compute(KvSamples.Fingerprint, f16, [1, 2, 3]);
+
+        Assert.Equal(key, ChunkCacheKey.Compute(KvSamples.Fingerprint, f16, [1, 2, 3]));
+        Assert.NotEqual(key, ChunkCacheKey.Compute(new byte[32], f16, [1, 2, 3]));
+        Assert.NotEqual(key, ChunkCacheKey.Compute(KvSamples.Fingerprint, new BFloat16Codec(), [1, 2, 3]));
+        Assert.NotEqual(key, ChunkCacheKey.Compute(KvSamples.Fingerprint, new KiviCodec(4, 32), [1, 2, 3]));
+        Assert.NotEqual(ChunkCacheKey.Compute(KvSamples.Fingerprint, new KiviCodec(4, 32), [1, 2, 3]),
+            ChunkCacheKey.Compute(KvSamples.Fingerprint, new KiviCodec(4, 64), [1, 2, 3]));
+        Assert.NotEqual(key, ChunkCacheKey.Compute(KvSamples.Fingerprint, f16, [1, 2, 4]));
+        Assert.NotEqual(key, ChunkCacheKey.Compute(KvSamples.Fingerprint, f16, [1, 2, 3], "prefix"u8));
+        Assert.Matches("^[0-9a-f]{64}$", key.Hex);
+    }
+}

@@ -1,0 +1,147 @@
+using ChunkKv.Caching.Codecs;
+
+namespace ChunkKv.Tests.Caching;
+
+public sealed class KvCodecTests
+{
+    private const int Tokens = 100, Heads = 2, HeadDim = 64, Width = Heads * HeadDim;
+
+    private static (float[] Keys, float[] Values) RoundTrip(KvCodec codec, float[] keys, float[] values)
+    {
+        var keyBytes = new byte[codec.KeyBytes(Tokens, Width, HeadDim)];
+        var valueBytes = new byte[codec.ValueBytes(Tokens, Width, HeadDim)];
+        codec.EncodeKeys(keys, Tokens, Width, HeadDim, keyBytes);
+        codec.EncodeValues(values, Tokens, Width, HeadDim, valueBytes);
+        var k = new float[keys.Length];
+        var v = new float[values.Length];
+        codec.DecodeKeys(keyBytes, Tokens, Width, HeadDim, k);
+        codec.DecodeValues(valueBytes, Tokens, Width, HeadDim, v);
+        return (k, v);
+    }
+
+    private static (float[] Keys, float[] Values) Sample()
+    {
+        var kv = KvSamples.Random(layers: 1, kvHeads: Heads, headDim: HeadDim, tokens: Tokens);
+        return (kv.Keys[0], kv.Values[0]);
+    }
+
+    [Fact]
+    public void F32_is_lossless()
+    {
+        var (keys, values) = Sample();
+        var (k, v) = RoundTrip(new Float32Codec(), keys, values);
+        Assert.Equal(keys, k);
+        Assert.Equal(values, v);
+    }
+
+    [Fact]
+    public void F16_matches_the_scalar_half_conversion_exactly()
+    {
+        var (keys, values) = Sample();
+        var (k, v) = RoundTrip(new Float16Codec(), keys, values);
+        Assert.Equal(keys.Select(x => (float)(Half)x), k);
+        Assert.Equal(values.Select(x => (float)(Half)x), v);
+    }
+
+    [Fact]
+    public void BF16_keeps_the_relative_error_within_half_an_ulp_and_is_exact_on_representable_values()
+    {
+        var (keys, values) = Sample();
+        var (k, v) = RoundTrip(new BFloat16Codec(), keys, values);
+        for (var i = 0; i < keys.Length; i++)
+        {
+            Assert.True(MathF.Abs(keys[i] - k[i]) <= MathF.Abs(keys[i]) * MathF.Pow(2, -8), $"key {i}: {keys[i]} -> {k[i]}");
+            Assert.True(MathF.Abs(values[i] - v[i]) <= MathF.Abs(values[i]) * MathF.Pow(2, -8), $"value {i}");
+        }
+        float[] exact = [1f, -2.5f, 0.15625f, 65536f, 0f];
+        Assert.Equal(exact, exact.Select(x => BitConverter.UInt32BitsToSingle((uint)BFloat16Codec.FromBits(BitConverter.SingleToUInt32Bits(x)) << 16)));
+        Assert.True(float.IsNaN(BitConverter.UInt32BitsToSingle((uint)BFloat16Codec.FromBits(BitConverter.SingleToUInt32Bits(float.NaN)) << 16)));
+    }
+
+    [Fact]
+    public void Int8_error_is_at_most_half_a_step_of_each_heads_scale()
+    {
+        var (keys, values) = Sample();
+        var (k, v) = RoundTrip(new Int8Codec(), keys, values);
+        foreach (var (original, decoded) in new[] { (keys, k), (values, v) })
+        {
+            for (var group = 0; group < Tokens * Heads; group++)
+            {
+                var row = original.AsSpan(group * HeadDim, HeadDim);
+                var bound = row.ToArray().Max(MathF.Abs) / 254f * 1.0001f;
+                for (var i = 0; i < HeadDim; i++)
+                {
+                    Assert.True(MathF.Abs(row[i] - decoded[group * HeadDim + i]) <= bound);
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(4, 64)]
+    [InlineData(4, 32)]
+    [InlineData(2, 64)]
+    [InlineData(4, 48)] // groups that do not divide the 100 tokens or 128 channels
+    public void Kivi_error_is_at_most_half_a_step_of_each_group(int bits, int groupSize)
+    {
+        var (keys, values) = Sample();
+        var codec = new KiviCodec(bits, groupSize);
+        var (k, v) = RoundTrip(codec, keys, values);
+        var levels = (1 << bits) - 1;
+
+        // Keys: per channel over groups of tokens.
+        for (var t0 = 0; t0 < Tokens; t0 += groupSize)
+        {
+            for (var c = 0; c < Width; c++)
+            {
+                var group = Enumerable.Range(t0, Math.Min(groupSize, Tokens - t0)).Select(t => t * Width + c).ToArray();
+                AssertWithinHalfStep(keys, k, group, levels);
+            }
+        }
+        // Values: per token over groups of channels.
+        for (var t = 0; t < Tokens; t++)
+        {
+            for (var c0 = 0; c0 < Width; c0 += groupSize)
+            {
+                var group = Enumerable.Range(c0, Math.Min(groupSize, Width - c0)).Select(c => t * Width + c).ToArray();
+                AssertWithinHalfStep(values, v, group, levels);
+            }
+        }
+    }
+
+    private static void AssertWithinHalfStep(float[] original, float[] decoded, int[] group, int levels)
+    {
+        var range = group.Max(i => original[i]) - group.Min(i => original[i]);
+        // Half a step, plus the slack of rounding the half-precision scale and minimum outwards.
+        var bound = range / (2 * levels) * 1.002f + MathF.Abs(group.Min(i => original[i])) * 1e-3f + 1e-6f;
+        foreach (var i in group)
+        {
+            Assert.True(MathF.Abs(original[i] - decoded[i]) <= bound, $"element {i}: {original[i]} -> {decoded[i]} (bound {bound})");
+        }
+    }
+
+    [Fact]
+    public void Int4_stores_a_512_token_chunk_at_least_3_5_times_smaller_than_f16()
+    {
+        // Qwen2.5-0.5B: 2 KV heads of 64.
+        var f16 = KvCodec.Create(KvCodecId.F16);
+        var int4 = KvCodec.Create(KvCodecId.Int4);
+        double Bytes(KvCodec c) => c.KeyBytes(512, 128, 64) + c.ValueBytes(512, 128, 64);
+
+        Assert.True(Bytes(f16) / Bytes(int4) >= 3.5, $"ratio {Bytes(f16) / Bytes(int4):F2}");
+        Assert.True(Bytes(int4) / Bytes(KvCodec.Create(KvCodecId.Int2)) > 1.6);
+    }
+
+    [Theory]
+    [InlineData("f16", KvCodecId.F16)]
+    [InlineData("INT4", KvCodecId.Int4)]
+    [InlineData("bf16", KvCodecId.BF16)]
+    public void Codec_names_parse(string name, KvCodecId id) => Assert.Equal(id, KvCodec.ParseId(name));
+
+    [Fact]
+    public void An_unknown_codec_name_is_refused_with_the_known_ones_listed()
+    {
+        var error = Assert.Throws<ArgumentException>(() => KvCodec.ParseId("fp8"));
+        Assert.Contains("int4", error.Message);
+    }
+}

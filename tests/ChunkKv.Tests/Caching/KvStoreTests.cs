@@ -1,0 +1,211 @@
+using ChunkKv.Caching;
+using ChunkKv.Caching.Codecs;
+using ChunkKv.Caching.Format;
+using ChunkKv.Caching.Tiers;
+using ChunkKv.Testing;
+using StackExchange.Redis;
+
+namespace ChunkKv.Tests.Caching;
+
+/// <summary>The tiered store against a real folder and the real Redis that the test script starts.</summary>
+public sealed class KvStoreTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("chunkkv-store-").FullName;
+    private readonly ConnectionMultiplexer _redis = ConnectionMultiplexer.Connect(TestServices.Redis);
+    private readonly string _prefix = $"chunkkv:test:{Guid.NewGuid():N}:";
+
+    public void Dispose()
+    {
+        _redis.Dispose();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    private IKvTier Tier(string name) => name switch
+    {
+        "memory" => new MemoryTier(64 << 20),
+        "disk" => new DiskTier(_folder),
+        "redis" => new RedisTier(_redis, _prefix, TimeSpan.FromMinutes(5)),
+        _ => throw new ArgumentException(name),
+    };
+
+    private static ChunkCacheKey KeyFor(int seed) => ChunkCacheKey.Compute(KvSamples.Fingerprint, new Float16Codec(), [seed]);
+
+    public static TheoryData<string, KvCodecId> TiersAndCodecs()
+    {
+        var data = new TheoryData<string, KvCodecId>();
+        foreach (var tier in new[] { "memory", "disk", "redis" })
+        {
+            foreach (var codec in Enum.GetValues<KvCodecId>())
+            {
+                data.Add(tier, codec);
+            }
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(TiersAndCodecs))]
+    public async Task Every_codec_round_trips_through_every_tier(string tierName, KvCodecId codecId)
+    {
+        var store = new KvStore([Tier(tierName)]);
+        var kv = KvSamples.Random();
+        var codec = KvCodec.Create(codecId);
+        var key = ChunkCacheKey.Compute(KvSamples.Fingerprint, codec, [1, 2, 3]);
+
+        var entry = await store.PutAsync(key, kv, codec, KvSamples.Fingerprint);
+        var chunk = await store.GetAsync(key, KvSamples.Fingerprint);
+
+        Assert.NotNull(chunk);
+        Assert.Equal(codecId, chunk.Codec);
+        Assert.Equal(ChunkCacheCodec.Decode(entry, KvSamples.Fingerprint).Kv.Values[2], chunk.Kv.Values[2]);
+        Assert.Equal(1, store.Statistics[0].Hits);
+        Assert.Null(await store.GetAsync(KeyFor(999), KvSamples.Fingerprint));
+        Assert.Equal(1, store.Statistics[0].Misses);
+    }
+
+    [Fact]
+    public async Task A_hit_in_a_slower_tier_is_promoted_into_the_faster_ones()
+    {
+        var memory = new MemoryTier(64 << 20);
+        var disk = new DiskTier(_folder);
+        var redis = new RedisTier(_redis, _prefix);
+        var key = KeyFor(1);
+        await new KvStore([redis]).PutAsync(key, KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint);
+        var store = new KvStore([memory, disk, redis]);
+
+        Assert.NotNull(await store.GetAsync(key, KvSamples.Fingerprint));
+
+        Assert.NotNull(await memory.GetAsync(key, default));
+        Assert.True(File.Exists(disk.PathOf(key)));
+        Assert.Equal([0L, 0L, 1L], store.Statistics.Select(s => s.Hits));
+    }
+
+    [Fact]
+    public async Task Corruption_flipped_in_redis_is_detected_every_time_removed_and_never_served()
+    {
+        var redisTier = new RedisTier(_redis, _prefix);
+        var store = new KvStore([redisTier]);
+        var random = new Random(3);
+        for (var trial = 0; trial < 20; trial++)
+        {
+            var key = KeyFor(trial);
+            var entry = await store.PutAsync(key, KvSamples.Random(seed: trial), new Float16Codec(), KvSamples.Fingerprint);
+            var offset = trial < 5 ? trial * 7 : random.Next(entry.Length); // header bytes first, then anywhere
+            var flipped = (byte)(entry[offset] ^ (1 << random.Next(8)));
+            await _redis.GetDatabase().StringSetRangeAsync(redisTier.KeyOf(key), offset, new[] { flipped });
+
+            Assert.Null(await store.GetAsync(key, KvSamples.Fingerprint));
+            Assert.False(await _redis.GetDatabase().KeyExistsAsync(redisTier.KeyOf(key)));
+        }
+        Assert.Equal(20, store.Statistics[0].CorruptEntries);
+    }
+
+    [Fact]
+    public async Task Corruption_on_disk_is_detected_every_time_and_the_next_tier_serves_instead()
+    {
+        var disk = new DiskTier(_folder);
+        var redis = new RedisTier(_redis, _prefix);
+        var store = new KvStore([disk, redis]);
+        var random = new Random(5);
+        for (var trial = 0; trial < 20; trial++)
+        {
+            var key = KeyFor(trial);
+            var kv = KvSamples.Random(seed: trial);
+            await store.PutAsync(key, kv, new Float32Codec(), KvSamples.Fingerprint);
+            var bytes = await File.ReadAllBytesAsync(disk.PathOf(key));
+            bytes[random.Next(bytes.Length)] ^= (byte)(1 << random.Next(8));
+            await File.WriteAllBytesAsync(disk.PathOf(key), trial % 2 == 0 ? bytes : bytes[..(bytes.Length / 2)]);
+
+            var chunk = await store.GetAsync(key, KvSamples.Fingerprint);
+
+            Assert.NotNull(chunk); // from Redis, intact
+            Assert.Equal(kv.Keys[1], chunk.Kv.Keys[1]);
+        }
+        Assert.Equal(20, store.Statistics[0].CorruptEntries);
+        Assert.Equal(20, store.Statistics[1].Hits);
+    }
+
+    [Fact]
+    public async Task Redis_stopped_mid_run_is_bypassed_and_used_again_after_it_returns()
+    {
+        using var server = new RedisServer();
+        using var connection = await ConnectionMultiplexer.ConnectAsync(server.Configuration);
+        var options = new KvStoreOptions { BypassAfterFault = TimeSpan.FromMilliseconds(300), TierTimeout = TimeSpan.FromSeconds(1) };
+        var redis = new RedisTier(connection, _prefix);
+        var store = new KvStore([new DiskTier(_folder), redis], options);
+        var stored = await store.PutAsync(KeyFor(1), KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint);
+        Assert.NotNull(await redis.GetAsync(KeyFor(1), default));
+
+        server.Stop();
+        // Reads keep working from disk; writes still reach disk; nothing throws.
+        Assert.NotNull(await store.GetAsync(KeyFor(1), KvSamples.Fingerprint));
+        await store.PutAsync(KeyFor(2), KvSamples.Random(seed: 2), new Float16Codec(), KvSamples.Fingerprint);
+        Assert.Null(await store.GetAsync(KeyFor(3), KvSamples.Fingerprint));
+        Assert.NotNull(await store.GetAsync(KeyFor(2), KvSamples.Fingerprint));
+        Assert.True(store.Statistics[1].Faults >= 1);
+
+        server.Start();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!connection.IsConnected && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        await Task.Delay(options.BypassAfterFault * 4); // the bypass has run out (it doubles per fault in a row)
+        await store.PutAsync(KeyFor(4), stored);
+
+        Assert.Equal(stored, await redis.GetAsync(KeyFor(4), default));
+    }
+
+    [Fact]
+    public async Task Concurrent_writers_and_readers_of_one_key_never_see_a_torn_entry()
+    {
+        var store = new KvStore([new DiskTier(_folder), new RedisTier(_redis, _prefix)]);
+        var key = KeyFor(7);
+        var versions = new[] { KvSamples.Random(seed: 1), KvSamples.Random(seed: 2) };
+        var entries = versions.Select(v => ChunkCacheCodec.Encode(v, new Float16Codec(), KvSamples.Fingerprint)).ToArray();
+        var firstKeys = entries.Select(e => ChunkCacheCodec.Decode(e, KvSamples.Fingerprint).Kv.Keys[0][0]).ToArray();
+
+        var writers = Enumerable.Range(0, 2).Select(w => Task.Run(async () =>
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                await store.PutAsync(key, entries[(w + i) % 2]);
+            }
+        }));
+        var seen = 0;
+        var readers = Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                if (await store.GetAsync(key, KvSamples.Fingerprint) is { } chunk)
+                {
+                    Assert.Contains(chunk.Kv.Keys[0][0], firstKeys);
+                    Interlocked.Increment(ref seen);
+                }
+            }
+        }));
+        await Task.WhenAll(writers.Concat(readers));
+
+        Assert.True(seen > 0);
+        Assert.All(store.Statistics, s => Assert.Equal(0, s.CorruptEntries));
+        Assert.Empty(Directory.GetFiles(_folder, "*.tmp", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task The_memory_tier_evicts_the_least_recently_used_entries_beyond_its_byte_budget()
+    {
+        var entry = new byte[1000];
+        var memory = new MemoryTier(2500);
+        await memory.PutAsync(KeyFor(1), entry, default);
+        await memory.PutAsync(KeyFor(2), entry, default);
+        await memory.GetAsync(KeyFor(1), default); // 1 is now more recent than 2
+        await memory.PutAsync(KeyFor(3), entry, default);
+
+        Assert.NotNull(await memory.GetAsync(KeyFor(1), default));
+        Assert.Null(await memory.GetAsync(KeyFor(2), default));
+        Assert.NotNull(await memory.GetAsync(KeyFor(3), default));
+        Assert.Equal(2000, memory.BytesHeld);
+        await memory.PutAsync(KeyFor(4), new byte[3000], default); // larger than the budget: not kept
+        Assert.Equal(2000, memory.BytesHeld);
+    }
+}
