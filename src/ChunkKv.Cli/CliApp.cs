@@ -15,7 +15,7 @@ public static class CliApp
 {
     public const int Ok = 0, Failed = 1, Usage = 2;
 
-    private static readonly ICommand[] Commands = [new MigrateCommand()];
+    private static readonly ICommand[] Commands = [new MigrateCommand(), new BenchCommand()];
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error,
         CancellationToken cancellationToken = default)

@@ -1,14 +1,23 @@
 namespace ChunkKv.Cli;
 
-/// <summary><c>--name value</c> pairs and bare <c>--flag</c>s after the verb.</summary>
+/// <summary>Leading positional words (e.g. <c>bench store</c>), then <c>--name value</c> pairs and bare <c>--flag</c>s.</summary>
 public sealed class CommandArguments
 {
     private readonly Dictionary<string, string?> _options = new(StringComparer.Ordinal);
+    private readonly List<string> _positional = [];
+
+    /// <summary>Words before the first option; commands that take none refuse them.</summary>
+    public IReadOnlyList<string> Positional => _positional;
 
     public static CommandArguments Parse(IReadOnlyList<string> args)
     {
         var parsed = new CommandArguments();
-        for (var i = 0; i < args.Count; i++)
+        var i = 0;
+        for (; i < args.Count && !args[i].StartsWith("--", StringComparison.Ordinal); i++)
+        {
+            parsed._positional.Add(args[i]);
+        }
+        for (; i < args.Count; i++)
         {
             if (!args[i].StartsWith("--", StringComparison.Ordinal) || args[i].Length == 2)
             {
@@ -27,4 +36,18 @@ public sealed class CommandArguments
 
     public string Required(string name) =>
         Optional(name) ?? throw new UsageException($"--{name} is required");
+
+    public int PositiveInteger(string name, int fallback) =>
+        Optional(name) is not { } text ? fallback
+        : int.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0 ? value
+        : throw new UsageException($"--{name} must be a positive integer, not '{text}'");
+
+    public double PositiveNumber(string name, double fallback) =>
+        Optional(name) is not { } text ? fallback
+        : double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0 ? value
+        : throw new UsageException($"--{name} must be a positive number, not '{text}'");
+
+    /// <summary>For commands that take no positional words.</summary>
+    public CommandArguments WithoutPositional() =>
+        _positional.Count == 0 ? this : throw new UsageException($"unexpected argument '{_positional[0]}'");
 }

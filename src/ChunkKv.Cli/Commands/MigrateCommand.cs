@@ -11,6 +11,7 @@ public sealed class MigrateCommand : ICommand
 
     public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
+        arguments.WithoutPositional();
         var connectionString = arguments.Optional("postgres") ?? Environment.GetEnvironmentVariable("CHUNKKV_POSTGRES")
             ?? throw new UsageException("no database: pass --postgres or set CHUNKKV_POSTGRES");
         await using var dataSource = NpgsqlDataSource.Create(connectionString);

@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using ChunkKv.Caching;
+using ChunkKv.Caching.Codecs;
+using ChunkKv.Caching.Format;
+using ChunkKv.Caching.Tiers;
+using ChunkKv.Inference.Kv;
+using StackExchange.Redis;
+
+namespace ChunkKv.Cli.Bench;
+
+/// <summary>
+/// Put and get throughput of each tier with each codec, on random K/V at the Qwen2.5-0.5B shape
+/// (24 layers, 2 KV heads of 64), against a plain in-memory copy of the same bytes measured in the
+/// same run. Tier figures move encoded bytes; "checked get" adds the store's CRC checks and decoding.
+/// </summary>
+public static class StoreBenchmark
+{
+    public sealed record Settings(int Tokens, double SecondsPerFigure, string? Redis, string? Folder);
+
+    private const int Layers = 24, KvHeads = 2, HeadDim = 64, Chunks = 4;
+
+    public static async Task<StoreReport> RunAsync(Settings settings, CancellationToken cancellationToken)
+    {
+        var random = new Random(42);
+        var kv = RandomKv(settings.Tokens, random);
+        var fingerprint = new byte[ChunkCacheHeader.FingerprintBytes];
+        random.NextBytes(fingerprint);
+
+        var codecs = new List<CodecFigures>();
+        var entries = new Dictionary<KvCodecId, byte[]>();
+        foreach (var id in Enum.GetValues<KvCodecId>())
+        {
+            var codec = KvCodec.Create(id);
+            var entry = ChunkCacheCodec.Encode(kv, codec, fingerprint);
+            entries[id] = entry;
+            var decoded = ChunkCacheCodec.Decode(entry, fingerprint).Kv;
+            var (maxError, rmsError) = Errors(kv, decoded);
+            var encodeSeconds = Time(() => ChunkCacheCodec.Encode(kv, codec, fingerprint), settings.SecondsPerFigure / 2);
+            var decodeSeconds = Time(() => ChunkCacheCodec.Decode(entry, fingerprint), settings.SecondsPerFigure / 2);
+            codecs.Add(new CodecFigures(KvCodec.Name(id), (double)entry.Length / settings.Tokens, maxError, rmsError,
+                Megabytes(entry.Length) / encodeSeconds, Megabytes(entry.Length) / decodeSeconds));
+        }
+
+        var memcpy = MemcpyMegabytesPerSecond(entries[KvCodecId.F16].Length, settings.SecondsPerFigure);
+        var tiers = new List<TierFigures>();
+        var notes = new List<string> { "the memory tier hands entries back by reference: its get is a lookup, not a copy" };
+        var folder = settings.Folder ?? Directory.CreateTempSubdirectory("chunkkv-bench-").FullName;
+        ConnectionMultiplexer? redis = null;
+        try
+        {
+            var candidates = new List<IKvTier> { new MemoryTier(1L << 30), new DiskTier(folder) };
+            if (settings.Redis is { Length: > 0 })
+            {
+                redis = await ConnectionMultiplexer.ConnectAsync(settings.Redis + ",abortConnect=false");
+                if (redis.IsConnected)
+                {
+                    candidates.Add(new RedisTier(redis, $"chunkkv:bench:{Guid.NewGuid():N}:"));
+                }
+                else
+                {
+                    notes.Add($"redis at '{settings.Redis}' unreachable: tier skipped");
+                }
+            }
+            else
+            {
+                notes.Add("redis not configured (CHUNKKV_REDIS or --redis): tier skipped");
+            }
+            foreach (var tier in candidates)
+            {
+                foreach (var (id, entry) in entries)
+                {
+                    tiers.Add(await MeasureTierAsync(tier, id, entry, fingerprint, memcpy, settings.SecondsPerFigure, cancellationToken));
+                }
+            }
+        }
+        finally
+        {
+            redis?.Dispose();
+            if (settings.Folder is null)
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+        return new StoreReport(settings.Tokens, "qwen2.5-0.5b", memcpy, tiers, codecs, notes);
+    }
+
+    private static async Task<TierFigures> MeasureTierAsync(IKvTier tier, KvCodecId codec, byte[] entry, byte[] fingerprint,
+        double memcpy, double seconds, CancellationToken cancellationToken)
+    {
+        var keys = Enumerable.Range(0, Chunks)
+            .Select(i => ChunkCacheKey.Compute(fingerprint, KvCodec.Create(codec), [i, (int)codec])).ToArray();
+        var put = await TimeAsync(() => Task.WhenAll(keys.Select(k => tier.PutAsync(k, entry, cancellationToken))), seconds);
+        var get = await TimeAsync(() => Task.WhenAll(keys.Select(k => tier.GetAsync(k, cancellationToken))), seconds);
+        var store = new KvStore([tier]);
+        var checkedGet = await TimeAsync(async () =>
+        {
+            foreach (var key in keys)
+            {
+                _ = await store.GetAsync(key, fingerprint, cancellationToken) ?? throw new InvalidOperationException("benchmark entry missing");
+            }
+        }, seconds);
+        foreach (var key in keys)
+        {
+            await tier.RemoveAsync(key, cancellationToken);
+        }
+        var bytes = Megabytes((long)entry.Length * Chunks);
+        return new TierFigures(tier.Name, KvCodec.Name(codec), bytes / put, bytes / get, bytes / checkedGet, bytes / get / memcpy);
+    }
+
+    private static KvCache RandomKv(int tokens, Random random)
+    {
+        var kv = new KvCache(Layers, KvHeads, HeadDim, Enumerable.Range(0, tokens).ToArray(), KeyForm.PreRope);
+        for (var layer = 0; layer < Layers; layer++)
+        {
+            for (var i = 0; i < kv.Keys[layer].Length; i++)
+            {
+                // Key channels differ in scale (outlier channels), as in real models.
+                kv.Keys[layer][i] = (i % kv.RowWidth % 17 == 3 ? 8f : 1f) * Gaussian(random);
+                kv.Values[layer][i] = Gaussian(random);
+            }
+        }
+        return kv;
+    }
+
+    private static float Gaussian(Random random) =>
+        (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
+
+    private static (double Max, double Rms) Errors(KvCache a, KvCache b)
+    {
+        double max = 0, sum = 0;
+        long count = 0;
+        for (var layer = 0; layer < a.Layers; layer++)
+        {
+            foreach (var (x, y) in new[] { (a.Keys[layer], b.Keys[layer]), (a.Values[layer], b.Values[layer]) })
+            {
+                for (var i = 0; i < x.Length; i++)
+                {
+                    var d = Math.Abs((double)x[i] - y[i]);
+                    max = Math.Max(max, d);
+                    sum += d * d;
+                }
+                count += x.Length;
+            }
+        }
+        return (max, Math.Sqrt(sum / count));
+    }
+
+    private static double MemcpyMegabytesPerSecond(int bytes, double seconds)
+    {
+        var source = new byte[bytes * Chunks];
+        var destination = new byte[bytes * Chunks];
+        Random.Shared.NextBytes(source);
+        return Megabytes(source.Length) / Time(() => source.AsSpan().CopyTo(destination), seconds);
+    }
+
+    /// <summary>Mean seconds of one call, over as many calls as fit in the budget after one warm-up.</summary>
+    private static double Time(Action action, double budgetSeconds)
+    {
+        action();
+        var clock = Stopwatch.StartNew();
+        var runs = 0;
+        do
+        {
+            action();
+            runs++;
+        } while (clock.Elapsed.TotalSeconds < budgetSeconds);
+        return clock.Elapsed.TotalSeconds / runs;
+    }
+
+    private static async Task<double> TimeAsync(Func<Task> action, double budgetSeconds)
+    {
+        await action();
+        var clock = Stopwatch.StartNew();
+        var runs = 0;
+        do
+        {
+            await action();
+            runs++;
+        } while (clock.Elapsed.TotalSeconds < budgetSeconds);
+        return clock.Elapsed.TotalSeconds / runs;
+    }
+
+    private static double Megabytes(long bytes) => bytes / 1e6;
+}

@@ -1,0 +1,60 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ChunkKv.Cli.Bench;
+
+public sealed record TierFigures(
+    [property: JsonPropertyName("tier")] string Tier,
+    [property: JsonPropertyName("codec")] string Codec,
+    [property: JsonPropertyName("put_mb_per_s")] double PutMegabytesPerSecond,
+    [property: JsonPropertyName("get_mb_per_s")] double GetMegabytesPerSecond,
+    [property: JsonPropertyName("checked_get_mb_per_s")] double CheckedGetMegabytesPerSecond,
+    [property: JsonPropertyName("get_ratio_to_memcpy")] double GetRatioToMemcpy);
+
+public sealed record CodecFigures(
+    [property: JsonPropertyName("codec")] string Codec,
+    [property: JsonPropertyName("bytes_per_token")] double BytesPerToken,
+    [property: JsonPropertyName("max_abs_error")] double MaxAbsError,
+    [property: JsonPropertyName("rms_error")] double RmsError,
+    [property: JsonPropertyName("encode_mb_per_s")] double EncodeMegabytesPerSecond,
+    [property: JsonPropertyName("decode_mb_per_s")] double DecodeMegabytesPerSecond);
+
+/// <summary>What <c>chunkkv bench store</c> prints, as a table or as one JSON object.</summary>
+public sealed record StoreReport(
+    [property: JsonPropertyName("tokens")] int Tokens,
+    [property: JsonPropertyName("shape")] string Shape,
+    [property: JsonPropertyName("memcpy_mb_per_s")] double MemcpyMegabytesPerSecond,
+    [property: JsonPropertyName("tiers")] IReadOnlyList<TierFigures> Tiers,
+    [property: JsonPropertyName("codecs")] IReadOnlyList<CodecFigures> Codecs,
+    [property: JsonPropertyName("notes")] IReadOnlyList<string> Notes)
+{
+    public string ToJson() => JsonSerializer.Serialize(this) + Environment.NewLine;
+
+    public string ToTable()
+    {
+        var text = new StringBuilder();
+        var f16 = Codecs.First(c => c.Codec == "f16").BytesPerToken;
+        text.AppendLine(CultureInfo.InvariantCulture, $"KV store, {Shape} shape, {Tokens}-token chunks; memcpy {MemcpyMegabytesPerSecond:F0} MB/s");
+        text.AppendLine();
+        text.AppendLine("codec   bytes/token  vs f16   max abs err   rms err     encode MB/s  decode MB/s");
+        foreach (var c in Codecs)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"{c.Codec,-7} {c.BytesPerToken,11:F0}  {f16 / c.BytesPerToken,5:F2}x  {c.MaxAbsError,11:E2}  {c.RmsError,9:E2}  {c.EncodeMegabytesPerSecond,11:F0}  {c.DecodeMegabytesPerSecond,11:F0}");
+        }
+        text.AppendLine();
+        text.AppendLine("tier    codec   put MB/s   get MB/s   checked get MB/s   get / memcpy");
+        foreach (var t in Tiers)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"{t.Tier,-7} {t.Codec,-7} {t.PutMegabytesPerSecond,8:F0}   {t.GetMegabytesPerSecond,8:F0}   {t.CheckedGetMegabytesPerSecond,16:F0}   {t.GetRatioToMemcpy,12:F3}");
+        }
+        foreach (var note in Notes)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"note: {note}");
+        }
+        return text.ToString();
+    }
+}

@@ -1,0 +1,39 @@
+using System.Text.Json;
+using ChunkKv.Testing;
+
+namespace ChunkKv.Cli.Tests;
+
+public sealed class BenchStoreTests
+{
+    [Fact]
+    public async Task Bench_store_json_reports_every_tier_and_codec_with_int4_at_least_3_5_times_smaller_than_f16()
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var code = await CliApp.RunAsync(
+            ["bench", "store", "--json", "--tokens", "512", "--seconds", "0.01", "--redis", TestServices.Redis], output, error);
+
+        Assert.Equal(CliApp.Ok, code);
+        var report = JsonDocument.Parse(output.ToString()).RootElement;
+        Assert.True(report.GetProperty("memcpy_mb_per_s").GetDouble() > 0);
+        var tiers = report.GetProperty("tiers").EnumerateArray().ToList();
+        Assert.Equal(18, tiers.Count); // 3 tiers x 6 codecs
+        Assert.Equal(["disk", "memory", "redis"], tiers.Select(t => t.GetProperty("tier").GetString()).Distinct().Order());
+        Assert.All(tiers, t => Assert.True(t.GetProperty("get_mb_per_s").GetDouble() > 0));
+        var codecs = report.GetProperty("codecs").EnumerateArray().ToDictionary(c => c.GetProperty("codec").GetString()!);
+        Assert.Equal(0, codecs["f32"].GetProperty("max_abs_error").GetDouble());
+        Assert.True(codecs["f16"].GetProperty("bytes_per_token").GetDouble() / codecs["int4"].GetProperty("bytes_per_token").GetDouble() >= 3.5);
+        Assert.True(codecs["int2"].GetProperty("max_abs_error").GetDouble() > codecs["int4"].GetProperty("max_abs_error").GetDouble());
+    }
+
+    [Fact]
+    public async Task An_unknown_benchmark_is_a_usage_error()
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        Assert.Equal(CliApp.Usage, await CliApp.RunAsync(["bench", "nope"], output, error));
+        Assert.Contains("unknown benchmark 'nope'", error.ToString());
+    }
+}
