@@ -6,6 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 bash "$repo_root/scripts/setup.sh"
+bash "$repo_root/scripts/fixtures.sh"
 data=$(chunkkv_data_dir)
 if redis-cli -p "$CHUNKKV_REDIS_PORT" ping >/dev/null 2>&1; then already_running=1; else already_running=0; fi
 bash "$repo_root/scripts/services-start.sh"

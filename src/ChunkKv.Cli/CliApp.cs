@@ -1,4 +1,6 @@
 using ChunkKv.Cli.Commands;
+using ChunkKv.Inference.Models;
+using ChunkKv.Inference.Tokenization;
 
 namespace ChunkKv.Cli;
 
@@ -15,7 +17,10 @@ public static class CliApp
 {
     public const int Ok = 0, Failed = 1, Usage = 2;
 
-    private static readonly ICommand[] Commands = [new MigrateCommand(), new BenchCommand()];
+    private static readonly ICommand[] Commands = [
+        new TokenizeCommand(), new LogitsCommand(), new GenerateCommand(), new RandomModelCommand(),
+        new MigrateCommand(), new BenchCommand(),
+    ];
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error,
         CancellationToken cancellationToken = default)
@@ -41,7 +46,7 @@ public static class CliApp
             error.WriteLine($"chunkkv {command.Name}: {e.Message}");
             return Usage;
         }
-        catch (CommandFailedException e)
+        catch (Exception e) when (e is CommandFailedException or ModelFormatException or TokenizerFormatException)
         {
             error.WriteLine($"chunkkv {command.Name}: {e.Message}");
             return Failed;

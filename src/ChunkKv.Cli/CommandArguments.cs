@@ -47,6 +47,30 @@ public sealed class CommandArguments
         : double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0 ? value
         : throw new UsageException($"--{name} must be a positive number, not '{text}'");
 
+    public double NonNegativeNumber(string name, double fallback) =>
+        Optional(name) is not { } text ? fallback
+        : double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var value) && value >= 0 ? value
+        : throw new UsageException($"--{name} must be a number of 0 or more, not '{text}'");
+
+    /// <summary>A comma-separated list of integers, e.g. <c>--ids 1,2,3</c>.</summary>
+    public int[]? IntegerList(string name)
+    {
+        if (Optional(name) is not { } text)
+        {
+            return null;
+        }
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var values = new int[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], System.Globalization.CultureInfo.InvariantCulture, out values[i]))
+            {
+                throw new UsageException($"--{name} must be comma-separated integers; '{parts[i]}' is not one");
+            }
+        }
+        return values.Length > 0 ? values : throw new UsageException($"--{name} is empty");
+    }
+
     /// <summary>For commands that take no positional words.</summary>
     public CommandArguments WithoutPositional() =>
         _positional.Count == 0 ? this : throw new UsageException($"unexpected argument '{_positional[0]}'");

@@ -1,0 +1,17 @@
+using ChunkKv.Inference.Models;
+
+namespace ChunkKv.Cli.Commands;
+
+/// <summary>The <c>--model DIR</c> option the model verbs share.</summary>
+internal static class ModelArguments
+{
+    public static string Directory(CommandArguments arguments)
+    {
+        var directory = arguments.Required("model");
+        return System.IO.Directory.Exists(directory)
+            ? directory
+            : throw new CommandFailedException($"model directory '{directory}' does not exist");
+    }
+
+    public static LanguageModel Load(CommandArguments arguments) => LanguageModel.Load(Directory(arguments));
+}

@@ -1,0 +1,61 @@
+using ChunkKv.Inference.Models;
+
+namespace ChunkKv.Inference.Kv;
+
+/// <summary>
+/// Moves cached keys to new positions. RoPE turns each pair of a key by <c>position × frequency</c>, so a
+/// key computed at p moves to p' by one more turn of <c>(p' − p) × frequency</c>; values carry no position.
+/// </summary>
+public static class KvRepositioning
+{
+    /// <summary>A copy of <paramref name="cache"/> with keys rotated for <paramref name="positions"/> (post-RoPE).</summary>
+    public static KvCache Reposition(this KvCache cache, Rope rope, int[] positions)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        ArgumentNullException.ThrowIfNull(rope);
+        ArgumentNullException.ThrowIfNull(positions);
+        if (positions.Length != cache.Tokens)
+        {
+            throw new ArgumentException($"{positions.Length} positions for a cache of {cache.Tokens} tokens");
+        }
+        if (rope.HeadDim != cache.HeadDim)
+        {
+            throw new ArgumentException($"RoPE head dim {rope.HeadDim} does not match the cache's {cache.HeadDim}");
+        }
+        // Pre-RoPE keys turn by the new position; rotated ones by the difference.
+        var turns = new int[positions.Length];
+        for (var i = 0; i < turns.Length; i++)
+        {
+            turns[i] = cache.KeyForm == KeyForm.PreRope ? positions[i] : positions[i] - cache.Positions[i];
+        }
+        return cache.Rotated(rope, turns, positions.ToArray(), KeyForm.PostRope);
+    }
+
+    /// <summary>A copy with keys turned back to before RoPE (the form that re-positions with one rotation).</summary>
+    public static KvCache WithoutRope(this KvCache cache, Rope rope)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        if (cache.KeyForm == KeyForm.PreRope)
+        {
+            return cache;
+        }
+        var turns = cache.Positions.Select(p => -p).ToArray();
+        return cache.Rotated(rope, turns, cache.Positions.ToArray(), KeyForm.PreRope);
+    }
+
+    private static unsafe KvCache Rotated(this KvCache cache, Rope rope, int[] turns, int[] positions, KeyForm form)
+    {
+        var (cos, sin) = rope.Table(turns);
+        var keys = new float[cache.Layers][];
+        for (var layer = 0; layer < cache.Layers; layer++)
+        {
+            keys[layer] = (float[])cache.Keys[layer].Clone();
+            fixed (float* k = keys[layer])
+            {
+                rope.Apply(k, cache.Tokens, cache.KvHeads, cos, sin);
+            }
+        }
+        var values = cache.Values.Select(v => (float[])v.Clone()).ToArray();
+        return new KvCache(cache.KvHeads, cache.HeadDim, positions, form, keys, values);
+    }
+}

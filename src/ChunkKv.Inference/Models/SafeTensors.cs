@@ -1,0 +1,218 @@
+using System.Buffers.Binary;
+using System.IO.MemoryMappedFiles;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace ChunkKv.Inference.Models;
+
+/// <summary>Element types of a safetensors file the engine reads.</summary>
+public enum TensorType
+{
+    F32,
+    F16,
+    BF16,
+}
+
+/// <summary>One tensor in a safetensors file: its type, shape and byte range in the data section.</summary>
+public sealed record TensorEntry(string Name, TensorType Type, long[] Shape, long Offset, long Length)
+{
+    public long Elements => Shape.Aggregate(1L, (a, b) => a * b);
+
+    public static int ElementSize(TensorType type) => type == TensorType.F32 ? 4 : 2;
+}
+
+/// <summary>
+/// A memory-mapped safetensors file (8-byte little-endian header length, JSON header, raw data).
+/// Tensors are read in place from the mapping; nothing is copied until a caller converts them.
+/// </summary>
+public sealed unsafe class SafeTensorsFile : IDisposable
+{
+    private readonly MemoryMappedFile mapping;
+    private readonly MemoryMappedViewAccessor view;
+    private readonly byte* data;
+    private readonly long dataLength;
+    private bool disposed;
+
+    private SafeTensorsFile(string path, MemoryMappedFile mapping, MemoryMappedViewAccessor view, byte* basePointer,
+        long dataStart, long dataLength, IReadOnlyDictionary<string, TensorEntry> tensors, byte[] header)
+    {
+        Path = path;
+        this.mapping = mapping;
+        this.view = view;
+        data = basePointer + dataStart;
+        this.dataLength = dataLength;
+        Tensors = tensors;
+        HeaderBytes = header;
+    }
+
+    public string Path { get; }
+    public IReadOnlyDictionary<string, TensorEntry> Tensors { get; }
+
+    /// <summary>The JSON header as stored (part of the model fingerprint).</summary>
+    public byte[] HeaderBytes { get; }
+
+    public static SafeTensorsFile Open(string path)
+    {
+        var length = new FileInfo(path).Length;
+        var name = System.IO.Path.GetFileName(path);
+        if (length < 8)
+        {
+            throw new ModelFormatException($"{name}: {length} bytes is too short for a safetensors file");
+        }
+        var mapping = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        var view = mapping.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        try
+        {
+            byte* basePointer = null;
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePointer);
+            basePointer += view.PointerOffset;
+            var headerLength = BinaryPrimitives.ReadInt64LittleEndian(new ReadOnlySpan<byte>(basePointer, 8));
+            if (headerLength <= 0 || headerLength > length - 8)
+            {
+                throw new ModelFormatException($"{name}: header length {headerLength} does not fit a {length}-byte file");
+            }
+            var header = new ReadOnlySpan<byte>(basePointer + 8, (int)headerLength).ToArray();
+            var dataLength = length - 8 - headerLength;
+            var tensors = ParseHeader(name, header, dataLength);
+            return new SafeTensorsFile(path, mapping, view, basePointer, 8 + headerLength, dataLength, tensors, header);
+        }
+        catch
+        {
+            view.Dispose();
+            mapping.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The bytes of one tensor, in place in the mapping (valid until this file is disposed).</summary>
+    public ReadOnlySpan<byte> Bytes(TensorEntry entry)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        return new ReadOnlySpan<byte>(data + entry.Offset, checked((int)entry.Length));
+    }
+
+    /// <summary>A pointer to one tensor's bytes in the mapping (for tensors over 2 GiB).</summary>
+    public byte* Address(TensorEntry entry)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        return data + entry.Offset;
+    }
+
+    private static Dictionary<string, TensorEntry> ParseHeader(string file, byte[] header, long dataLength)
+    {
+        JsonObject root;
+        try
+        {
+            root = JsonNode.Parse(header)?.AsObject() ?? throw new ModelFormatException($"{file}: empty header");
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFormatException($"{file}: header is not valid JSON: {e.Message}", e);
+        }
+        var tensors = new Dictionary<string, TensorEntry>(StringComparer.Ordinal);
+        foreach (var (name, node) in root)
+        {
+            if (name == "__metadata__")
+            {
+                continue;
+            }
+            var dtype = node?["dtype"]?.GetValue<string>();
+            var type = dtype switch
+            {
+                "F32" => TensorType.F32,
+                "F16" => TensorType.F16,
+                "BF16" => TensorType.BF16,
+                _ => throw new ModelFormatException($"{file}: tensor '{name}' has dtype {dtype ?? "(none)"}; F32, F16 and BF16 are supported"),
+            };
+            var shape = (node!["shape"] as JsonArray)?.Select(d => d!.GetValue<long>()).ToArray()
+                ?? throw new ModelFormatException($"{file}: tensor '{name}' has no shape");
+            var offsets = (node["data_offsets"] as JsonArray)?.Select(d => d!.GetValue<long>()).ToArray();
+            if (offsets is not { Length: 2 } || offsets[0] < 0 || offsets[1] < offsets[0] || offsets[1] > dataLength)
+            {
+                throw new ModelFormatException($"{file}: tensor '{name}' has data offsets outside the file's {dataLength} data bytes");
+            }
+            var entry = new TensorEntry(name, type, shape, offsets[0], offsets[1] - offsets[0]);
+            if (shape.Any(d => d < 0) || entry.Elements * TensorEntry.ElementSize(type) != entry.Length)
+            {
+                throw new ModelFormatException(
+                    $"{file}: tensor '{name}' holds {entry.Length} bytes, but shape [{string.Join(", ", shape)}] of {dtype} needs {entry.Elements * TensorEntry.ElementSize(type)}");
+            }
+            tensors[name] = entry;
+        }
+        return tensors;
+    }
+
+    public void Dispose()
+    {
+        if (disposed)
+        {
+            return;
+        }
+        disposed = true;
+        view.SafeMemoryMappedViewHandle.ReleasePointer();
+        view.Dispose();
+        mapping.Dispose();
+    }
+}
+
+/// <summary>Writes safetensors files (the engine's own test and benchmark models).</summary>
+public static class SafeTensorsWriter
+{
+    public sealed record Tensor(string Name, TensorType Type, long[] Shape, float[] Values);
+
+    public static void Write(string path, IReadOnlyList<Tensor> tensors)
+    {
+        var header = new JsonObject();
+        long offset = 0;
+        foreach (var tensor in tensors)
+        {
+            var bytes = (long)tensor.Values.Length * TensorEntry.ElementSize(tensor.Type);
+            header[tensor.Name] = new JsonObject
+            {
+                ["dtype"] = tensor.Type.ToString(),
+                ["shape"] = new JsonArray(tensor.Shape.Select(d => (JsonNode)d).ToArray()),
+                ["data_offsets"] = new JsonArray(offset, offset + bytes),
+            };
+            offset += bytes;
+        }
+        var headerBytes = Encoding.UTF8.GetBytes(header.ToJsonString());
+        var padded = (headerBytes.Length + 7) / 8 * 8;
+        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        Span<byte> lengthBytes = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(lengthBytes, padded);
+        stream.Write(lengthBytes);
+        stream.Write(headerBytes);
+        for (var i = headerBytes.Length; i < padded; i++)
+        {
+            stream.WriteByte((byte)' ');
+        }
+        foreach (var tensor in tensors)
+        {
+            stream.Write(Encode(tensor));
+        }
+    }
+
+    private static byte[] Encode(Tensor tensor)
+    {
+        var size = TensorEntry.ElementSize(tensor.Type);
+        var bytes = new byte[tensor.Values.Length * size];
+        for (var i = 0; i < tensor.Values.Length; i++)
+        {
+            var value = tensor.Values[i];
+            switch (tensor.Type)
+            {
+                case TensorType.F32:
+                    BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), value);
+                    break;
+                case TensorType.F16:
+                    BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(i * 2), (Half)value);
+                    break;
+                default:
+                    BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(i * 2), Numbers.ToBFloat16(value));
+                    break;
+            }
+        }
+        return bytes;
+    }
+}

@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using ChunkKv.Inference.Kv;
+using ChunkKv.Inference.Tensors;
+
+namespace ChunkKv.Inference.Models;
+
+/// <summary>
+/// A Llama-family decoder (Llama 2/3, Mistral, Qwen2, Qwen3) run layer by layer. The layer API is
+/// what fusion builds on: any subset of token rows can be run through a layer, writing their K/V
+/// into their slots of a <see cref="KvSequence"/> and attending over every slot by the exact causal
+/// rule on positions. Safe to call from several threads with different sequences.
+/// </summary>
+public sealed unsafe class Transformer : IDisposable
+{
+    private readonly ConcurrentBag<Workspace> workspaces = [];
+
+    public Transformer(ModelConfig config, ModelWeights weights, IGemm? gemm = null)
+    {
+        Config = config;
+        Weights = weights;
+        Gemm = gemm ?? Tensors.Gemm.Default;
+        Rope = new Rope(config.HeadDim, config.RopeTheta, config.RopeScaling);
+    }
+
+    public ModelConfig Config { get; }
+    public ModelWeights Weights { get; }
+    public IGemm Gemm { get; }
+    public Rope Rope { get; }
+
+    /// <summary>An empty working cache shaped for this model.</summary>
+    public KvSequence NewSequence(int capacity = 256) => new(Config.Layers, Config.KvHeads, Config.HeadDim, capacity);
+
+    /// <summary>The rows for the given slots of <paramref name="sequence"/>, at the positions those slots hold.</summary>
+    public RowBatch Rows(KvSequence sequence, ReadOnlySpan<int> slots)
+    {
+        var positions = new int[slots.Length];
+        for (var i = 0; i < slots.Length; i++)
+        {
+            if ((uint)slots[i] >= (uint)sequence.Count)
+            {
+                throw new ArgumentOutOfRangeException(nameof(slots), $"slot {slots[i]} is outside the sequence's {sequence.Count} slots");
+            }
+            positions[i] = sequence.Positions[slots[i]];
+        }
+        return new RowBatch(slots.ToArray(), positions, Rope);
+    }
+
+    /// <summary>Token embeddings into <paramref name="hidden"/> <c>[ids.Length, hidden]</c>.</summary>
+    public void Embed(ReadOnlySpan<int> ids, Span<float> hidden)
+    {
+        var width = Config.HiddenSize;
+        var table = Weights.Embedding;
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if ((uint)ids[i] >= (uint)Config.VocabSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ids), $"token id {ids[i]} is outside the vocabulary of {Config.VocabSize}");
+            }
+            new ReadOnlySpan<float>(table.Data + (long)ids[i] * width, width).CopyTo(hidden.Slice(i * width, width));
+        }
+    }
+
+    /// <summary>
+    /// Runs decoder layer <paramref name="layer"/> on the rows' hidden states <c>[rows.Count, hidden]</c> in place.
+    /// The rows' keys and values are written into their slots before attention, so they are in
+    /// <paramref name="sequence"/> when this returns; the other slots must already hold this layer's K/V.
+    /// </summary>
+    public void ForwardLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence)
+    {
+        var c = Config;
+        var n = rows.Count;
+        if (hidden.Length < n * c.HiddenSize)
+        {
+            throw new ArgumentException($"hidden holds {hidden.Length} floats; {n} rows need {n * c.HiddenSize}");
+        }
+        var w = Weights.Layers[layer];
+        var qWidth = c.Heads * c.HeadDim;
+        var kvWidth = c.KvHeads * c.HeadDim;
+        var workspace = Rent();
+        try
+        {
+            var normed = workspace.Get("normed", (long)n * c.HiddenSize);
+            var q = workspace.Get("q", (long)n * qWidth);
+            var k = workspace.Get("k", (long)n * kvWidth);
+            var v = workspace.Get("v", (long)n * kvWidth);
+            var attended = workspace.Get("attended", (long)n * qWidth);
+            var gate = workspace.Get("gate", (long)n * c.IntermediateSize);
+            var up = workspace.Get("up", (long)n * c.IntermediateSize);
+            fixed (float* x = hidden)
+            fixed (float* keys = sequence.Keys[layer])
+            fixed (float* values = sequence.Values[layer])
+            {
+                // Attention block: x += o_proj(attention(rope(q), rope(k), v)) of rmsnorm(x).
+                Kernels.RmsNorm(x, normed, n, c.HiddenSize, w.InputNorm, c.RmsNormEpsilon);
+                Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Query.Data, qWidth, w.QueryBias, q);
+                Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Key.Data, kvWidth, w.KeyBias, k);
+                Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Value.Data, kvWidth, w.ValueBias, v);
+                if (c.QkNorm)
+                {
+                    Kernels.RmsNorm(q, q, n * c.Heads, c.HeadDim, w.QueryNorm, c.RmsNormEpsilon);
+                    Kernels.RmsNorm(k, k, n * c.KvHeads, c.HeadDim, w.KeyNorm, c.RmsNormEpsilon);
+                }
+                Rope.Apply(q, n, c.Heads, rows.Cos, rows.Sin);
+                Rope.Apply(k, n, c.KvHeads, rows.Cos, rows.Sin);
+                for (var r = 0; r < n; r++)
+                {
+                    var slot = (long)rows.Slots[r] * kvWidth;
+                    Buffer.MemoryCopy(k + (long)r * kvWidth, keys + slot, kvWidth * sizeof(float), kvWidth * sizeof(float));
+                    Buffer.MemoryCopy(v + (long)r * kvWidth, values + slot, kvWidth * sizeof(float), kvWidth * sizeof(float));
+                }
+                Attention.Compute(Gemm, q, rows.Positions, c.Heads, c.HeadDim, keys, values,
+                    sequence.Positions.AsSpan(0, sequence.Count), c.KvHeads, attended);
+                Kernels.Linear(Gemm, attended, n, qWidth, w.Output.Data, c.HiddenSize, null, normed);
+                Kernels.AddInPlace(x, normed, (long)n * c.HiddenSize);
+
+                // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
+                Kernels.RmsNorm(x, normed, n, c.HiddenSize, w.PostAttentionNorm, c.RmsNormEpsilon);
+                Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Gate.Data, c.IntermediateSize, null, gate);
+                Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Up.Data, c.IntermediateSize, null, up);
+                Kernels.SiluMultiply(gate, up, (long)n * c.IntermediateSize);
+                Kernels.Linear(Gemm, gate, n, c.IntermediateSize, w.Down.Data, c.HiddenSize, null, normed);
+                Kernels.AddInPlace(x, normed, (long)n * c.HiddenSize);
+            }
+        }
+        finally
+        {
+            workspaces.Add(workspace);
+        }
+    }
+
+    /// <summary>Final norm and language-model head for one row of <paramref name="hidden"/>: logits over the vocabulary.</summary>
+    public void Logits(ReadOnlySpan<float> hidden, int row, Span<float> logits)
+    {
+        var c = Config;
+        if (logits.Length < c.VocabSize)
+        {
+            throw new ArgumentException($"logits holds {logits.Length} floats; the vocabulary has {c.VocabSize}");
+        }
+        var normed = new float[c.HiddenSize];
+        fixed (float* x = hidden.Slice(row * c.HiddenSize, c.HiddenSize))
+        fixed (float* h = normed)
+        fixed (float* output = logits)
+        {
+            Kernels.RmsNorm(x, h, 1, c.HiddenSize, Weights.FinalNorm, c.RmsNormEpsilon);
+            Kernels.Linear(Gemm, h, 1, c.HiddenSize, Weights.LanguageModelHead.Data, c.VocabSize, null, output);
+        }
+    }
+
+    /// <summary>
+    /// Computes tokens at the given positions after what <paramref name="sequence"/> already holds and returns
+    /// the last token's logits. <paramref name="afterLayer"/> sees each layer's K/V as soon as it is written.
+    /// </summary>
+    public float[] Prefill(ReadOnlySpan<int> ids, ReadOnlySpan<int> positions, KvSequence sequence,
+        Action<int>? afterLayer = null)
+    {
+        if (ids.Length == 0 || ids.Length != positions.Length)
+        {
+            throw new ArgumentException($"need one position per token and at least one token (got {ids.Length} ids, {positions.Length} positions)");
+        }
+        var first = sequence.Reserve(positions);
+        var slots = Enumerable.Range(first, ids.Length).ToArray();
+        var rows = new RowBatch(slots, positions.ToArray(), Rope);
+        var hidden = GC.AllocateUninitializedArray<float>(ids.Length * Config.HiddenSize);
+        Embed(ids, hidden);
+        for (var layer = 0; layer < Config.Layers; layer++)
+        {
+            ForwardLayer(layer, hidden, rows, sequence);
+            afterLayer?.Invoke(layer);
+        }
+        var logits = new float[Config.VocabSize];
+        Logits(hidden, ids.Length - 1, logits);
+        return logits;
+    }
+
+    /// <summary>Prefill at positions continuing from the last slot of <paramref name="sequence"/> (0 for an empty one).</summary>
+    public float[] Prefill(ReadOnlySpan<int> ids, KvSequence sequence)
+    {
+        var start = sequence.Count == 0 ? 0 : sequence.Positions[sequence.Count - 1] + 1;
+        var positions = Enumerable.Range(start, ids.Length).ToArray();
+        return Prefill(ids, positions, sequence);
+    }
+
+    private Workspace Rent() => workspaces.TryTake(out var workspace) ? workspace : new Workspace();
+
+    public void Dispose()
+    {
+        while (workspaces.TryTake(out var workspace))
+        {
+            workspace.Dispose();
+        }
+        Weights.Dispose();
+    }
+}
