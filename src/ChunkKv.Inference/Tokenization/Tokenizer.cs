@@ -101,7 +101,7 @@ public sealed class Tokenizer
         return ids.ToArray();
     }
 
-    /// <summary>The text of <paramref name="ids"/>; special tokens are left out unless asked for.</summary>
+    /// <summary>The text of <paramref name="ids"/>; special tokens are left out unless asked for, ids without a token are skipped.</summary>
     public string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = true)
     {
         var pieces = new List<string>();
@@ -110,7 +110,7 @@ public sealed class Tokenizer
         {
             if ((uint)id >= (uint)idToToken.Length || idToToken[id] is null)
             {
-                throw new ArgumentOutOfRangeException(nameof(ids), $"token id {id} is not in the vocabulary");
+                continue; // a model's embedding is often padded past the tokenizer; such ids spell nothing
             }
             if (added.ById.TryGetValue(id, out var token))
             {

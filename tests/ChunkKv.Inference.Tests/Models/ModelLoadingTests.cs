@@ -1,0 +1,144 @@
+using System.Text.Json.Nodes;
+using ChunkKv.Inference.Models;
+
+namespace ChunkKv.Inference.Tests.Models;
+
+/// <summary>Loading real-layout directories, and the errors a broken one gives.</summary>
+public sealed class ModelLoadingTests
+{
+    [Fact]
+    public void Sharded_weights_load_like_one_file()
+    {
+        var single = TinyModels.Directory("tiny-qwen2");
+        var sharded = Fixtures.TempDirectory("sharded");
+        File.Copy(Path.Combine(single, "config.json"), Path.Combine(sharded, "config.json"));
+        using (var file = SafeTensorsFile.Open(Path.Combine(single, "model.safetensors")))
+        {
+            var map = new JsonObject();
+            var groups = file.Tensors.Values.OrderBy(e => e.Name, StringComparer.Ordinal)
+                .Select((e, i) => (Entry: e, Shard: i % 2)).GroupBy(x => x.Shard);
+            foreach (var group in groups)
+            {
+                var name = $"model-0000{group.Key + 1}-of-00002.safetensors";
+                var tensors = group.Select(x => new SafeTensorsWriter.Tensor(x.Entry.Name, TensorType.F32, x.Entry.Shape,
+                    System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(file.Bytes(x.Entry)).ToArray())).ToList();
+                SafeTensorsWriter.Write(Path.Combine(sharded, name), tensors);
+                foreach (var x in group)
+                {
+                    map[x.Entry.Name] = name;
+                }
+            }
+            File.WriteAllText(Path.Combine(sharded, "model.safetensors.index.json"), new JsonObject { ["weight_map"] = map }.ToJsonString());
+        }
+        int[] ids = [4, 8, 15, 16, 23, 42];
+        using var a = LanguageModel.Load(single);
+        using var b = LanguageModel.Load(sharded);
+        Assert.Equal(2, b.Transformer.Weights.Files.Count);
+        TransformerTests.AssertClose(a.Transformer.Prefill(ids, a.Transformer.NewSequence()),
+            b.Transformer.Prefill(ids, b.Transformer.NewSequence()), 0);
+    }
+
+    [Fact]
+    public void F32_weights_are_used_in_place_and_half_precision_ones_converted_once()
+    {
+        using var f32 = TinyModels.Load("tiny-mistral");
+        Assert.Equal(0, f32.Transformer.Weights.ConvertedBytes);
+        using var bf16 = TinyModels.Load("tiny-qwen3", "bf16");
+        Assert.True(bf16.Transformer.Weights.ConvertedBytes > 0);
+    }
+
+    [Fact]
+    public void The_fingerprint_is_stable_and_changes_with_a_weight()
+    {
+        var directory = CopyOf(TinyModels.Directory("tiny-llama3"));
+        string before;
+        using (var model = LanguageModel.Load(directory))
+        {
+            before = model.Fingerprint;
+        }
+        using (var again = LanguageModel.Load(directory))
+        {
+            Assert.Equal(before, again.Fingerprint);
+        }
+        // Change one float in the middle of the first tensor's data.
+        var path = Path.Combine(directory, "model.safetensors");
+        var bytes = File.ReadAllBytes(path);
+        var headerLength = BitConverter.ToInt64(bytes, 0);
+        bytes[8 + headerLength + 9] ^= 0x40;
+        File.WriteAllBytes(path, bytes);
+        using var changed = LanguageModel.Load(directory);
+        Assert.NotEqual(before, changed.Fingerprint);
+    }
+
+    [Fact]
+    public void A_missing_tensor_is_named()
+    {
+        var directory = CopyOf(TinyModels.Directory("tiny-mistral"));
+        Rewrite(directory, tensors => tensors.Where(t => t.Name != "model.layers.1.mlp.up_proj.weight").ToList());
+        var error = Assert.Throws<ModelFormatException>(() => LanguageModel.Load(directory));
+        Assert.Contains("model.layers.1.mlp.up_proj.weight", error.Message, StringComparison.Ordinal);
+        Assert.Contains("missing", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_wrong_shape_is_named_with_both_shapes()
+    {
+        var directory = CopyOf(TinyModels.Directory("tiny-mistral"));
+        Rewrite(directory, tensors => tensors.Select(t => t.Name == "model.norm.weight"
+            ? t with { Shape = [t.Shape[0] / 2, 2] } : t).ToList());
+        var error = Assert.Throws<ModelFormatException>(() => LanguageModel.Load(directory));
+        Assert.Contains("'model.norm.weight' has shape [32, 2]; the config needs [64]", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\"architectures\": [\"GPT2LMHeadModel\"]", "GPT2LMHeadModel")]
+    [InlineData("\"hidden_size\": \"wide\"", "'hidden_size'")]
+    [InlineData("\"num_key_value_heads\": 3", "num_key_value_heads 3")]
+    public void A_bad_config_is_named(string replacement, string expected)
+    {
+        var directory = CopyOf(TinyModels.Directory("tiny-mistral"));
+        var configPath = Path.Combine(directory, "config.json");
+        var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        var patch = JsonNode.Parse("{" + replacement + "}")!.AsObject();
+        foreach (var (key, value) in patch.ToList())
+        {
+            config[key] = value?.DeepClone();
+        }
+        File.WriteAllText(configPath, config.ToJsonString());
+        var error = Assert.Throws<ModelFormatException>(() => LanguageModel.Load(directory));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_truncated_weights_file_is_refused_with_its_name()
+    {
+        var directory = CopyOf(TinyModels.Directory("tiny-mistral"));
+        var path = Path.Combine(directory, "model.safetensors");
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+        var error = Assert.Throws<ModelFormatException>(() => LanguageModel.Load(directory));
+        Assert.Contains("model.safetensors", error.Message, StringComparison.Ordinal);
+    }
+
+    private static string CopyOf(string source)
+    {
+        var target = Fixtures.TempDirectory("copy");
+        foreach (var file in Directory.GetFiles(source))
+        {
+            File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+        }
+        return target;
+    }
+
+    private static void Rewrite(string directory, Func<List<SafeTensorsWriter.Tensor>, List<SafeTensorsWriter.Tensor>> change)
+    {
+        var path = Path.Combine(directory, "model.safetensors");
+        List<SafeTensorsWriter.Tensor> tensors;
+        using (var file = SafeTensorsFile.Open(path))
+        {
+            tensors = file.Tensors.Values.Select(e => new SafeTensorsWriter.Tensor(e.Name, TensorType.F32, e.Shape,
+                System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(file.Bytes(e)).ToArray())).ToList();
+        }
+        SafeTensorsWriter.Write(path, change(tensors));
+    }
+}
