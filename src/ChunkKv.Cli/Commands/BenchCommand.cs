@@ -1,17 +1,21 @@
 using ChunkKv.Cli.Bench;
+using ChunkKv.Inference.Models;
 
 namespace ChunkKv.Cli.Commands;
 
-/// <summary><c>chunkkv bench store [--json] [--tokens N] [--seconds S] [--redis CONF] [--dir PATH]</c>.</summary>
+/// <summary>
+/// <c>chunkkv bench store [--json] [--tokens N] [--seconds S] [--redis CONF] [--dir PATH]</c> and
+/// <c>chunkkv bench prefill [--shape NAME] [--tokens 512,2048,4096] [--decode-tokens N] [--json]</c>.
+/// </summary>
 public sealed class BenchCommand : ICommand
 {
     public string Name => "bench";
-    public string Summary => "benchmarks: 'bench store' (KV store tiers and codecs)";
+    public string Summary => "benchmarks: 'bench store' (KV store tiers and codecs), 'bench prefill' (engine speed)";
 
     public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
         var target = (arguments.Positional.Count > 0 ? arguments.Positional[0] : null)
-            ?? throw new UsageException("name a benchmark: store");
+            ?? throw new UsageException("name a benchmark: store, prefill");
         switch (target)
         {
             case "store":
@@ -23,8 +27,26 @@ public sealed class BenchCommand : ICommand
                 var report = await StoreBenchmark.RunAsync(settings, cancellationToken);
                 output.Write(arguments.Flag("json") ? report.ToJson() : report.ToTable());
                 return CliApp.Ok;
+            case "prefill":
+                var shapeName = arguments.Optional("shape") ?? ModelShape.Qwen25Of500M.Name;
+                var shape = ModelShape.All.FirstOrDefault(s => s.Name == shapeName)
+                    ?? throw new UsageException($"unknown shape '{shapeName}'; known: {string.Join(", ", ModelShape.All.Select(s => s.Name))}");
+                var lengths = arguments.IntegerList("tokens") ?? [512, 2048, 4096];
+                if (lengths.Any(n => n <= 0))
+                {
+                    throw new UsageException("--tokens must be positive");
+                }
+                var prefill = PrefillBenchmark.Run(new PrefillBenchmark.Settings(shape, lengths,
+                    arguments.PositiveInteger("decode-tokens", 32),
+                    arguments.Optional("model-cache") ?? DefaultModelCache()), Console.Error);
+                output.Write(arguments.Flag("json") ? prefill.ToJson() : prefill.ToTable());
+                return CliApp.Ok;
             default:
-                throw new UsageException($"unknown benchmark '{target}'; known: store");
+                throw new UsageException($"unknown benchmark '{target}'; known: store, prefill");
         }
     }
+
+    /// <summary>Random benchmark weights are kept between runs (a real-shape model takes seconds to write).</summary>
+    private static string DefaultModelCache() =>
+        Environment.GetEnvironmentVariable("CHUNKKV_BENCH_MODELS") ?? Path.Combine(Path.GetTempPath(), "chunkkv-bench-models");
 }

@@ -54,6 +54,7 @@ public sealed class LanguageModel : IDisposable
         try
         {
             var fingerprint = ModelFingerprint.Compute(directory, weights);
+            weights.ReleaseConvertedFiles();
             return new LanguageModel(directory, new Transformer(config, weights, gemm), tokenizer, fingerprint);
         }
         catch

@@ -12,6 +12,7 @@ public sealed unsafe class ModelWeights : IDisposable
 {
     private readonly List<SafeTensorsFile> files;
     private readonly List<IntPtr> allocations = [];
+    private readonly HashSet<SafeTensorsFile> usedInPlace = [];
     private readonly Dictionary<string, (SafeTensorsFile File, TensorEntry Entry)> index;
     private bool disposed;
 
@@ -33,7 +34,7 @@ public sealed unsafe class ModelWeights : IDisposable
     public float* FinalNorm { get; private set; }           // model.norm.weight [hidden]
     public Matrix LanguageModelHead { get; private set; }   // lm_head.weight [vocab, hidden], or the embedding when tied
 
-    /// <summary>The safetensors files, in name order (their headers go into the fingerprint).</summary>
+    /// <summary>The mapped safetensors files, in name order; after <see cref="ReleaseConvertedFiles"/> only those read in place.</summary>
     public IReadOnlyList<SafeTensorsFile> Files => files;
 
     /// <summary>Bytes converted into native memory (the rest is read in place from the mapped files).</summary>
@@ -147,6 +148,7 @@ public sealed unsafe class ModelWeights : IDisposable
         var source = file.Address(entry);
         if (entry.Type == TensorType.F32 && BitConverter.IsLittleEndian && (long)source % 4 == 0)
         {
+            usedInPlace.Add(file);
             return (float*)source;
         }
         var bytes = entry.Elements * sizeof(float);
@@ -162,6 +164,19 @@ public sealed unsafe class ModelWeights : IDisposable
                 new Span<float>(target + start, count));
         }
         return target;
+    }
+
+    /// <summary>
+    /// Unmaps the files whose tensors were all converted, so the weights stay resident once (their
+    /// mapped pages would otherwise count again). Call once the fingerprint has read the headers.
+    /// </summary>
+    public void ReleaseConvertedFiles()
+    {
+        foreach (var file in files.Where(f => !usedInPlace.Contains(f)).ToList())
+        {
+            file.Dispose();
+            files.Remove(file);
+        }
     }
 
     public void Dispose()

@@ -43,8 +43,11 @@ public sealed class ModelLoadingTests
     {
         using var f32 = TinyModels.Load("tiny-mistral");
         Assert.Equal(0, f32.Transformer.Weights.ConvertedBytes);
+        Assert.Single(f32.Transformer.Weights.Files);
         using var bf16 = TinyModels.Load("tiny-qwen3", "bf16");
         Assert.True(bf16.Transformer.Weights.ConvertedBytes > 0);
+        Assert.Empty(bf16.Transformer.Weights.Files); // converted, so the mapping is released
+        Assert.NotEqual(0f, bf16.Transformer.Prefill([1, 2, 3], bf16.Transformer.NewSequence()).Max());
     }
 
     [Fact]
