@@ -8,13 +8,10 @@ public sealed class BenchPrefillTests
     public async Task Prefill_bench_prints_one_json_object_with_a_row_per_length()
     {
         var cache = Path.Combine(Path.GetTempPath(), $"chunkkv-bench-{Guid.NewGuid():N}");
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var code = await CliApp.RunAsync(
-            ["bench", "prefill", "--shape", "tiny-qwen3", "--tokens", "16,64", "--decode-tokens", "4", "--json", "--model-cache", cache],
-            output, error);
-        Assert.True(code == CliApp.Ok, error.ToString());
-        var report = JsonNode.Parse(output.ToString())!;
+        var (code, output, error) = await Cli.RunAsync(
+            "bench", "prefill", "--shape", "tiny-qwen3", "--tokens", "16,64", "--decode-tokens", "4", "--json", "--model-cache", cache);
+        Assert.True(code == CliApp.Ok, error);
+        var report = JsonNode.Parse(output)!;
         Assert.Equal("tiny-qwen3", report["shape"]!.GetValue<string>());
         var results = report["results"]!.AsArray();
         Assert.Equal([16, 64], results.Select(r => r!["tokens"]!.GetValue<int>()));
@@ -32,10 +29,8 @@ public sealed class BenchPrefillTests
     [Fact]
     public async Task An_unknown_shape_is_a_usage_error()
     {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var code = await CliApp.RunAsync(["bench", "prefill", "--shape", "gpt-9"], output, error);
+        var (code, _, error) = await Cli.RunAsync("bench", "prefill", "--shape", "gpt-9");
         Assert.Equal(CliApp.Usage, code);
-        Assert.Contains("qwen2.5-0.5b", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("qwen2.5-0.5b", error, StringComparison.Ordinal);
     }
 }

@@ -4,18 +4,10 @@ namespace ChunkKv.Cli.Tests;
 
 public sealed class CliAppTests
 {
-    private static async Task<(int Code, string Output, string Error)> RunAsync(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var code = await CliApp.RunAsync(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public async Task An_unknown_command_is_a_usage_error_that_lists_the_commands()
     {
-        var (code, _, error) = await RunAsync("frobnicate");
+        var (code, _, error) = await Cli.RunAsync("frobnicate");
 
         Assert.Equal(CliApp.Usage, code);
         Assert.Contains("unknown command 'frobnicate'", error);
@@ -25,7 +17,7 @@ public sealed class CliAppTests
     [Fact]
     public async Task Stray_positional_arguments_are_a_usage_error()
     {
-        var (code, _, error) = await RunAsync("migrate", "oops");
+        var (code, _, error) = await Cli.RunAsync("migrate", "oops");
 
         Assert.Equal(CliApp.Usage, code);
         Assert.Contains("unexpected argument 'oops'", error);
@@ -36,8 +28,8 @@ public sealed class CliAppTests
     {
         await using var db = await TestDatabase.CreateAsync();
 
-        var first = await RunAsync("migrate", "--postgres", db.ConnectionString);
-        var second = await RunAsync("migrate", "--postgres", db.ConnectionString);
+        var first = await Cli.RunAsync("migrate", "--postgres", db.ConnectionString);
+        var second = await Cli.RunAsync("migrate", "--postgres", db.ConnectionString);
 
         Assert.Equal(CliApp.Ok, first.Code);
         Assert.Contains("applied 0001_initial_schema", first.Output);
@@ -48,7 +40,7 @@ public sealed class CliAppTests
     [Fact]
     public async Task Migrate_against_an_unreachable_server_fails_with_a_clear_message()
     {
-        var (code, _, error) = await RunAsync("migrate", "--postgres", "Host=127.0.0.1;Port=1;Username=x;Timeout=2");
+        var (code, _, error) = await Cli.RunAsync("migrate", "--postgres", "Host=127.0.0.1;Port=1;Username=x;Timeout=2");
 
         Assert.Equal(CliApp.Failed, code);
         Assert.Contains("cannot reach PostgreSQL", error);

@@ -9,18 +9,10 @@ namespace ChunkKv.Cli.Tests;
 /// <summary>The model verbs: tokenize, logits, generate, random-model.</summary>
 public sealed class ModelCommandsTests
 {
-    private static async Task<(int Code, string Output, string Error)> RunAsync(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var code = await CliApp.RunAsync(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     private static async Task<string> TinyModelAsync(string shape)
     {
         var directory = Path.Combine(Path.GetTempPath(), $"chunkkv-cli-{shape}-{Guid.NewGuid():N}");
-        var (code, _, error) = await RunAsync("random-model", "--shape", shape, "--out", directory);
+        var (code, _, error) = await Cli.RunAsync("random-model", "--shape", shape, "--out", directory);
         Assert.True(code == CliApp.Ok, error);
         WriteByteTokenizer(directory);
         return directory;
@@ -30,7 +22,7 @@ public sealed class ModelCommandsTests
     public async Task Tokenize_prints_the_ids_of_a_real_tokenizer()
     {
         var directory = Path.Combine(RepoRoot(), ".fixtures", "npm", "tokenizer-qwen3", "package", "models");
-        var (code, output, error) = await RunAsync("tokenize", "--model", directory, "--text", "Hello world");
+        var (code, output, error) = await Cli.RunAsync("tokenize", "--model", directory, "--text", "Hello world");
         Assert.True(code == CliApp.Ok, error);
         Assert.Equal([9707, 1879], JsonSerializer.Deserialize<int[]>(output)!); // ids from @lenml/tokenizers
     }
@@ -39,7 +31,7 @@ public sealed class ModelCommandsTests
     public async Task Logits_prints_the_last_position_of_a_full_pass()
     {
         var directory = await TinyModelAsync("tiny-qwen3");
-        var (code, output, error) = await RunAsync("logits", "--model", directory, "--ids", "1,2,3,200");
+        var (code, output, error) = await Cli.RunAsync("logits", "--model", directory, "--ids", "1,2,3,200");
         Assert.True(code == CliApp.Ok, error);
         var printed = JsonNode.Parse(output)!["logits"]!.AsArray().Select(n => n!.GetValue<float>()).ToArray();
         using var model = LanguageModel.Load(directory);
@@ -51,7 +43,7 @@ public sealed class ModelCommandsTests
     public async Task Generate_prints_the_greedy_completion()
     {
         var directory = await TinyModelAsync("tiny-llama3");
-        var (code, output, error) = await RunAsync("generate", "--model", directory, "--prompt", "Once upon", "--max-tokens", "8");
+        var (code, output, error) = await Cli.RunAsync("generate", "--model", directory, "--prompt", "Once upon", "--max-tokens", "8");
         Assert.True(code == CliApp.Ok, error);
         using var model = LanguageModel.Load(directory);
         var prompt = model.Tokenizer!.Encode("Once upon");
@@ -69,7 +61,7 @@ public sealed class ModelCommandsTests
         string[] args = verb == "logits"
             ? [verb, "--model", directory, option, value]
             : [verb, "--model", directory, "--prompt", "hi", option, value];
-        var (code, _, error) = await RunAsync(args);
+        var (code, _, error) = await Cli.RunAsync(args);
         Assert.Equal(CliApp.Usage, code);
         Assert.Contains(message, error, StringComparison.Ordinal);
     }
@@ -77,13 +69,13 @@ public sealed class ModelCommandsTests
     [Fact]
     public async Task A_missing_or_broken_model_fails_with_its_reason()
     {
-        var (code, _, error) = await RunAsync("logits", "--model", "/nonexistent/model", "--ids", "1");
+        var (code, _, error) = await Cli.RunAsync("logits", "--model", "/nonexistent/model", "--ids", "1");
         Assert.Equal(CliApp.Failed, code);
         Assert.Contains("does not exist", error, StringComparison.Ordinal);
 
         var directory = await TinyModelAsync("tiny-mistral");
         File.Delete(Path.Combine(directory, "model.safetensors"));
-        (code, _, error) = await RunAsync("logits", "--model", directory, "--ids", "1");
+        (code, _, error) = await Cli.RunAsync("logits", "--model", directory, "--ids", "1");
         Assert.Equal(CliApp.Failed, code);
         Assert.Contains("no *.safetensors", error, StringComparison.Ordinal);
     }
@@ -91,7 +83,7 @@ public sealed class ModelCommandsTests
     [Fact]
     public async Task Random_model_refuses_an_unknown_shape()
     {
-        var (code, _, error) = await RunAsync("random-model", "--shape", "gpt-9", "--out", Path.GetTempPath());
+        var (code, _, error) = await Cli.RunAsync("random-model", "--shape", "gpt-9", "--out", Path.GetTempPath());
         Assert.Equal(CliApp.Usage, code);
         Assert.Contains("qwen2.5-0.5b", error, StringComparison.Ordinal);
     }
