@@ -92,7 +92,7 @@ public sealed class ModelCommandsTests
     private static void WriteByteTokenizer(string directory)
     {
         var vocab = new JsonObject();
-        var alphabet = Enumerable.Range(0, 256).Select(b => PreTokenizerAlphabet(b)).ToArray();
+        var alphabet = ByteAlphabet();
         for (var b = 0; b < 256; b++)
         {
             vocab[alphabet[b]] = b;
@@ -119,16 +119,17 @@ public sealed class ModelCommandsTests
         _ = Tokenizer.FromDirectory(directory); // fails here, not in the command, if the fixture is wrong
     }
 
-    private static string PreTokenizerAlphabet(int b)
+    /// <summary>GPT-2's byte alphabet: printable Latin-1 bytes stand for themselves, the others take U+0100 onwards in order.</summary>
+    private static string[] ByteAlphabet()
     {
-        // GPT-2's byte alphabet: printable Latin-1 bytes are themselves, the rest map to U+0100 onwards.
-        var printable = Enumerable.Range('!', '~' - '!' + 1).Concat(Enumerable.Range(0xA1, 12)).Concat(Enumerable.Range(0xAE, 0x100 - 0xAE)).ToList();
-        if (printable.Contains(b))
+        var alphabet = new string[256];
+        var next = 256;
+        for (var b = 0; b < 256; b++)
         {
-            return ((char)b).ToString();
+            var printable = b is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE;
+            alphabet[b] = ((char)(printable ? b : next++)).ToString();
         }
-        var index = Enumerable.Range(0, 256).Where(x => !printable.Contains(x)).ToList().IndexOf(b);
-        return ((char)(256 + index)).ToString();
+        return alphabet;
     }
 
     private static string RepoRoot()

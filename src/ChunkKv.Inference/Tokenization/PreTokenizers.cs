@@ -38,14 +38,14 @@ internal static class PreTokenizers
             case "ByteLevel":
                 var prefixSpace = node["add_prefix_space"]?.GetValue<bool>() ?? false;
                 var useRegex = node["use_regex"]?.GetValue<bool>() ?? true;
-                var gpt2 = new Regex(Gpt2Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+                var gpt2 = useRegex ? new Regex(Gpt2Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant) : null;
                 return words =>
                 {
                     var result = new List<string>();
                     foreach (var word in words)
                     {
                         var text = prefixSpace && !word.StartsWith(' ') ? " " + word : word;
-                        foreach (var piece in useRegex ? SplitIsolated(gpt2, text) : [text])
+                        foreach (var piece in gpt2 is null ? [text] : SplitIsolated(gpt2, text))
                         {
                             result.Add(ToByteAlphabet(piece));
                         }
