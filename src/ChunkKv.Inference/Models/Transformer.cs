@@ -172,6 +172,34 @@ public sealed unsafe class Transformer : IDisposable
         return logits;
     }
 
+    /// <summary>
+    /// The final-normed hidden states <c>[ids.Length, hidden]</c> of the tokens at positions 0..n-1,
+    /// the input of the language-model head: what a pooling embedder reads. Uses a scratch cache.
+    /// </summary>
+    public float[] HiddenStates(ReadOnlySpan<int> ids)
+    {
+        if (ids.Length == 0)
+        {
+            throw new ArgumentException("need at least one token", nameof(ids));
+        }
+        var c = Config;
+        var sequence = NewSequence(ids.Length);
+        var positions = Enumerable.Range(0, ids.Length).ToArray();
+        var first = sequence.Reserve(positions);
+        var rows = new RowBatch(Enumerable.Range(first, ids.Length).ToArray(), positions, Rope);
+        var hidden = GC.AllocateUninitializedArray<float>(ids.Length * c.HiddenSize);
+        Embed(ids, hidden);
+        for (var layer = 0; layer < c.Layers; layer++)
+        {
+            ForwardLayer(layer, hidden, rows, sequence);
+        }
+        fixed (float* x = hidden)
+        {
+            Kernels.RmsNorm(x, x, ids.Length, c.HiddenSize, Weights.FinalNorm, c.RmsNormEpsilon);
+        }
+        return hidden;
+    }
+
     /// <summary>Prefill at positions continuing from the last slot of <paramref name="sequence"/> (0 for an empty one).</summary>
     public float[] Prefill(ReadOnlySpan<int> ids, KvSequence sequence)
     {

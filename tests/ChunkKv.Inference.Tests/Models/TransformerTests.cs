@@ -27,6 +27,35 @@ public sealed class TransformerTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
+    public unsafe void Hidden_states_are_what_the_head_turns_into_the_prefill_logits(string shape)
+    {
+        using var model = TinyModels.Load(shape);
+        var t = model.Transformer;
+        var ids = Ids(40, seed: 4);
+        var expected = t.Prefill(ids, t.NewSequence());
+
+        var hidden = t.HiddenStates(ids);
+
+        // Independent head: one double-precision dot product per vocabulary row with the last row.
+        var width = t.Config.HiddenSize;
+        var head = t.Weights.LanguageModelHead;
+        var last = hidden.AsSpan((ids.Length - 1) * width, width);
+        var logits = new float[t.Config.VocabSize];
+        for (var v = 0; v < logits.Length; v++)
+        {
+            var sum = 0.0;
+            for (var i = 0; i < width; i++)
+            {
+                sum += (double)last[i] * head.Data[(long)v * width + i];
+            }
+            logits[v] = (float)sum;
+        }
+        Assert.Equal(ids.Length * width, hidden.Length);
+        AssertClose(expected, logits, 1e-4);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
     public void Recomputing_a_subset_of_rows_over_the_full_cache_reproduces_the_full_pass(string shape)
     {
         using var model = TinyModels.Load(shape);
