@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using System.Text.RegularExpressions;
 
 namespace ChunkKv.Retrieval.Embedding;
 
@@ -10,7 +9,7 @@ namespace ChunkKv.Retrieval.Embedding;
 /// Cosine similarity then measures shared vocabulary; good enough for lexical questions and the
 /// default because it runs anywhere. The sign bit keeps collisions from adding up in expectation.
 /// </summary>
-public sealed partial class HashingEmbedder : IEmbedder
+public sealed class HashingEmbedder : IEmbedder
 {
     public const int DefaultDimension = 384;
 
@@ -18,13 +17,6 @@ public sealed partial class HashingEmbedder : IEmbedder
     private const float WordWeight = 1f;
     private const float PairWeight = 0.5f;
     private const float NgramWeight = 0.2f;
-
-    private static readonly HashSet<string> StopWords = new(StringComparer.Ordinal)
-    {
-        "a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for", "from", "has", "have", "how", "in",
-        "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "what", "when", "where", "which", "who",
-        "why", "with",
-    };
 
     public HashingEmbedder(int dimension = DefaultDimension)
     {
@@ -43,18 +35,14 @@ public sealed partial class HashingEmbedder : IEmbedder
     public float[] Embed(string text)
     {
         var counts = new Dictionary<ulong, (float Weight, int Count)>();
-        var words = WordPattern().Matches(text.ToLowerInvariant()).Select(m => m.Value).ToList();
+        var words = TextTerms.Words(text);
         if (words.Count == 0)
         {
-            words = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).ToList(); // punctuation-only text
+            words = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).ToList(); // punctuation or stop words only
         }
         string? previous = null;
         foreach (var word in words)
         {
-            if (StopWords.Contains(word))
-            {
-                continue;
-            }
             Add(counts, Hash('w', word), WordWeight);
             if (previous is not null)
             {
@@ -99,7 +87,4 @@ public sealed partial class HashingEmbedder : IEmbedder
         }
         return hash;
     }
-
-    [GeneratedRegex(@"[\p{L}\p{N}]+")]
-    private static partial Regex WordPattern();
 }

@@ -1,0 +1,77 @@
+using System.Text.Json.Nodes;
+
+namespace ChunkKv.Retrieval.Indexing;
+
+/// <summary>
+/// Where chunks are indexed and searched: collections of documents, each document's chunks with
+/// their embeddings. Two providers (PostgreSQL + pgvector, and an embedded exact index) pass the
+/// same contract tests. A document is searchable only after <see cref="MarkReadyAsync"/>, so a
+/// crash half-way through ingestion never shows half a document; chunks already added survive it
+/// and are reported by <see cref="IndexedOrdinalsAsync"/> so ingestion can resume.
+/// </summary>
+public interface IChunkIndex
+{
+    /// <summary>"pgvector" or "embedded".</summary>
+    string Provider { get; }
+
+    /// <summary>Creates the collection, or returns it when it exists with the same embedder and dimension.</summary>
+    /// <exception cref="CollectionMismatchException">It exists with another embedder or dimension.</exception>
+    Task<CollectionInfo> EnsureCollectionAsync(string name, string embedder, int dimension, CancellationToken cancellationToken = default);
+
+    Task<CollectionInfo?> GetCollectionAsync(string name, CancellationToken cancellationToken = default);
+
+    Task<DocumentInfo?> GetDocumentAsync(string collection, string externalId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Records a document as being ingested; a no-op when it is already recorded with the same
+    /// content hash (a resumed or repeated ingestion).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">It is recorded with other content: delete it first.</exception>
+    Task BeginDocumentAsync(string collection, string externalId, byte[] contentHash, JsonObject metadata,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>Adds chunks to a document being ingested; a chunk whose ordinal is already there is left as it is.</summary>
+    Task AddChunksAsync(string collection, string externalId, IReadOnlyList<IndexedChunk> chunks, CancellationToken cancellationToken = default);
+
+    Task<IReadOnlySet<int>> IndexedOrdinalsAsync(string collection, string externalId, CancellationToken cancellationToken = default);
+
+    /// <summary>Makes the document searchable.</summary>
+    /// <exception cref="InvalidOperationException">It does not hold exactly <paramref name="chunkCount"/> chunks.</exception>
+    Task MarkReadyAsync(string collection, string externalId, int chunkCount, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes the document and its chunks; reports the cache keys that no chunk in the index uses any more.</summary>
+    Task<DeleteResult> DeleteDocumentAsync(string collection, string externalId, CancellationToken cancellationToken = default);
+
+    /// <summary>The best chunks of ready documents for the request, best first.</summary>
+    Task<IReadOnlyList<SearchHit>> SearchAsync(string collection, SearchRequest request, CancellationToken cancellationToken = default);
+}
+
+public sealed record CollectionInfo(string Name, string Embedder, int Dimension);
+
+public enum DocumentStatus
+{
+    Ingesting,
+    Ready,
+}
+
+public sealed record DocumentInfo(string ExternalId, byte[] ContentHash, JsonObject Metadata, DocumentStatus Status, int ChunkCount);
+
+/// <param name="CacheKey">Content address of the chunk's KV cache (<c>ChunkCacheKey</c> bytes).</param>
+/// <param name="Embedding">Unit length, of the collection's dimension.</param>
+public sealed record IndexedChunk(int Ordinal, int CharStart, int CharEnd, string Content, int TokenCount, byte[] CacheKey, float[] Embedding);
+
+public sealed record SearchHit(string DocumentId, int Ordinal, int CharStart, int CharEnd, string Content, int TokenCount,
+    byte[] CacheKey, double Score, JsonObject Metadata);
+
+/// <param name="Found">Whether the document existed.</param>
+/// <param name="OrphanedCacheKeys">Cache keys of its chunks that no remaining chunk shares: their stored caches can go.</param>
+public sealed record DeleteResult(bool Found, IReadOnlyList<byte[]> OrphanedCacheKeys);
+
+/// <summary>No collection of that name.</summary>
+public sealed class CollectionNotFoundException(string name) : Exception($"collection '{name}' does not exist")
+{
+    public string Collection { get; } = name;
+}
+
+/// <summary>A collection exists with another embedder or dimension than asked for.</summary>
+public sealed class CollectionMismatchException(string message) : Exception(message);

@@ -1,0 +1,285 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace ChunkKv.Retrieval.Indexing;
+
+/// <summary>
+/// The PostgreSQL + pgvector provider over the schema of migrations/0001. Embeddings travel as
+/// <c>real[]</c> and are cast to <c>vector(dim)</c> in SQL (the Pgvector .NET package does not work
+/// with current Npgsql). Similarity search uses the collection's partial HNSW index with
+/// pgvector 0.8's iterative scan, so a metadata filter or documents still ingesting never leave
+/// a query short of results; hybrid search adds PostgreSQL full-text ranking and fuses both by
+/// reciprocal rank.
+/// </summary>
+public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkIndex
+{
+    private readonly ConcurrentDictionary<string, (long Id, CollectionInfo Info)> _collections = new(StringComparer.Ordinal);
+
+    public string Provider => "pgvector";
+
+    public async Task<CollectionInfo> EnsureCollectionAsync(string name, string embedder, int dimension, CancellationToken cancellationToken = default)
+    {
+        if (dimension is < 1 or > 2000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(dimension), dimension,
+                "pgvector's HNSW index takes 1 to 2000 dimensions; use the embedded index or a smaller embedder");
+        }
+        await using (var insert = dataSource.CreateCommand(
+            "INSERT INTO collections (name, embedder, embedding_dim) VALUES (@name, @embedder, @dim) ON CONFLICT (name) DO NOTHING"))
+        {
+            insert.Parameters.AddWithValue("name", name);
+            insert.Parameters.AddWithValue("embedder", embedder);
+            insert.Parameters.AddWithValue("dim", dimension);
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        var (_, info) = await CollectionAsync(name, cancellationToken);
+        if (info.Embedder != embedder || info.Dimension != dimension)
+        {
+            throw new CollectionMismatchException(
+                $"collection '{name}' holds {info.Dimension}-dimensional vectors of '{info.Embedder}', not {dimension} of '{embedder}'");
+        }
+        return info;
+    }
+
+    public async Task<CollectionInfo?> GetCollectionAsync(string name, CancellationToken cancellationToken = default) =>
+        (await FindCollectionAsync(name, cancellationToken))?.Info;
+
+    public async Task<DocumentInfo?> GetDocumentAsync(string collection, string externalId, CancellationToken cancellationToken = default)
+    {
+        var (id, _) = await CollectionAsync(collection, cancellationToken);
+        await using var command = dataSource.CreateCommand(
+            "SELECT content_hash, metadata::text, status, chunk_count FROM documents WHERE collection_id = @c AND external_id = @d");
+        command.Parameters.AddWithValue("c", id);
+        command.Parameters.AddWithValue("d", externalId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+        return new DocumentInfo(externalId, (byte[])reader[0], JsonMetadata(reader.GetString(1)),
+            reader.GetString(2) == "ready" ? DocumentStatus.Ready : DocumentStatus.Ingesting, reader.GetInt32(3));
+    }
+
+    public async Task BeginDocumentAsync(string collection, string externalId, byte[] contentHash, JsonObject metadata,
+        CancellationToken cancellationToken = default)
+    {
+        var (id, _) = await CollectionAsync(collection, cancellationToken);
+        await using var command = dataSource.CreateCommand("""
+            INSERT INTO documents (collection_id, external_id, content_hash, metadata) VALUES (@c, @d, @hash, @meta)
+            ON CONFLICT (collection_id, external_id) DO NOTHING;
+            SELECT content_hash FROM documents WHERE collection_id = @c AND external_id = @d;
+            """);
+        command.Parameters.AddWithValue("c", id);
+        command.Parameters.AddWithValue("d", externalId);
+        command.Parameters.AddWithValue("hash", contentHash);
+        command.Parameters.AddWithValue("meta", NpgsqlDbType.Jsonb, metadata.ToJsonString());
+        var stored = (byte[])(await command.ExecuteScalarAsync(cancellationToken))!;
+        if (!stored.AsSpan().SequenceEqual(contentHash))
+        {
+            throw new InvalidOperationException($"document '{externalId}' is already in '{collection}' with other content; delete it first");
+        }
+    }
+
+    public async Task AddChunksAsync(string collection, string externalId, IReadOnlyList<IndexedChunk> chunks,
+        CancellationToken cancellationToken = default)
+    {
+        var (collectionId, info) = await CollectionAsync(collection, cancellationToken);
+        var documentId = await DocumentIdAsync(collectionId, collection, externalId, cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection);
+        foreach (var chunk in chunks)
+        {
+            CheckDimension(info, chunk.Embedding, $"chunk {chunk.Ordinal}'s embedding");
+            var command = new NpgsqlBatchCommand($"""
+                INSERT INTO chunks (document_id, collection_id, ordinal, char_start, char_end, content, token_count, cache_key, embedding)
+                VALUES (@doc, @c, @ordinal, @start, @end, @content, @tokens, @key, @embedding::real[]::vector({info.Dimension}))
+                ON CONFLICT (document_id, ordinal) DO NOTHING
+                """);
+            command.Parameters.AddWithValue("doc", documentId);
+            command.Parameters.AddWithValue("c", collectionId);
+            command.Parameters.AddWithValue("ordinal", chunk.Ordinal);
+            command.Parameters.AddWithValue("start", chunk.CharStart);
+            command.Parameters.AddWithValue("end", chunk.CharEnd);
+            command.Parameters.AddWithValue("content", chunk.Content);
+            command.Parameters.AddWithValue("tokens", chunk.TokenCount);
+            command.Parameters.AddWithValue("key", chunk.CacheKey);
+            command.Parameters.AddWithValue("embedding", chunk.Embedding);
+            batch.BatchCommands.Add(command);
+        }
+        if (batch.BatchCommands.Count > 0)
+        {
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    public async Task<IReadOnlySet<int>> IndexedOrdinalsAsync(string collection, string externalId, CancellationToken cancellationToken = default)
+    {
+        var (collectionId, _) = await CollectionAsync(collection, cancellationToken);
+        var documentId = await DocumentIdAsync(collectionId, collection, externalId, cancellationToken);
+        await using var command = dataSource.CreateCommand("SELECT ordinal FROM chunks WHERE document_id = @doc");
+        command.Parameters.AddWithValue("doc", documentId);
+        var ordinals = new HashSet<int>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ordinals.Add(reader.GetInt32(0));
+        }
+        return ordinals;
+    }
+
+    public async Task MarkReadyAsync(string collection, string externalId, int chunkCount, CancellationToken cancellationToken = default)
+    {
+        var (collectionId, _) = await CollectionAsync(collection, cancellationToken);
+        await using var command = dataSource.CreateCommand("""
+            UPDATE documents d SET status = 'ready', chunk_count = @n, updated_at = now()
+            WHERE collection_id = @c AND external_id = @d AND (SELECT count(*) FROM chunks WHERE document_id = d.id) = @n
+            """);
+        command.Parameters.AddWithValue("c", collectionId);
+        command.Parameters.AddWithValue("d", externalId);
+        command.Parameters.AddWithValue("n", chunkCount);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
+        {
+            throw new InvalidOperationException(
+                $"document '{externalId}' in '{collection}' does not exist or does not hold {chunkCount} chunks; it stays invisible");
+        }
+    }
+
+    public async Task<DeleteResult> DeleteDocumentAsync(string collection, string externalId, CancellationToken cancellationToken = default)
+    {
+        var (collectionId, _) = await CollectionAsync(collection, cancellationToken);
+        await using var command = dataSource.CreateCommand("""
+            WITH gone AS (
+                DELETE FROM documents WHERE collection_id = @c AND external_id = @d RETURNING id
+            ), keys AS (
+                SELECT DISTINCT cache_key FROM chunks WHERE document_id IN (SELECT id FROM gone)
+            )
+            SELECT (SELECT count(*) FROM gone), k.cache_key FROM (SELECT 1) one LEFT JOIN keys k
+                ON NOT EXISTS (SELECT 1 FROM chunks o WHERE o.cache_key = k.cache_key AND o.document_id NOT IN (SELECT id FROM gone))
+            """);
+        command.Parameters.AddWithValue("c", collectionId);
+        command.Parameters.AddWithValue("d", externalId);
+        var found = false;
+        var orphaned = new List<byte[]>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            found = reader.GetInt64(0) > 0;
+            if (!reader.IsDBNull(1))
+            {
+                orphaned.Add((byte[])reader[1]);
+            }
+        }
+        return new DeleteResult(found, orphaned);
+    }
+
+    public async Task<IReadOnlyList<SearchHit>> SearchAsync(string collection, SearchRequest request, CancellationToken cancellationToken = default)
+    {
+        var (collectionId, info) = await CollectionAsync(collection, cancellationToken);
+        request.Validate(info);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // Iterative scan: HNSW keeps searching until enough rows pass the filters (pgvector 0.8);
+        // relaxed order is fine because the ranking is re-sorted below.
+        await using (var settings = new NpgsqlCommand(
+            $"SET LOCAL hnsw.ef_search = {Math.Max(40, request.CandidatePool)}; SET LOCAL hnsw.iterative_scan = relaxed_order", connection, transaction))
+        {
+            await settings.ExecuteNonQueryAsync(cancellationToken);
+        }
+        var pool = request.Mode == SearchMode.Hybrid ? request.CandidatePool : request.Limit;
+        var hits = new Dictionary<long, SearchHit>();
+        var byVector = await RankAsync(connection, transaction, VectorSql(info.Dimension), collectionId, request, pool, hits, cancellationToken);
+        if (request.Mode == SearchMode.Vector)
+        {
+            return byVector.Select(id => hits[id]).ToList();
+        }
+        var byText = await RankAsync(connection, transaction, TextSql, collectionId, request, pool, hits, cancellationToken);
+        return ReciprocalRankFusion.Fuse([byVector, byText], request.Limit)
+            .Select(f => hits[f.Key] with { Score = f.Score }).ToList();
+    }
+
+    private const string HitColumns =
+        "c.id, d.external_id, c.ordinal, c.char_start, c.char_end, c.content, c.token_count, c.cache_key, d.metadata::text";
+
+    private const string Visible = "c.collection_id = @c AND d.status = 'ready' AND d.metadata @> @filter::jsonb";
+
+    private static string VectorSql(int dimension) => $"""
+        WITH nearest AS MATERIALIZED (
+            SELECT {HitColumns}, c.embedding::vector({dimension}) <=> @q::real[]::vector({dimension}) AS distance
+            FROM chunks c JOIN documents d ON d.id = c.document_id
+            WHERE {Visible}
+            ORDER BY c.embedding::vector({dimension}) <=> @q::real[]::vector({dimension}) LIMIT @limit
+        )
+        SELECT *, 1 - distance FROM nearest ORDER BY distance, id
+        """;
+
+    private const string TextSql = $"""
+        SELECT {HitColumns}, ts_rank_cd(c.search_text, query) AS rank
+        FROM chunks c JOIN documents d ON d.id = c.document_id, websearch_to_tsquery('english', @text) query
+        WHERE {Visible} AND c.search_text @@ query
+        ORDER BY rank DESC, c.id LIMIT @limit
+        """;
+
+    /// <summary>Runs one ranking; returns chunk ids in order and adds their hits (scored by the last column).</summary>
+    private static async Task<List<long>> RankAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql,
+        long collectionId, SearchRequest request, int limit, Dictionary<long, SearchHit> hits, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        command.Parameters.AddWithValue("c", collectionId);
+        command.Parameters.AddWithValue("filter", NpgsqlDbType.Jsonb, (request.Filter ?? []).ToJsonString());
+        command.Parameters.AddWithValue("q", request.Vector);
+        command.Parameters.AddWithValue("text", request.Text ?? "");
+        command.Parameters.AddWithValue("limit", limit);
+        var ranking = new List<long>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var id = reader.GetInt64(0);
+            ranking.Add(id);
+            hits.TryAdd(id, new SearchHit(reader.GetString(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4),
+                reader.GetString(5), reader.GetInt32(6), (byte[])reader[7], Convert.ToDouble(reader[reader.FieldCount - 1],
+                    System.Globalization.CultureInfo.InvariantCulture), JsonMetadata(reader.GetString(8))));
+        }
+        return ranking;
+    }
+
+    private async Task<(long Id, CollectionInfo Info)> CollectionAsync(string name, CancellationToken cancellationToken) =>
+        await FindCollectionAsync(name, cancellationToken) ?? throw new CollectionNotFoundException(name);
+
+    private async Task<(long Id, CollectionInfo Info)?> FindCollectionAsync(string name, CancellationToken cancellationToken)
+    {
+        if (_collections.TryGetValue(name, out var known))
+        {
+            return known;
+        }
+        await using var command = dataSource.CreateCommand("SELECT id, embedder, embedding_dim FROM collections WHERE name = @name");
+        command.Parameters.AddWithValue("name", name);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+        var found = (reader.GetInt64(0), new CollectionInfo(name, reader.GetString(1), reader.GetInt32(2)));
+        return _collections.GetOrAdd(name, found);
+    }
+
+    private async Task<long> DocumentIdAsync(long collectionId, string collection, string externalId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT id FROM documents WHERE collection_id = @c AND external_id = @d");
+        command.Parameters.AddWithValue("c", collectionId);
+        command.Parameters.AddWithValue("d", externalId);
+        return await command.ExecuteScalarAsync(cancellationToken) as long?
+            ?? throw new InvalidOperationException($"document '{externalId}' has not been begun in '{collection}'");
+    }
+
+    internal static void CheckDimension(CollectionInfo info, float[] embedding, string what)
+    {
+        if (embedding.Length != info.Dimension)
+        {
+            throw new ArgumentException($"{what} has {embedding.Length} dimensions; collection '{info.Name}' holds {info.Dimension}");
+        }
+    }
+
+    private static JsonObject JsonMetadata(string json) => JsonNode.Parse(json) as JsonObject ?? [];
+}

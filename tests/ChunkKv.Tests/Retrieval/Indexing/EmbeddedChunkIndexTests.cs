@@ -1,0 +1,101 @@
+using System.Text;
+using ChunkKv.Inference.Tests;
+using ChunkKv.Retrieval.Indexing;
+
+namespace ChunkKv.Tests.Retrieval.Indexing;
+
+/// <summary>The index contract on the embedded provider, plus what its journal must survive.</summary>
+public sealed class EmbeddedChunkIndexTests : ChunkIndexContract
+{
+    private readonly string _folder = Fixtures.TempDirectory("embedded-index");
+
+    protected override Task<IChunkIndex> CreateAsync() => Task.FromResult<IChunkIndex>(EmbeddedChunkIndex.Open(_folder));
+
+    public override Task DisposeAsync()
+    {
+        ((EmbeddedChunkIndex)Index).Dispose();
+        Directory.Delete(_folder, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    private string JournalPath => Path.Combine(_folder, IndexJournal.FileName);
+
+    [Fact]
+    public async Task Everything_written_is_there_after_reopening()
+    {
+        await Index.EnsureCollectionAsync("docs", "e", Dimension);
+        await AddReadyAsync("a", [Unit(0), Unit(1)], new() { ["lang"] = "en" });
+        await Index.BeginDocumentAsync("docs", "half", [3], []);
+        await Index.AddChunksAsync("docs", "half", [Chunk(0, Unit(2))]);
+        var before = await Index.SearchAsync("docs", new SearchRequest(Unit(1), Limit: 10));
+        ((EmbeddedChunkIndex)Index).Dispose();
+
+        using var reopened = EmbeddedChunkIndex.Open(_folder);
+
+        var after = await reopened.SearchAsync("docs", new SearchRequest(Unit(1), Limit: 10));
+        Assert.Equal(before.Select(h => (h.DocumentId, h.Ordinal, h.Score)), after.Select(h => (h.DocumentId, h.Ordinal, h.Score)));
+        Assert.Equal("en", after[0].Metadata["lang"]!.GetValue<string>());
+        Assert.Equal(DocumentStatus.Ingesting, (await reopened.GetDocumentAsync("docs", "half"))!.Status);
+        Assert.Equal(new HashSet<int> { 0 }, await reopened.IndexedOrdinalsAsync("docs", "half"));
+        await reopened.EnsureCollectionAsync("again", "e", Dimension); // keeps working after the reopen
+    }
+
+    [Fact]
+    public async Task A_torn_last_record_is_cut_off_and_the_rest_survives()
+    {
+        await Index.EnsureCollectionAsync("docs", "e", Dimension);
+        await AddReadyAsync("a", [Unit(0)]);
+        ((EmbeddedChunkIndex)Index).Dispose();
+        var intact = new FileInfo(JournalPath).Length;
+        await File.AppendAllTextAsync(JournalPath, "1234abcd {\"op\":\"delete\",\"c\":\"docs\",\"d"); // a crash mid-append
+
+        using var reopened = EmbeddedChunkIndex.Open(_folder);
+
+        Assert.Single(await reopened.SearchAsync("docs", new SearchRequest(Unit(0))));
+        Assert.Equal(intact, new FileInfo(JournalPath).Length);
+    }
+
+    [Fact]
+    public async Task A_damaged_record_in_the_middle_stops_the_open_with_the_line_number()
+    {
+        await Index.EnsureCollectionAsync("docs", "e", Dimension);
+        await AddReadyAsync("a", [Unit(0)]);
+        await AddReadyAsync("b", [Unit(1)]);
+        ((EmbeddedChunkIndex)Index).Dispose();
+        var lines = File.ReadAllLines(JournalPath);
+        lines[2] = lines[2].Replace("chunk 0", "chunk 9", StringComparison.Ordinal);
+        File.WriteAllText(JournalPath, string.Join('\n', lines) + "\n", new UTF8Encoding(false));
+
+        var error = Assert.Throws<InvalidDataException>(() => EmbeddedChunkIndex.Open(_folder));
+
+        Assert.True(error.Message.Contains("line 3", StringComparison.Ordinal), error.Message);
+    }
+
+    [Fact]
+    public async Task Deleting_most_of_a_large_journal_compacts_it_and_keeps_the_live_documents()
+    {
+        await Index.EnsureCollectionAsync("docs", "e", Dimension);
+        var random = new Random(3);
+        for (var d = 0; d < 50; d++)
+        {
+            await AddReadyAsync($"doc{d}", Enumerable.Range(0, 100).Select(_ => RandomUnit(random)).ToArray());
+        }
+        var index = (EmbeddedChunkIndex)Index;
+        var full = index.JournalBytes;
+        Assert.True(full > 1 << 20);
+
+        for (var d = 0; d < 48; d++)
+        {
+            await Index.DeleteDocumentAsync("docs", $"doc{d}");
+        }
+
+        // Rewritten once the deleted chunks outnumbered the live ones (26 of 50 documents gone); below
+        // 1 MiB it is not worth rewriting again.
+        Assert.True(index.JournalBytes < full * 6 / 10, $"{index.JournalBytes} bytes left of {full}");
+        var live = await Index.SearchAsync("docs", new SearchRequest(Unit(0), Limit: 1000));
+        Assert.Equal(200, live.Count);
+        index.Dispose();
+        using var reopened = EmbeddedChunkIndex.Open(_folder);
+        Assert.Equal(200, (await reopened.SearchAsync("docs", new SearchRequest(Unit(0), Limit: 1000))).Count);
+    }
+}
