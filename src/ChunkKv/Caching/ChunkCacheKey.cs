@@ -27,6 +27,11 @@ public readonly record struct ChunkCacheKey(string Hex)
         return new ChunkCacheKey(Convert.ToHexStringLower(hash.GetHashAndReset()));
     }
 
+    /// <summary>The key from its 32 bytes, as the chunk index stores it.</summary>
+    public static ChunkCacheKey FromBytes(ReadOnlySpan<byte> bytes) => new(Convert.ToHexStringLower(bytes));
+
+    public byte[] ToBytes() => Convert.FromHexString(Hex);
+
     private static void Append(IncrementalHash hash, ReadOnlySpan<int> values) => hash.AppendData(MemoryMarshal.AsBytes(values));
 
     public override string ToString() => Hex;

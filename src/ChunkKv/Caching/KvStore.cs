@@ -116,6 +116,26 @@ public sealed class KvStore
         return null;
     }
 
+    /// <summary>Whether any tier that is up holds an entry for the key (ingestion skips computing it again).</summary>
+    public async Task<bool> ContainsAsync(ChunkCacheKey key, CancellationToken cancellationToken = default)
+    {
+        for (var i = 0; i < _tiers.Length; i++)
+        {
+            var tier = _tiers[i];
+            if (!_states[i].IsBypassed(_time.GetUtcNow())
+                && await GuardAsync(i, "contains", () => tier.ContainsAsync(key, cancellationToken), cancellationToken))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Removes the entry from every tier that is up (its chunk is gone from the index).</summary>
+    public Task RemoveAsync(ChunkCacheKey key, CancellationToken cancellationToken = default) =>
+        Task.WhenAll(Enumerable.Range(0, _tiers.Length).Where(i => !_states[i].IsBypassed(_time.GetUtcNow()))
+            .Select(i => RemoveFromTierAsync(i, key, cancellationToken)));
+
     private async Task<byte[]?> GetFromTierAsync(int tier, ChunkCacheKey key, CancellationToken cancellationToken)
     {
         if (_states[tier].IsBypassed(_time.GetUtcNow()))
@@ -161,12 +181,15 @@ public sealed class KvStore
         _states[tier].Corrupt();
         _logger.LogWarning("Chunk cache {Key} in tier {Tier} failed its check ({Reason}); removed, treated as a miss",
             key, _tiers[tier].Name, error.Message);
-        await GuardAsync(tier, "remove", async () =>
+        await RemoveFromTierAsync(tier, key, cancellationToken);
+    }
+
+    private Task<bool> RemoveFromTierAsync(int tier, ChunkCacheKey key, CancellationToken cancellationToken) =>
+        GuardAsync(tier, "remove", async () =>
         {
             await _tiers[tier].RemoveAsync(key, cancellationToken);
             return true;
         }, cancellationToken);
-    }
 
     /// <summary>Runs a tier call under the timeout; a fault or timeout starts the tier's bypass and yields default.</summary>
     private async Task<T?> GuardAsync<T>(int tier, string operation, Func<Task<T>> call, CancellationToken cancellationToken)

@@ -33,6 +33,15 @@ internal static class Corpus
         return text.ToString();
     }
 
+    /// <summary>One sentence of <paramref name="words"/> words (about as many tokens): a paragraph of known size.</summary>
+    public static string Sentence(int words, int seed)
+    {
+        var random = new Random(seed);
+        var picked = Enumerable.Range(0, words).Select(_ => Words[random.Next(Words.Length)]).ToArray();
+        picked[0] = char.ToUpperInvariant(picked[0][0]) + picked[0][1..];
+        return string.Join(' ', picked) + ".";
+    }
+
     /// <summary>A run of text without spaces or sentence ends (CJK-like), longer than any chunk.</summary>
     public static string Unspaced(int length) =>
         string.Concat(Enumerable.Range(0, length).Select(i => "缓存键值注意力检索"[i % 9]));

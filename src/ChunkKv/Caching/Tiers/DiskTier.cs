@@ -54,6 +54,8 @@ public sealed class DiskTier : IKvTier
         }
     }
 
+    public Task<bool> ContainsAsync(ChunkCacheKey key, CancellationToken cancellationToken) => Task.FromResult(File.Exists(PathOf(key)));
+
     public Task RemoveAsync(ChunkCacheKey key, CancellationToken cancellationToken)
     {
         File.Delete(PathOf(key));

@@ -17,4 +17,7 @@ public interface IKvTier
     Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken);
 
     Task RemoveAsync(ChunkCacheKey key, CancellationToken cancellationToken);
+
+    /// <summary>Whether the tier holds an entry for the key, without reading it (intact or not is checked on read).</summary>
+    Task<bool> ContainsAsync(ChunkCacheKey key, CancellationToken cancellationToken);
 }

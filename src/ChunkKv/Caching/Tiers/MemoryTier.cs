@@ -46,6 +46,14 @@ public sealed class MemoryTier(long capacityBytes) : IKvTier
         return Task.CompletedTask;
     }
 
+    public Task<bool> ContainsAsync(ChunkCacheKey key, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult(_index.ContainsKey(key));
+        }
+    }
+
     public Task RemoveAsync(ChunkCacheKey key, CancellationToken cancellationToken)
     {
         lock (_lock)

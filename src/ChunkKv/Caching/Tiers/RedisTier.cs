@@ -22,6 +22,9 @@ public sealed class RedisTier(IConnectionMultiplexer redis, string keyPrefix = "
     public Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken) =>
         redis.GetDatabase().StringSetAsync(KeyOf(key), entry, timeToLive).WaitAsync(cancellationToken);
 
+    public Task<bool> ContainsAsync(ChunkCacheKey key, CancellationToken cancellationToken) =>
+        redis.GetDatabase().KeyExistsAsync(KeyOf(key)).WaitAsync(cancellationToken);
+
     public Task RemoveAsync(ChunkCacheKey key, CancellationToken cancellationToken) =>
         redis.GetDatabase().KeyDeleteAsync(KeyOf(key)).WaitAsync(cancellationToken);
 }

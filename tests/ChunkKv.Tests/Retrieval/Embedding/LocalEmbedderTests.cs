@@ -1,5 +1,3 @@
-using ChunkKv.Inference.Models;
-using ChunkKv.Inference.Tests;
 using ChunkKv.Retrieval.Embedding;
 
 namespace ChunkKv.Tests.Retrieval.Embedding;
@@ -51,13 +49,7 @@ public sealed class LocalEmbedderTests
     [Fact]
     public async Task Engine_embedding_is_the_normalised_mean_of_the_final_hidden_states()
     {
-        var directory = Fixtures.TempDirectory("engine-embedder");
-        RandomModel.Write(directory, ModelShape.Find("tiny-qwen3") with { VocabSize = 151_936 }, seed: 5);
-        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
-        {
-            File.Copy(Path.Combine(Fixtures.TokenizerDirectory("qwen3"), file), Path.Combine(directory, file));
-        }
-        using var model = LanguageModel.Load(directory);
+        using var model = ModelFixtures.TinyQwen3();
         var embedder = new EngineEmbedder(model, maxTokens: 6);
         const string text = "Melquist is the capital of Zorvania, a port on the eastern shore.";
 

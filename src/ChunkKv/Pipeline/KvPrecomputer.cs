@@ -1,0 +1,57 @@
+using ChunkKv.Caching;
+using ChunkKv.Caching.Codecs;
+using ChunkKv.Inference.Kv;
+using ChunkKv.Inference.Models;
+
+namespace ChunkKv.Pipeline;
+
+/// <summary>How chunk caches are addressed: the model fingerprint and the codec (see <see cref="ChunkCacheKey"/>).</summary>
+public sealed record ChunkCacheKeys(byte[] ModelFingerprint, KvCodec Codec)
+{
+    public static ChunkCacheKeys For(LanguageModel model, KvCodec codec) => new(Convert.FromHexString(model.Fingerprint), codec);
+
+    /// <summary>The key of a chunk computed alone at positions 0..n-1, as ingestion computes it.</summary>
+    public ChunkCacheKey Of(ReadOnlySpan<int> tokenIds) => ChunkCacheKey.Compute(ModelFingerprint, Codec, tokenIds);
+}
+
+/// <summary>
+/// Computes a chunk's KV cache with the engine (the chunk alone, positions 0..n-1, keys after
+/// RoPE) and stores it. Encoding and writing one chunk overlaps computing the next.
+/// </summary>
+public sealed class KvPrecomputer(LanguageModel model, KvStore store, KvCodec codec)
+{
+    public ChunkCacheKeys Keys { get; } = ChunkCacheKeys.For(model, codec);
+
+    public KvStore Store => store;
+
+    /// <summary>Computes and stores every chunk whose cache no tier holds; returns how many were computed.</summary>
+    public async Task<int> EnsureAsync(IReadOnlyList<int[]> chunks, Action<int>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var computed = 0;
+        var pendingWrite = Task.CompletedTask;
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            var key = Keys.Of(chunks[i]);
+            if (!await store.ContainsAsync(key, cancellationToken))
+            {
+                var ids = chunks[i];
+                var cache = await Task.Run(() => Compute(ids), cancellationToken);
+                await pendingWrite;
+                pendingWrite = store.PutAsync(key, cache, codec, Keys.ModelFingerprint, cancellationToken: cancellationToken);
+                computed++;
+            }
+            progress?.Invoke(i + 1);
+        }
+        await pendingWrite;
+        return computed;
+    }
+
+    /// <summary>The chunk's cache as ingestion stores it.</summary>
+    public KvCache Compute(int[] tokenIds)
+    {
+        var transformer = model.Transformer;
+        var sequence = transformer.NewSequence(tokenIds.Length);
+        transformer.Prefill(tokenIds, Enumerable.Range(0, tokenIds.Length).ToArray(), sequence);
+        return sequence.Slice(0, tokenIds.Length);
+    }
+}
