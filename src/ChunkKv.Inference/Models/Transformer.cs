@@ -173,25 +173,35 @@ public sealed unsafe class Transformer : IDisposable
     }
 
     /// <summary>
-    /// The final-normed hidden states <c>[ids.Length, hidden]</c> of the tokens at positions 0..n-1,
-    /// the input of the language-model head: what a pooling embedder reads. Uses a scratch cache.
+    /// Hidden states <c>[ids.Length, hidden]</c> of the tokens at positions 0..n-1, what a pooling
+    /// embedder reads: by default after every layer and the final norm (the input of the
+    /// language-model head); with <paramref name="layers"/> the residual stream after that many
+    /// decoder layers (0: the token embeddings). Uses a scratch cache.
     /// </summary>
-    public float[] HiddenStates(ReadOnlySpan<int> ids)
+    public float[] HiddenStates(ReadOnlySpan<int> ids, int? layers = null)
     {
         if (ids.Length == 0)
         {
             throw new ArgumentException("need at least one token", nameof(ids));
         }
         var c = Config;
+        if (layers is < 0 || layers > c.Layers)
+        {
+            throw new ArgumentOutOfRangeException(nameof(layers), layers, $"the model has {c.Layers} layers");
+        }
         var sequence = NewSequence(ids.Length);
         var positions = Enumerable.Range(0, ids.Length).ToArray();
         var first = sequence.Reserve(positions);
         var rows = new RowBatch(Enumerable.Range(first, ids.Length).ToArray(), positions, Rope);
         var hidden = GC.AllocateUninitializedArray<float>(ids.Length * c.HiddenSize);
         Embed(ids, hidden);
-        for (var layer = 0; layer < c.Layers; layer++)
+        for (var layer = 0; layer < (layers ?? c.Layers); layer++)
         {
             ForwardLayer(layer, hidden, rows, sequence);
+        }
+        if (layers is not null)
+        {
+            return hidden;
         }
         fixed (float* x = hidden)
         {

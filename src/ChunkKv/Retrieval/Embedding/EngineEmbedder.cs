@@ -5,17 +5,23 @@ using ChunkKv.Inference.Tokenization;
 namespace ChunkKv.Retrieval.Embedding;
 
 /// <summary>
-/// The engine's own embedding: the mean of the final-normed hidden states over a text's tokens,
-/// L2-normalised. A causal language model is not trained for this, so expect it to trail a real
-/// embedding model; it needs no other weights and no server. Texts longer than
-/// <paramref name="maxTokens"/> are embedded from their first tokens.
+/// The engine's own embedding: the mean of the hidden states over a text's tokens, L2-normalised.
+/// By default the final-normed states; <paramref name="layers"/> pools the residual stream after
+/// that many layers instead (intermediate layers of a causal model often embed better than the
+/// last; 0 pools the token embeddings). A causal language model is not trained for this, so
+/// expect it to trail a real embedding model; it needs no other weights and no server. Texts
+/// longer than <paramref name="maxTokens"/> are embedded from their first tokens.
 /// </summary>
-public sealed class EngineEmbedder(LanguageModel model, int maxTokens = 512) : IEmbedder
+public sealed class EngineEmbedder(LanguageModel model, int maxTokens = 512, int? layers = null) : IEmbedder
 {
     private readonly Tokenizer _tokenizer = model.Tokenizer
         ?? throw new ArgumentException($"the model in {model.Directory} has no tokenizer.json", nameof(model));
 
-    public string Name => $"engine-mean:{model.Fingerprint[..16]}";
+    private readonly int? _layers = layers is < 0 || layers > model.Config.Layers
+        ? throw new ArgumentOutOfRangeException(nameof(layers), layers, $"the model has {model.Config.Layers} layers")
+        : layers;
+
+    public string Name => $"engine-mean:{model.Fingerprint[..16]}:{(_layers is { } l ? $"layer{l}" : "final")}";
 
     public int Dimension => model.Config.HiddenSize;
 
@@ -34,7 +40,7 @@ public sealed class EngineEmbedder(LanguageModel model, int maxTokens = 512) : I
         {
             return vector;
         }
-        var hidden = model.Transformer.HiddenStates(ids.AsSpan(0, Math.Min(ids.Length, maxTokens)));
+        var hidden = model.Transformer.HiddenStates(ids.AsSpan(0, Math.Min(ids.Length, maxTokens)), _layers);
         for (var row = 0; row < hidden.Length / Dimension; row++)
         {
             TensorPrimitives.Add(vector, hidden.AsSpan(row * Dimension, Dimension), vector);

@@ -47,6 +47,28 @@ public sealed class LocalEmbedderTests
     }
 
     [Fact]
+    public async Task Engine_embedding_of_layer_0_is_the_normalised_mean_of_the_token_embeddings()
+    {
+        using var model = ModelFixtures.TinyQwen3();
+        var embedder = new EngineEmbedder(model, layers: 0);
+        var ids = model.Tokenizer!.Encode("copper and saffron", addSpecialTokens: false);
+        var width = model.Config.HiddenSize;
+        var rows = new float[ids.Length * width];
+        model.Transformer.Embed(ids, rows);
+        var mean = Enumerable.Range(0, width).Select(i => Enumerable.Range(0, ids.Length).Sum(r => (double)rows[r * width + i])).ToArray();
+        var norm = Math.Sqrt(mean.Sum(v => v * v));
+
+        var vector = (await embedder.EmbedAsync(["copper and saffron"]))[0];
+
+        Assert.EndsWith(":layer0", embedder.Name, StringComparison.Ordinal);
+        for (var i = 0; i < width; i++)
+        {
+            Assert.Equal(mean[i] / norm, vector[i], 1e-5);
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => new EngineEmbedder(model, layers: model.Config.Layers + 1));
+    }
+
+    [Fact]
     public async Task Engine_embedding_is_the_normalised_mean_of_the_final_hidden_states()
     {
         using var model = ModelFixtures.TinyQwen3();
