@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ChunkKv.Inference.Generation;
 using ChunkKv.Inference.Models;
+using ChunkKv.Inference.Tests;
 using ChunkKv.Inference.Tokenization;
 
 namespace ChunkKv.Cli.Tests;
@@ -21,7 +22,7 @@ public sealed class ModelCommandsTests
     [Fact]
     public async Task Tokenize_prints_the_ids_of_a_real_tokenizer()
     {
-        var directory = Path.Combine(RepoRoot(), ".fixtures", "npm", "tokenizer-qwen3", "package", "models");
+        var directory = Fixtures.TokenizerDirectory("qwen3");
         var (code, output, error) = await Cli.RunAsync("tokenize", "--model", directory, "--text", "Hello world");
         Assert.True(code == CliApp.Ok, error);
         Assert.Equal([9707, 1879], JsonSerializer.Deserialize<int[]>(output)!); // ids from @lenml/tokenizers
@@ -130,17 +131,5 @@ public sealed class ModelCommandsTests
             alphabet[b] = ((char)(printable ? b : next++)).ToString();
         }
         return alphabet;
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "ChunkKv.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("ChunkKv.sln not found");
     }
 }

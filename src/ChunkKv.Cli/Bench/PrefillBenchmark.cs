@@ -16,18 +16,7 @@ public static class PrefillBenchmark
 
     public static PrefillReport Run(Settings settings, TextWriter progress)
     {
-        var directory = Path.Combine(settings.ModelCache, settings.Shape.Name);
-        if (!File.Exists(Path.Combine(directory, "model.safetensors")))
-        {
-            progress.WriteLine($"writing random {settings.Shape.Name} weights (bf16) to {directory} ...");
-            var temporary = directory + ".tmp";
-            RandomModel.Write(temporary, settings.Shape, seed: 1, TensorType.BF16);
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-            Directory.Move(temporary, directory);
-        }
+        var directory = BenchModels.Ensure(settings.Shape, settings.ModelCache, progress);
         using var model = LanguageModel.Load(directory);
         var transformer = model.Transformer;
         var config = transformer.Config;

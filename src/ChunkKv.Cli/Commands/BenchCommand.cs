@@ -1,3 +1,4 @@
+using ChunkKv.Caching.Codecs;
 using ChunkKv.Cli.Bench;
 using ChunkKv.Inference.Models;
 
@@ -5,17 +6,28 @@ namespace ChunkKv.Cli.Commands;
 
 /// <summary>
 /// <c>chunkkv bench store [--json] [--tokens N] [--seconds S] [--redis CONF] [--dir PATH]</c> and
-/// <c>chunkkv bench prefill [--shape NAME] [--tokens 512,2048,4096] [--decode-tokens N] [--json]</c>.
+/// <c>chunkkv bench prefill [--shape NAME] [--tokens 512,2048,4096] [--decode-tokens N] [--json]</c> and
+/// <c>chunkkv bench ingest [--shape NAME] [--tokenizer DIR] [--documents N] [--chunk-tokens N] [--codec f16] [--json]</c>.
 /// </summary>
 public sealed class BenchCommand : ICommand
 {
     public string Name => "bench";
-    public string Summary => "benchmarks: 'bench store' (KV store tiers and codecs), 'bench prefill' (engine speed)";
+    public string Summary =>
+        "benchmarks: 'bench store' (KV store tiers and codecs), 'bench prefill' (engine speed), 'bench ingest' (chunks/s with and without KV precompute)";
+
+    /// <summary>The Qwen3 tokenizer that scripts/fixtures.sh fetches (its vocabulary fits the Qwen2.5 shape).</summary>
+    private static string DefaultTokenizer()
+    {
+        var fixture = Path.Combine(".fixtures", "npm", "tokenizer-qwen3", "package", "models");
+        return Directory.Exists(fixture)
+            ? fixture
+            : throw new UsageException("pass --tokenizer DIR (a folder with tokenizer.json), or run scripts/fixtures.sh in the repository");
+    }
 
     public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
         var target = (arguments.Positional.Count > 0 ? arguments.Positional[0] : null)
-            ?? throw new UsageException("name a benchmark: store, prefill");
+            ?? throw new UsageException("name a benchmark: store, prefill, ingest");
         switch (target)
         {
             case "store":
@@ -38,15 +50,20 @@ public sealed class BenchCommand : ICommand
                 }
                 var prefill = PrefillBenchmark.Run(new PrefillBenchmark.Settings(shape, lengths,
                     arguments.PositiveInteger("decode-tokens", 32),
-                    arguments.Optional("model-cache") ?? DefaultModelCache()), Console.Error);
+                    arguments.Optional("model-cache") ?? BenchModels.DefaultCache), Console.Error);
                 output.Write(arguments.Flag("json") ? prefill.ToJson() : prefill.ToTable());
                 return CliApp.Ok;
+            case "ingest":
+                var ingestShape = ModelShape.Find(arguments.Optional("shape") ?? ModelShape.Qwen25Of500M.Name);
+                var tokenizer = arguments.Optional("tokenizer") ?? DefaultTokenizer();
+                var ingest = await IngestBenchmark.RunAsync(new IngestBenchmark.Settings(ingestShape, tokenizer,
+                    arguments.PositiveInteger("documents", 4), arguments.PositiveInteger("chunk-tokens", 256),
+                    KvCodec.ParseId(arguments.Optional("codec") ?? "f16"), arguments.Optional("model-cache") ?? BenchModels.DefaultCache),
+                    Console.Error, cancellationToken);
+                output.Write(arguments.Flag("json") ? ingest.ToJson() : ingest.ToTable());
+                return CliApp.Ok;
             default:
-                throw new UsageException($"unknown benchmark '{target}'; known: store, prefill");
+                throw new UsageException($"unknown benchmark '{target}'; known: store, prefill, ingest");
         }
     }
-
-    /// <summary>Random benchmark weights are kept between runs (a real-shape model takes seconds to write).</summary>
-    private static string DefaultModelCache() =>
-        Environment.GetEnvironmentVariable("CHUNKKV_BENCH_MODELS") ?? Path.Combine(Path.GetTempPath(), "chunkkv-bench-models");
 }

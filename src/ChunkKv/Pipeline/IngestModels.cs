@@ -30,9 +30,11 @@ public enum IngestStage
 /// <summary>Progress of one document: <paramref name="Done"/> of <paramref name="Total"/> chunks through the stage.</summary>
 public sealed record IngestProgress(string DocumentId, IngestStage Stage, int Done, int Total);
 
+/// <param name="Tokens">Tokens over the document's chunks; 0 when <see cref="IngestOutcome.Unchanged"/> (the text was not read).</param>
 /// <param name="Embedded">Chunks embedded and indexed by this call (fewer than all when resuming).</param>
 /// <param name="CachesComputed">Chunk caches computed by this call; identical chunks and caches already stored are computed once.</param>
-public sealed record IngestResult(string DocumentId, IngestOutcome Outcome, int Chunks, int Embedded, int CachesComputed, TimeSpan Elapsed);
+public sealed record IngestResult(string DocumentId, IngestOutcome Outcome, int Chunks, int Tokens, int Embedded, int CachesComputed,
+    TimeSpan Elapsed);
 
 public sealed class IngestOptions
 {

@@ -38,7 +38,7 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
         {
             if (existing.Status == DocumentStatus.Ready)
             {
-                return new IngestResult(document.ExternalId, IngestOutcome.Unchanged, existing.ChunkCount, 0, 0, clock.Elapsed);
+                return new IngestResult(document.ExternalId, IngestOutcome.Unchanged, existing.ChunkCount, 0, 0, 0, clock.Elapsed);
             }
             outcome = IngestOutcome.Resumed;
         }
@@ -64,7 +64,8 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
         // Caches the old version alone used; the new version may use some of them again.
         var kept = chunks.Select(c => keys.Of(c.TokenIds).Hex).ToHashSet();
         await RemoveCachesAsync(orphaned.Where(k => !kept.Contains(ChunkCacheKey.FromBytes(k).Hex)), cancellationToken);
-        return new IngestResult(document.ExternalId, outcome, chunks.Count, embedded, computed, clock.Elapsed);
+        return new IngestResult(document.ExternalId, outcome, chunks.Count, chunks.Sum(c => c.TokenIds.Length), embedded, computed,
+            clock.Elapsed);
     }
 
     /// <summary>Removes a document from the index and the caches that no other chunk uses; false when there was none.</summary>
