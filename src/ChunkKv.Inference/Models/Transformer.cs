@@ -157,16 +157,7 @@ public sealed unsafe class Transformer : IDisposable
         {
             throw new ArgumentException($"need one position per token and at least one token (got {ids.Length} ids, {positions.Length} positions)");
         }
-        var first = sequence.Reserve(positions);
-        var slots = Enumerable.Range(first, ids.Length).ToArray();
-        var rows = new RowBatch(slots, positions.ToArray(), Rope);
-        var hidden = GC.AllocateUninitializedArray<float>(ids.Length * Config.HiddenSize);
-        Embed(ids, hidden);
-        for (var layer = 0; layer < Config.Layers; layer++)
-        {
-            ForwardLayer(layer, hidden, rows, sequence);
-            afterLayer?.Invoke(layer);
-        }
+        var hidden = Forward(ids, positions, sequence, Config.Layers, afterLayer);
         var logits = new float[Config.VocabSize];
         Logits(hidden, ids.Length - 1, logits);
         return logits;
@@ -189,16 +180,8 @@ public sealed unsafe class Transformer : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(layers), layers, $"the model has {c.Layers} layers");
         }
-        var sequence = NewSequence(ids.Length);
         var positions = Enumerable.Range(0, ids.Length).ToArray();
-        var first = sequence.Reserve(positions);
-        var rows = new RowBatch(Enumerable.Range(first, ids.Length).ToArray(), positions, Rope);
-        var hidden = GC.AllocateUninitializedArray<float>(ids.Length * c.HiddenSize);
-        Embed(ids, hidden);
-        for (var layer = 0; layer < (layers ?? c.Layers); layer++)
-        {
-            ForwardLayer(layer, hidden, rows, sequence);
-        }
+        var hidden = Forward(ids, positions, NewSequence(ids.Length), layers ?? c.Layers, afterLayer: null);
         if (layers is not null)
         {
             return hidden;
@@ -206,6 +189,21 @@ public sealed unsafe class Transformer : IDisposable
         fixed (float* x = hidden)
         {
             Kernels.RmsNorm(x, x, ids.Length, c.HiddenSize, Weights.FinalNorm, c.RmsNormEpsilon);
+        }
+        return hidden;
+    }
+
+    /// <summary>Appends the tokens to <paramref name="sequence"/> and runs the first <paramref name="layers"/> layers: hidden <c>[ids.Length, hidden]</c>.</summary>
+    private float[] Forward(ReadOnlySpan<int> ids, ReadOnlySpan<int> positions, KvSequence sequence, int layers, Action<int>? afterLayer)
+    {
+        var first = sequence.Reserve(positions);
+        var rows = new RowBatch(Enumerable.Range(first, ids.Length).ToArray(), positions.ToArray(), Rope);
+        var hidden = GC.AllocateUninitializedArray<float>(ids.Length * Config.HiddenSize);
+        Embed(ids, hidden);
+        for (var layer = 0; layer < layers; layer++)
+        {
+            ForwardLayer(layer, hidden, rows, sequence);
+            afterLayer?.Invoke(layer);
         }
         return hidden;
     }

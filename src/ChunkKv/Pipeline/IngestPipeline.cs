@@ -50,20 +50,21 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
 
         var chunks = chunker.Split(document.Text, document.Format);
         await index.BeginDocumentAsync(collection, document.ExternalId, hash, document.Metadata ?? [], cancellationToken);
-        var embedded = await IndexMissingAsync(collection, document.ExternalId, chunks, progress, cancellationToken);
+        var chunkKeys = chunks.Select(c => keys.Of(c.TokenIds)).ToArray();
+        var embedded = await IndexMissingAsync(collection, document.ExternalId, chunks, chunkKeys, progress, cancellationToken);
 
         var computed = 0;
         if (precomputer is not null)
         {
-            var distinct = chunks.Select(c => c.TokenIds).DistinctBy(ids => keys.Of(ids)).ToList();
+            var distinct = chunkKeys.Zip(chunks, (key, chunk) => (key, chunk.TokenIds)).DistinctBy(c => c.key).ToList();
             computed = await precomputer.EnsureAsync(distinct,
                 done => progress?.Report(new IngestProgress(document.ExternalId, IngestStage.Caching, done, distinct.Count)), cancellationToken);
         }
         await index.MarkReadyAsync(collection, document.ExternalId, chunks.Count, cancellationToken);
 
         // Caches the old version alone used; the new version may use some of them again.
-        var kept = chunks.Select(c => keys.Of(c.TokenIds).Hex).ToHashSet();
-        await RemoveCachesAsync(orphaned.Where(k => !kept.Contains(ChunkCacheKey.FromBytes(k).Hex)), cancellationToken);
+        var kept = chunkKeys.ToHashSet();
+        await RemoveCachesAsync(orphaned.Where(k => !kept.Contains(ChunkCacheKey.FromBytes(k))), cancellationToken);
         return new IngestResult(document.ExternalId, outcome, chunks.Count, chunks.Sum(c => c.TokenIds.Length), embedded, computed,
             clock.Elapsed);
     }
@@ -89,7 +90,7 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
     }
 
     private async Task<int> IndexMissingAsync(string collection, string externalId, IReadOnlyList<TextChunk> chunks,
-        IProgress<IngestProgress>? progress, CancellationToken cancellationToken)
+        ChunkCacheKey[] chunkKeys, IProgress<IngestProgress>? progress, CancellationToken cancellationToken)
     {
         var indexed = await index.IndexedOrdinalsAsync(collection, externalId, cancellationToken);
         var missing = chunks.Where(c => !indexed.Contains(c.Ordinal)).ToList();
@@ -99,7 +100,7 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
         {
             var vectors = await embedder.EmbedAsync(batch.Select(c => c.Text).ToArray(), cancellationToken);
             var rows = batch.Select((c, i) => new IndexedChunk(c.Ordinal, c.CharStart, c.CharEnd, c.Text, c.TokenIds.Length,
-                keys.Of(c.TokenIds).ToBytes(), vectors[i])).ToList();
+                chunkKeys[c.Ordinal].ToBytes(), vectors[i])).ToList();
             await index.AddChunksAsync(collection, externalId, rows, cancellationToken);
             done += batch.Length;
             progress?.Report(new IngestProgress(externalId, IngestStage.Indexing, done, chunks.Count));

@@ -25,16 +25,17 @@ public sealed class KvPrecomputer(LanguageModel model, KvStore store, KvCodec co
     public KvStore Store => store;
 
     /// <summary>Computes and stores every chunk whose cache no tier holds; returns how many were computed.</summary>
-    public async Task<int> EnsureAsync(IReadOnlyList<int[]> chunks, Action<int>? progress = null, CancellationToken cancellationToken = default)
+    /// <param name="chunks">Each chunk's token ids with its key (<see cref="Keys"/>), computed once by the caller.</param>
+    public async Task<int> EnsureAsync(IReadOnlyList<(ChunkCacheKey Key, int[] TokenIds)> chunks, Action<int>? progress = null,
+        CancellationToken cancellationToken = default)
     {
         var computed = 0;
         var pendingWrite = Task.CompletedTask;
         for (var i = 0; i < chunks.Count; i++)
         {
-            var key = Keys.Of(chunks[i]);
+            var (key, ids) = chunks[i];
             if (!await store.ContainsAsync(key, cancellationToken))
             {
-                var ids = chunks[i];
                 var cache = await Task.Run(() => Compute(ids), cancellationToken);
                 await pendingWrite;
                 pendingWrite = store.PutAsync(key, cache, codec, Keys.ModelFingerprint, cancellationToken: cancellationToken);

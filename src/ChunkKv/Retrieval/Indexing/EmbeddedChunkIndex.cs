@@ -88,7 +88,7 @@ public sealed class EmbeddedChunkIndex : IChunkIndex, IDisposable
             var document = Document(state, collection, externalId);
             foreach (var chunk in chunks)
             {
-                PgVectorChunkIndex.CheckDimension(state.Info, chunk.Embedding, $"chunk {chunk.Ordinal}'s embedding");
+                state.Info.CheckDimension(chunk.Embedding, $"chunk {chunk.Ordinal}'s embedding");
             }
             var added = chunks.Where(c => !document.Chunks.ContainsKey(c.Ordinal)).ToList();
             if (added.Count > 0)
@@ -143,7 +143,7 @@ public sealed class EmbeddedChunkIndex : IChunkIndex, IDisposable
     private static List<SearchHit> Search(CollectionState collection, SearchRequest request)
     {
         request.Validate(collection.Info);
-        var query = request.Vector.ToArray();
+        var query = request.Vector;
         var queryNorm = TensorPrimitives.Norm(query);
         var visible = collection.Documents.Where(d => d.Value.Ready && d.Value.Matches(request.Filter)).ToList();
         var pool = request.Mode == SearchMode.Hybrid ? request.CandidatePool : request.Limit;

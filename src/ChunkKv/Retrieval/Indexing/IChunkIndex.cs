@@ -46,7 +46,17 @@ public interface IChunkIndex
     Task<IReadOnlyList<SearchHit>> SearchAsync(string collection, SearchRequest request, CancellationToken cancellationToken = default);
 }
 
-public sealed record CollectionInfo(string Name, string Embedder, int Dimension);
+public sealed record CollectionInfo(string Name, string Embedder, int Dimension)
+{
+    /// <summary>Refuses a vector of another length than the collection holds, naming <paramref name="what"/>.</summary>
+    public void CheckDimension(float[] vector, string what)
+    {
+        if (vector.Length != Dimension)
+        {
+            throw new ArgumentException($"{what} has {vector.Length} dimensions; collection '{Name}' holds {Dimension}");
+        }
+    }
+}
 
 public enum DocumentStatus
 {

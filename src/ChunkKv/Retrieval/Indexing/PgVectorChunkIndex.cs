@@ -91,7 +91,7 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
         await using var batch = new NpgsqlBatch(connection);
         foreach (var chunk in chunks)
         {
-            CheckDimension(info, chunk.Embedding, $"chunk {chunk.Ordinal}'s embedding");
+            info.CheckDimension(chunk.Embedding, $"chunk {chunk.Ordinal}'s embedding");
             var command = new NpgsqlBatchCommand($"""
                 INSERT INTO chunks (document_id, collection_id, ordinal, char_start, char_end, content, token_count, cache_key, embedding)
                 VALUES (@doc, @c, @ordinal, @start, @end, @content, @tokens, @key, @embedding::real[]::vector({info.Dimension}))
@@ -271,14 +271,6 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
         command.Parameters.AddWithValue("d", externalId);
         return await command.ExecuteScalarAsync(cancellationToken) as long?
             ?? throw new InvalidOperationException($"document '{externalId}' has not been begun in '{collection}'");
-    }
-
-    internal static void CheckDimension(CollectionInfo info, float[] embedding, string what)
-    {
-        if (embedding.Length != info.Dimension)
-        {
-            throw new ArgumentException($"{what} has {embedding.Length} dimensions; collection '{info.Name}' holds {info.Dimension}");
-        }
     }
 
     private static JsonObject JsonMetadata(string json) => JsonNode.Parse(json) as JsonObject ?? [];

@@ -28,11 +28,7 @@ public sealed record SearchRequest(float[] Vector, int Limit = 5, SearchMode Mod
     /// <summary>Refuses what no provider can answer, with a message for the caller.</summary>
     public void Validate(CollectionInfo collection)
     {
-        if (Vector.Length != collection.Dimension)
-        {
-            throw new ArgumentException(
-                $"the query vector has {Vector.Length} dimensions; collection '{collection.Name}' holds {collection.Dimension}");
-        }
+        collection.CheckDimension(Vector, "the query vector");
         if (System.Numerics.Tensors.TensorPrimitives.Norm(Vector) is 0 or float.NaN)
         {
             throw new ArgumentException("the query vector is zero (or not a number): the question has nothing to search for");
