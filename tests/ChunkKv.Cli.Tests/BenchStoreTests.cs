@@ -11,8 +11,18 @@ public sealed class BenchStoreTests
         using var output = new StringWriter();
         using var error = new StringWriter();
 
-        var code = await CliApp.RunAsync(
-            ["bench", "store", "--json", "--tokens", "512", "--seconds", "0.01", "--redis", TestServices.Redis], output, error);
+        var modelCache = Directory.CreateTempSubdirectory("chunkkv-bench-models-").FullName;
+        int code;
+        try
+        {
+            code = await CliApp.RunAsync(
+                ["bench", "store", "--json", "--tokens", "512", "--seconds", "0.01", "--redis", TestServices.Redis,
+                    "--kv-model", "tiny-qwen3", "--model-cache", modelCache], output, error);
+        }
+        finally
+        {
+            Directory.Delete(modelCache, recursive: true);
+        }
 
         Assert.Equal(CliApp.Ok, code);
         var report = JsonDocument.Parse(output.ToString()).RootElement;
@@ -25,6 +35,15 @@ public sealed class BenchStoreTests
         Assert.Equal(0, codecs["f32"].GetProperty("max_abs_error").GetDouble());
         Assert.True(codecs["f16"].GetProperty("bytes_per_token").GetDouble() / codecs["int4"].GetProperty("bytes_per_token").GetDouble() >= 3.5);
         Assert.True(codecs["int2"].GetProperty("max_abs_error").GetDouble() > codecs["int4"].GetProperty("max_abs_error").GetDouble());
+
+        // On the engine's own K/V, every step down in bits costs accuracy, and f32 costs none.
+        double EngineError(string codec) => codecs[codec].GetProperty("engine").GetProperty("relative_rms_error").GetDouble();
+        Assert.Equal(0, EngineError("f32"));
+        Assert.True(EngineError("f16") < EngineError("bf16"));
+        Assert.True(EngineError("bf16") < EngineError("int8"));
+        Assert.True(EngineError("int8") < EngineError("int4"));
+        Assert.True(EngineError("int4") < EngineError("int2"));
+        Assert.True(EngineError("int2") < 1);
     }
 
     [Fact]

@@ -13,13 +13,28 @@ public sealed record TierFigures(
     [property: JsonPropertyName("checked_get_mb_per_s")] double CheckedGetMegabytesPerSecond,
     [property: JsonPropertyName("get_ratio_to_memcpy")] double GetRatioToMemcpy);
 
+/// <summary>A codec's reconstruction error; the relative RMS error is the RMS error over the RMS of the K/V.</summary>
+public sealed record ReconstructionError(
+    [property: JsonPropertyName("max_abs_error")] double MaxAbsError,
+    [property: JsonPropertyName("rms_error")] double RmsError,
+    [property: JsonPropertyName("relative_rms_error")] double RelativeRmsError);
+
+/// <summary>
+/// One codec: size, errors on synthetic K/V (the top-level error fields) and on the engine's K/V
+/// (<c>engine</c>, absent when skipped), and encode/decode speed in encoded MB/s.
+/// </summary>
 public sealed record CodecFigures(
     [property: JsonPropertyName("codec")] string Codec,
     [property: JsonPropertyName("bytes_per_token")] double BytesPerToken,
-    [property: JsonPropertyName("max_abs_error")] double MaxAbsError,
-    [property: JsonPropertyName("rms_error")] double RmsError,
+    [property: JsonIgnore] ReconstructionError Synthetic,
+    [property: JsonPropertyName("engine")] ReconstructionError? Engine,
     [property: JsonPropertyName("encode_mb_per_s")] double EncodeMegabytesPerSecond,
-    [property: JsonPropertyName("decode_mb_per_s")] double DecodeMegabytesPerSecond);
+    [property: JsonPropertyName("decode_mb_per_s")] double DecodeMegabytesPerSecond)
+{
+    [JsonPropertyName("max_abs_error")] public double MaxAbsError => Synthetic.MaxAbsError;
+    [JsonPropertyName("rms_error")] public double RmsError => Synthetic.RmsError;
+    [JsonPropertyName("relative_rms_error")] public double RelativeRmsError => Synthetic.RelativeRmsError;
+}
 
 /// <summary>What <c>chunkkv bench store</c> prints, as a table or as one JSON object.</summary>
 public sealed record StoreReport(
@@ -32,17 +47,22 @@ public sealed record StoreReport(
 {
     public string ToJson() => JsonSerializer.Serialize(this) + Environment.NewLine;
 
+    private static string Errors(ReconstructionError e) =>
+        string.Create(CultureInfo.InvariantCulture, $"{e.MaxAbsError,11:E2}  {e.RmsError,9:E2}  {e.RelativeRmsError,9:E2}");
+
     public string ToTable()
     {
         var text = new StringBuilder();
         var f16 = Codecs.First(c => c.Codec == "f16").BytesPerToken;
         text.AppendLine(CultureInfo.InvariantCulture, $"KV store, {Shape} shape, {Tokens}-token chunks; memcpy {MemcpyMegabytesPerSecond:F0} MB/s");
         text.AppendLine();
-        text.AppendLine("codec   bytes/token  vs f16   max abs err   rms err     encode MB/s  decode MB/s");
+        text.AppendLine("                              synthetic K/V                       engine K/V");
+        text.AppendLine("codec   bytes/token  vs f16   max abs err  rms err    rel rms    max abs err  rms err    rel rms    encode MB/s  decode MB/s");
         foreach (var c in Codecs)
         {
+            var engine = c.Engine is { } e ? Errors(e) : $"{"(skipped)",-33}";
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"{c.Codec,-7} {c.BytesPerToken,11:F0}  {f16 / c.BytesPerToken,5:F2}x  {c.MaxAbsError,11:E2}  {c.RmsError,9:E2}  {c.EncodeMegabytesPerSecond,11:F0}  {c.DecodeMegabytesPerSecond,11:F0}");
+                $"{c.Codec,-7} {c.BytesPerToken,11:F0}  {f16 / c.BytesPerToken,5:F2}x  {Errors(c.Synthetic)}  {engine}  {c.EncodeMegabytesPerSecond,11:F0}  {c.DecodeMegabytesPerSecond,11:F0}");
         }
         text.AppendLine();
         text.AppendLine("tier    codec   put MB/s   get MB/s   checked get MB/s   get / memcpy");

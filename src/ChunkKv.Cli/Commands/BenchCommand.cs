@@ -5,7 +5,7 @@ using ChunkKv.Inference.Models;
 namespace ChunkKv.Cli.Commands;
 
 /// <summary>
-/// <c>chunkkv bench store [--json] [--tokens N] [--seconds S] [--redis CONF] [--dir PATH]</c> and
+/// <c>chunkkv bench store [--json] [--tokens N] [--seconds S] [--redis CONF] [--dir PATH] [--kv-model SHAPE|none]</c> and
 /// <c>chunkkv bench prefill [--shape NAME] [--tokens 512,2048,4096] [--decode-tokens N] [--json]</c> and
 /// <c>chunkkv bench ingest [--shape NAME] [--tokenizer DIR] [--documents N] [--chunk-tokens N] [--codec f16] [--json]</c>.
 /// </summary>
@@ -35,8 +35,10 @@ public sealed class BenchCommand : ICommand
                     Tokens: arguments.PositiveInteger("tokens", 512),
                     SecondsPerFigure: arguments.PositiveNumber("seconds", 0.4),
                     Redis: arguments.Optional("redis") ?? Environment.GetEnvironmentVariable("CHUNKKV_REDIS"),
-                    Folder: arguments.Optional("dir"));
-                var report = await StoreBenchmark.RunAsync(settings, cancellationToken);
+                    Folder: arguments.Optional("dir"),
+                    KvModel: arguments.Optional("kv-model") is "none" ? null : ModelShape.Find(arguments.Optional("kv-model") ?? ModelShape.Qwen25Of500M.Name),
+                    ModelCache: arguments.Optional("model-cache") ?? BenchModels.DefaultCache);
+                var report = await StoreBenchmark.RunAsync(settings, Console.Error, cancellationToken);
                 output.Write(arguments.Flag("json") ? report.ToJson() : report.ToTable());
                 return CliApp.Ok;
             case "prefill":

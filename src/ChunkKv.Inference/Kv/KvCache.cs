@@ -72,13 +72,27 @@ public sealed class KvCache
     /// <summary>Per layer, <c>[tokens, kvHeads, headDim]</c>.</summary>
     public float[][] Values { get; }
 
-    private static float[][] Allocate(int layers, int floats)
+    /// <summary>
+    /// A cache of the given shape whose arrays are not zeroed, for callers that overwrite every
+    /// element (decoding a stored entry): zeroing megabytes that are written again right after
+    /// costs more than the decode itself.
+    /// </summary>
+    public static KvCache Uninitialized(int layers, int kvHeads, int headDim, int[] positions, KeyForm keyForm)
+    {
+        ArgumentNullException.ThrowIfNull(positions);
+        var floats = positions.Length * kvHeads * headDim;
+        return new KvCache(kvHeads, headDim, positions, keyForm,
+            Allocate(layers, floats, zeroed: false), Allocate(layers, floats, zeroed: false));
+    }
+
+    private static float[][] Allocate(int layers, int floats, bool zeroed = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(layers);
+        ArgumentOutOfRangeException.ThrowIfNegative(floats);
         var arrays = new float[layers][];
         for (var i = 0; i < layers; i++)
         {
-            arrays[i] = new float[floats];
+            arrays[i] = zeroed ? new float[floats] : GC.AllocateUninitializedArray<float>(floats);
         }
         return arrays;
     }

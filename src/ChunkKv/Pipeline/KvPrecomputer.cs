@@ -48,7 +48,10 @@ public sealed class KvPrecomputer(LanguageModel model, KvStore store, KvCodec co
     }
 
     /// <summary>The chunk's cache as ingestion stores it.</summary>
-    public KvCache Compute(int[] tokenIds)
+    public KvCache Compute(int[] tokenIds) => Compute(model, tokenIds);
+
+    /// <summary>The chunk's cache as ingestion stores it, computed with <paramref name="model"/>.</summary>
+    public static KvCache Compute(LanguageModel model, int[] tokenIds)
     {
         var transformer = model.Transformer;
         var sequence = transformer.NewSequence(tokenIds.Length);

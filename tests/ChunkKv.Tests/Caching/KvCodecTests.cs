@@ -59,6 +59,38 @@ public sealed class KvCodecTests
     }
 
     [Fact]
+    public void BF16_vector_rounding_matches_the_scalar_reference_on_every_kind_of_bit_pattern()
+    {
+        var random = new Random(5);
+        var bits = Enumerable.Range(0, 4099).Select(_ => (uint)random.NextInt64(0, 1L << 32)).ToList();
+        // Rounding ties (both parities), infinities, NaNs, denormals, zeros, the largest finite value.
+        bits.AddRange([0x3F80_8000, 0x3F81_8000, 0x7F80_0000, 0xFF80_0000, 0x7FC0_0000, 0x7F80_0001, 0xFFFF_FFFF,
+            0x0000_0001, 0x8000_7FFF, 0, 0x8000_0000, 0x7F7F_FFFF]);
+        var source = bits.Select(BitConverter.UInt32BitsToSingle).ToArray();
+        var encoded = new byte[source.Length * 2];
+        new BFloat16Codec().EncodeKeys(source, source.Length, 1, 1, encoded);
+
+        var expected = bits.Select(BFloat16Codec.FromBits).ToArray();
+        Assert.Equal(expected, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(encoded).ToArray());
+        var decoded = new float[source.Length];
+        new BFloat16Codec().DecodeKeys(encoded, source.Length, 1, 1, decoded);
+        Assert.Equal(expected.Select(h => (uint)h << 16), decoded.Select(BitConverter.SingleToUInt32Bits));
+    }
+
+    [Theory]
+    [InlineData(KvCodecId.Int8, 0f, 0f)] // zero rows: a zero scale per head
+    [InlineData(KvCodecId.Int4, 0.75f, -1.25f)] // constant groups: a zero KIVI scale, everything at the minimum
+    [InlineData(KvCodecId.Int2, 0.75f, -1.25f)]
+    public void Quantizers_reproduce_groups_without_spread_exactly(KvCodecId id, float key, float value)
+    {
+        var keys = Enumerable.Repeat(key, Tokens * Width).ToArray();
+        var values = Enumerable.Repeat(value, Tokens * Width).ToArray();
+        var (k, v) = RoundTrip(KvCodec.Create(id), keys, values);
+        Assert.Equal(keys, k);
+        Assert.Equal(values, v);
+    }
+
+    [Fact]
     public void Int8_error_is_at_most_half_a_step_of_each_heads_scale()
     {
         var (keys, values) = Sample();
@@ -105,6 +137,42 @@ public sealed class KvCodecTests
             {
                 var group = Enumerable.Range(c0, Math.Min(groupSize, Width - c0)).Select(c => t * Width + c).ToArray();
                 AssertWithinHalfStep(values, v, group, levels);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(2)]
+    public void Kivi_rows_whose_width_is_not_a_whole_number_of_bytes_keep_their_last_codes(int bits)
+    {
+        const int tokens = 7, heads = 3, headDim = 5, width = heads * headDim, groupSize = 4;
+        var kv = KvSamples.Random(layers: 1, kvHeads: heads, headDim: headDim, tokens: tokens);
+        var codec = new KiviCodec(bits, groupSize);
+        var keyBytes = new byte[codec.KeyBytes(tokens, width, headDim)];
+        var valueBytes = new byte[codec.ValueBytes(tokens, width, headDim)];
+        codec.EncodeKeys(kv.Keys[0], tokens, width, headDim, keyBytes);
+        codec.EncodeValues(kv.Values[0], tokens, width, headDim, valueBytes);
+        var k = new float[tokens * width];
+        var v = new float[tokens * width];
+        codec.DecodeKeys(keyBytes, tokens, width, headDim, k);
+        codec.DecodeValues(valueBytes, tokens, width, headDim, v);
+
+        var levels = (1 << bits) - 1;
+        for (var c = 0; c < width; c++)
+        {
+            for (var t0 = 0; t0 < tokens; t0 += groupSize)
+            {
+                var keyGroup = Enumerable.Range(t0, Math.Min(groupSize, tokens - t0)).Select(t => t * width + c).ToArray();
+                AssertWithinHalfStep(kv.Keys[0], k, keyGroup, levels);
+            }
+        }
+        for (var t = 0; t < tokens; t++)
+        {
+            for (var c0 = 0; c0 < width; c0 += groupSize)
+            {
+                var valueGroup = Enumerable.Range(c0, Math.Min(groupSize, width - c0)).Select(c => t * width + c).ToArray();
+                AssertWithinHalfStep(kv.Values[0], v, valueGroup, levels);
             }
         }
     }

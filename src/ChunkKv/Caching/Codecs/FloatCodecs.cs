@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace ChunkKv.Caching.Codecs;
 
@@ -39,7 +40,17 @@ public sealed class BFloat16Codec : SymmetricKvCodec
     {
         var bits = MemoryMarshal.Cast<float, uint>(source[..(tokens * channels)]);
         var output = MemoryMarshal.Cast<byte, ushort>(destination);
-        for (var i = 0; i < bits.Length; i++)
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 2 * Vector256<uint>.Count <= bits.Length; i += 2 * Vector256<uint>.Count)
+            {
+                var low = FromBits(Vector256.Create(bits.Slice(i, Vector256<uint>.Count)));
+                var high = FromBits(Vector256.Create(bits.Slice(i + Vector256<uint>.Count, Vector256<uint>.Count)));
+                Vector256.Narrow(low, high).CopyTo(output[i..]);
+            }
+        }
+        for (; i < bits.Length; i++)
         {
             output[i] = FromBits(bits[i]);
         }
@@ -47,14 +58,14 @@ public sealed class BFloat16Codec : SymmetricKvCodec
 
     protected override void Decode(ReadOnlySpan<byte> source, int tokens, int channels, int headDim, Span<float> destination)
     {
+        // Widen each 16-bit pattern into the top half of a 32-bit float.
         var input = MemoryMarshal.Cast<byte, ushort>(source[..Bytes(tokens, channels, headDim)]);
-        var bits = MemoryMarshal.Cast<float, uint>(destination);
-        for (var i = 0; i < input.Length; i++)
-        {
-            bits[i] = (uint)input[i] << 16;
-        }
+        var bits = MemoryMarshal.Cast<float, uint>(destination[..input.Length]);
+        TensorPrimitives.ConvertChecked<ushort, uint>(input, bits);
+        TensorPrimitives.ShiftLeft(bits, 16, bits);
     }
 
+    /// <summary>The scalar rounding, the reference the vector path follows.</summary>
     internal static ushort FromBits(uint bits)
     {
         if ((bits & 0x7FFF_FFFF) > 0x7F80_0000)
@@ -63,5 +74,14 @@ public sealed class BFloat16Codec : SymmetricKvCodec
         }
         var roundingBias = 0x7FFFu + ((bits >> 16) & 1);
         return (ushort)((bits + roundingBias) >> 16);
+    }
+
+    /// <summary><see cref="FromBits(uint)"/> on eight floats, each result in the low half of its lane.</summary>
+    private static Vector256<uint> FromBits(Vector256<uint> bits)
+    {
+        var rounded = (bits + Vector256.Create(0x7FFFu) + ((bits >> 16) & Vector256<uint>.One)) >> 16;
+        var quietNaN = (bits >> 16) | Vector256.Create(0x40u);
+        var isNaN = Vector256.GreaterThan(bits & Vector256.Create(0x7FFF_FFFFu), Vector256.Create(0x7F80_0000u));
+        return Vector256.ConditionalSelect(isNaN, quietNaN, rounded);
     }
 }

@@ -20,6 +20,7 @@ public sealed class Int8Codec : SymmetricKvCodec
         var groups = tokens * (channels / headDim);
         var scales = MemoryMarshal.Cast<byte, float>(destination[..(groups * sizeof(float))]);
         var codes = MemoryMarshal.Cast<byte, sbyte>(destination.Slice(groups * sizeof(float), tokens * channels));
+        Span<float> scaled = stackalloc float[headDim];
         for (var g = 0; g < groups; g++)
         {
             var row = source.Slice(g * headDim, headDim);
@@ -27,11 +28,9 @@ public sealed class Int8Codec : SymmetricKvCodec
             var scale = maxAbs / 127f;
             scales[g] = scale;
             var inverse = scale == 0 ? 0 : 1 / scale;
-            var output = codes.Slice(g * headDim, headDim);
-            for (var i = 0; i < headDim; i++)
-            {
-                output[i] = (sbyte)Math.Clamp(MathF.Round(row[i] * inverse), -127, 127);
-            }
+            TensorPrimitives.Multiply(row, inverse, scaled);
+            TensorPrimitives.Round(scaled, scaled);
+            TensorPrimitives.ConvertSaturating<float, sbyte>(scaled, codes.Slice(g * headDim, headDim));
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace ChunkKv.Caching.Codecs;
 
@@ -159,33 +160,67 @@ public sealed class KiviCodec : KvCodec
         return (scale, low);
     }
 
+    /// <summary>
+    /// Codes of one row, <c>round((x - low) / scale)</c> clamped to the grid, packed low bits
+    /// first. A zero scale (a constant group) codes everything as 0.
+    /// </summary>
     private void PackRow(ReadOnlySpan<float> row, ReadOnlySpan<float> scale, ReadOnlySpan<float> low, Span<byte> packed)
     {
+        Span<float> codes = stackalloc float[row.Length];
+        TensorPrimitives.Subtract(row, low, codes);
+        TensorPrimitives.Divide(codes, scale, codes);
+        TensorPrimitives.Round(codes, codes);
+        TensorPrimitives.Min(codes, _levels, codes);
+        TensorPrimitives.Max(codes, 0f, codes);
         packed.Clear();
         var perByte = 8 / _bits;
         for (var c = 0; c < row.Length; c++)
         {
-            var code = scale[c] == 0 ? 0 : (int)MathF.Round((row[c] - low[c]) / scale[c]);
-            code = Math.Clamp(code, 0, _levels);
+            var code = float.IsNaN(codes[c]) ? 0 : (int)codes[c]; // NaN: 0/0 of a zero scale
             packed[c / perByte] |= (byte)(code << (c % perByte * _bits));
         }
     }
 
+    /// <summary>
+    /// The codes of one row as floats, by table: one byte gives its two 4-bit codes as one 8-byte
+    /// store, or its four 2-bit codes as one 16-byte store.
+    /// </summary>
     private void UnpackRow(ReadOnlySpan<byte> packed, Span<float> row)
     {
+        int whole;
         if (_bits == 4)
         {
-            for (var c = 0; c < row.Length; c++)
+            var pairs = MemoryMarshal.Cast<float, ulong>(row);
+            whole = pairs.Length;
+            for (var i = 0; i < pairs.Length; i++)
             {
-                row[c] = (packed[c >> 1] >> ((c & 1) << 2)) & 0xF;
+                pairs[i] = NibblePairs[packed[i]];
             }
+            whole *= 2;
         }
         else
         {
-            for (var c = 0; c < row.Length; c++)
+            var quads = MemoryMarshal.Cast<float, Vector128<float>>(row);
+            for (var i = 0; i < quads.Length; i++)
             {
-                row[c] = (packed[c >> 2] >> ((c & 3) << 1)) & 0x3;
+                quads[i] = CrumbQuads[packed[i]];
             }
+            whole = quads.Length * 4;
+        }
+        for (var c = whole; c < row.Length; c++)
+        {
+            row[c] = (packed[c * _bits / 8] >> (c * _bits % 8)) & _levels;
         }
     }
+
+    /// <summary>For each byte, its two 4-bit codes as floats (low nibble first) in one 8-byte word.</summary>
+    private static readonly ulong[] NibblePairs = Enumerable.Range(0, 256)
+        .Select(b => MemoryMarshal.Cast<float, ulong>(CodesOf(b, 4))[0]).ToArray();
+
+    /// <summary>For each byte, its four 2-bit codes as floats (lowest bits first).</summary>
+    private static readonly Vector128<float>[] CrumbQuads = Enumerable.Range(0, 256)
+        .Select(b => Vector128.Create(CodesOf(b, 2))).ToArray();
+
+    private static float[] CodesOf(int packedByte, int bits) =>
+        Enumerable.Range(0, 8 / bits).Select(j => (float)((packedByte >> (j * bits)) & ((1 << bits) - 1))).ToArray();
 }

@@ -73,7 +73,7 @@ public static class ChunkCacheCodec
         {
             throw new CorruptCacheException("entry was computed by a different model (fingerprint mismatch)");
         }
-        var kv = new KvCache(header.Layers, header.KvHeads, header.HeadDim, header.Positions, header.KeyForm);
+        var kv = KvCache.Uninitialized(header.Layers, header.KvHeads, header.HeadDim, header.Positions, header.KeyForm);
         return (header, KvCodec.Create(header.Codec, header.GroupSize), kv);
     }
 
