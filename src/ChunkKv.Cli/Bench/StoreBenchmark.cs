@@ -44,7 +44,7 @@ public static class StoreBenchmark
             var decodeSeconds = Time(() => ChunkCacheCodec.Decode(entry, fingerprint), settings.SecondsPerFigure / 2);
             codecs.Add(new CodecFigures(KvCodec.Name(id), (double)entry.Length / settings.Tokens,
                 Reconstruction(kv, codec, fingerprint), engineKv is null ? null : Reconstruction(engineKv, codec, fingerprint),
-                Megabytes(entry.Length) / encodeSeconds, Megabytes(entry.Length) / decodeSeconds));
+                Megabytes(entry.Length) / encodeSeconds, Megabytes(entry.Length) / decodeSeconds, encodeSeconds * 1e3, decodeSeconds * 1e3));
         }
 
         var memcpy = MemcpyMegabytesPerSecond(entries[KvCodecId.F16].Length, settings.SecondsPerFigure);

@@ -29,7 +29,9 @@ public sealed record CodecFigures(
     [property: JsonIgnore] ReconstructionError Synthetic,
     [property: JsonPropertyName("engine")] ReconstructionError? Engine,
     [property: JsonPropertyName("encode_mb_per_s")] double EncodeMegabytesPerSecond,
-    [property: JsonPropertyName("decode_mb_per_s")] double DecodeMegabytesPerSecond)
+    [property: JsonPropertyName("decode_mb_per_s")] double DecodeMegabytesPerSecond,
+    [property: JsonPropertyName("encode_ms_per_chunk")] double EncodeMillisecondsPerChunk,
+    [property: JsonPropertyName("decode_ms_per_chunk")] double DecodeMillisecondsPerChunk)
 {
     [JsonPropertyName("max_abs_error")] public double MaxAbsError => Synthetic.MaxAbsError;
     [JsonPropertyName("rms_error")] public double RmsError => Synthetic.RmsError;
@@ -57,12 +59,12 @@ public sealed record StoreReport(
         text.AppendLine(CultureInfo.InvariantCulture, $"KV store, {Shape} shape, {Tokens}-token chunks; memcpy {MemcpyMegabytesPerSecond:F0} MB/s");
         text.AppendLine();
         text.AppendLine("                              synthetic K/V                       engine K/V");
-        text.AppendLine("codec   bytes/token  vs f16   max abs err  rms err    rel rms    max abs err  rms err    rel rms    encode MB/s  decode MB/s");
+        text.AppendLine("codec   bytes/token  vs f16   max abs err  rms err    rel rms    max abs err  rms err    rel rms    encode MB/s  decode MB/s  encode ms  decode ms");
         foreach (var c in Codecs)
         {
             var engine = c.Engine is { } e ? Errors(e) : $"{"(skipped)",-33}";
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"{c.Codec,-7} {c.BytesPerToken,11:F0}  {f16 / c.BytesPerToken,5:F2}x  {Errors(c.Synthetic)}  {engine}  {c.EncodeMegabytesPerSecond,11:F0}  {c.DecodeMegabytesPerSecond,11:F0}");
+                $"{c.Codec,-7} {c.BytesPerToken,11:F0}  {f16 / c.BytesPerToken,5:F2}x  {Errors(c.Synthetic)}  {engine}  {c.EncodeMegabytesPerSecond,11:F0}  {c.DecodeMegabytesPerSecond,11:F0}  {c.EncodeMillisecondsPerChunk,9:F2}  {c.DecodeMillisecondsPerChunk,9:F2}");
         }
         text.AppendLine();
         text.AppendLine("tier    codec   put MB/s   get MB/s   checked get MB/s   get / memcpy");
