@@ -43,7 +43,8 @@ public static class StoreBenchmark
             var encodeSeconds = Time(() => ChunkCacheCodec.Encode(kv, codec, fingerprint), settings.SecondsPerFigure / 2);
             var decodeSeconds = Time(() => ChunkCacheCodec.Decode(entry, fingerprint), settings.SecondsPerFigure / 2);
             codecs.Add(new CodecFigures(KvCodec.Name(id), (double)entry.Length / settings.Tokens,
-                Reconstruction(kv, codec, fingerprint), engineKv is null ? null : Reconstruction(engineKv, codec, fingerprint),
+                Reconstruction(kv, entry, fingerprint),
+                engineKv is null ? null : Reconstruction(engineKv, ChunkCacheCodec.Encode(engineKv, codec, fingerprint), fingerprint),
                 Megabytes(entry.Length) / encodeSeconds, Megabytes(entry.Length) / decodeSeconds, encodeSeconds * 1e3, decodeSeconds * 1e3));
         }
 
@@ -144,10 +145,10 @@ public static class StoreBenchmark
     private static float Gaussian(Random random) =>
         (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
 
-    /// <summary>How far the decoded entry is from the K/V that went in, over every layer's keys and values.</summary>
-    private static ReconstructionError Reconstruction(KvCache original, KvCodec codec, byte[] fingerprint)
+    /// <summary>How far the decoded entry is from the K/V it was encoded from, over every layer's keys and values.</summary>
+    private static ReconstructionError Reconstruction(KvCache original, byte[] entry, byte[] fingerprint)
     {
-        var decoded = ChunkCacheCodec.Decode(ChunkCacheCodec.Encode(original, codec, fingerprint), fingerprint).Kv;
+        var decoded = ChunkCacheCodec.Decode(entry, fingerprint).Kv;
         double max = 0, squaredError = 0, squaredValue = 0;
         long count = 0;
         for (var layer = 0; layer < original.Layers; layer++)

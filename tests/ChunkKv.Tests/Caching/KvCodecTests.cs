@@ -6,16 +6,17 @@ public sealed class KvCodecTests
 {
     private const int Tokens = 100, Heads = 2, HeadDim = 64, Width = Heads * HeadDim;
 
-    private static (float[] Keys, float[] Values) RoundTrip(KvCodec codec, float[] keys, float[] values)
+    private static (float[] Keys, float[] Values) RoundTrip(KvCodec codec, float[] keys, float[] values,
+        int tokens = Tokens, int width = Width, int headDim = HeadDim)
     {
-        var keyBytes = new byte[codec.KeyBytes(Tokens, Width, HeadDim)];
-        var valueBytes = new byte[codec.ValueBytes(Tokens, Width, HeadDim)];
-        codec.EncodeKeys(keys, Tokens, Width, HeadDim, keyBytes);
-        codec.EncodeValues(values, Tokens, Width, HeadDim, valueBytes);
+        var keyBytes = new byte[codec.KeyBytes(tokens, width, headDim)];
+        var valueBytes = new byte[codec.ValueBytes(tokens, width, headDim)];
+        codec.EncodeKeys(keys, tokens, width, headDim, keyBytes);
+        codec.EncodeValues(values, tokens, width, headDim, valueBytes);
         var k = new float[keys.Length];
         var v = new float[values.Length];
-        codec.DecodeKeys(keyBytes, Tokens, Width, HeadDim, k);
-        codec.DecodeValues(valueBytes, Tokens, Width, HeadDim, v);
+        codec.DecodeKeys(keyBytes, tokens, width, headDim, k);
+        codec.DecodeValues(valueBytes, tokens, width, headDim, v);
         return (k, v);
     }
 
@@ -117,28 +118,8 @@ public sealed class KvCodecTests
     public void Kivi_error_is_at_most_half_a_step_of_each_group(int bits, int groupSize)
     {
         var (keys, values) = Sample();
-        var codec = new KiviCodec(bits, groupSize);
-        var (k, v) = RoundTrip(codec, keys, values);
-        var levels = (1 << bits) - 1;
-
-        // Keys: per channel over groups of tokens.
-        for (var t0 = 0; t0 < Tokens; t0 += groupSize)
-        {
-            for (var c = 0; c < Width; c++)
-            {
-                var group = Enumerable.Range(t0, Math.Min(groupSize, Tokens - t0)).Select(t => t * Width + c).ToArray();
-                AssertWithinHalfStep(keys, k, group, levels);
-            }
-        }
-        // Values: per token over groups of channels.
-        for (var t = 0; t < Tokens; t++)
-        {
-            for (var c0 = 0; c0 < Width; c0 += groupSize)
-            {
-                var group = Enumerable.Range(c0, Math.Min(groupSize, Width - c0)).Select(c => t * Width + c).ToArray();
-                AssertWithinHalfStep(values, v, group, levels);
-            }
-        }
+        var (k, v) = RoundTrip(new KiviCodec(bits, groupSize), keys, values);
+        AssertKiviWithinHalfSteps(keys, values, k, v, Tokens, Width, bits, groupSize);
     }
 
     [Theory]
@@ -148,31 +129,29 @@ public sealed class KvCodecTests
     {
         const int tokens = 7, heads = 3, headDim = 5, width = heads * headDim, groupSize = 4;
         var kv = KvSamples.Random(layers: 1, kvHeads: heads, headDim: headDim, tokens: tokens);
-        var codec = new KiviCodec(bits, groupSize);
-        var keyBytes = new byte[codec.KeyBytes(tokens, width, headDim)];
-        var valueBytes = new byte[codec.ValueBytes(tokens, width, headDim)];
-        codec.EncodeKeys(kv.Keys[0], tokens, width, headDim, keyBytes);
-        codec.EncodeValues(kv.Values[0], tokens, width, headDim, valueBytes);
-        var k = new float[tokens * width];
-        var v = new float[tokens * width];
-        codec.DecodeKeys(keyBytes, tokens, width, headDim, k);
-        codec.DecodeValues(valueBytes, tokens, width, headDim, v);
+        var (k, v) = RoundTrip(new KiviCodec(bits, groupSize), kv.Keys[0], kv.Values[0], tokens, width, headDim);
+        AssertKiviWithinHalfSteps(kv.Keys[0], kv.Values[0], k, v, tokens, width, bits, groupSize);
+    }
 
+    /// <summary>Keys within half a step of their group per channel over tokens; values per token over channels.</summary>
+    private static void AssertKiviWithinHalfSteps(float[] keys, float[] values, float[] k, float[] v, int tokens, int width,
+        int bits, int groupSize)
+    {
         var levels = (1 << bits) - 1;
-        for (var c = 0; c < width; c++)
+        for (var t0 = 0; t0 < tokens; t0 += groupSize)
         {
-            for (var t0 = 0; t0 < tokens; t0 += groupSize)
+            for (var c = 0; c < width; c++)
             {
-                var keyGroup = Enumerable.Range(t0, Math.Min(groupSize, tokens - t0)).Select(t => t * width + c).ToArray();
-                AssertWithinHalfStep(kv.Keys[0], k, keyGroup, levels);
+                var group = Enumerable.Range(t0, Math.Min(groupSize, tokens - t0)).Select(t => t * width + c).ToArray();
+                AssertWithinHalfStep(keys, k, group, levels);
             }
         }
         for (var t = 0; t < tokens; t++)
         {
             for (var c0 = 0; c0 < width; c0 += groupSize)
             {
-                var valueGroup = Enumerable.Range(c0, Math.Min(groupSize, width - c0)).Select(c => t * width + c).ToArray();
-                AssertWithinHalfStep(kv.Values[0], v, valueGroup, levels);
+                var group = Enumerable.Range(c0, Math.Min(groupSize, width - c0)).Select(c => t * width + c).ToArray();
+                AssertWithinHalfStep(values, v, group, levels);
             }
         }
     }
