@@ -46,22 +46,27 @@ public sealed class Rope
         var half = HeadDim / 2;
         fixed (float* cosBase = cos, sinBase = sin)
         {
-            for (var r = 0; r < rows; r++)
+            var cosTable = cosBase;
+            var sinTable = sinBase;
+            Tensors.Workers.ForRanges(rows, Tensors.Kernels.RowGrain(heads * HeadDim), (first, count) =>
             {
-                var c = cosBase + (long)r * half;
-                var s = sinBase + (long)r * half;
-                for (var h = 0; h < heads; h++)
+                for (var r = first; r < first + count; r++)
                 {
-                    var head = x + ((long)r * heads + h) * HeadDim;
-                    for (var i = 0; i < half; i++)
+                    var c = cosTable + (long)r * half;
+                    var s = sinTable + (long)r * half;
+                    for (var h = 0; h < heads; h++)
                     {
-                        var x1 = head[i];
-                        var x2 = head[i + half];
-                        head[i] = x1 * c[i] - x2 * s[i];
-                        head[i + half] = x2 * c[i] + x1 * s[i];
+                        var head = x + ((long)r * heads + h) * HeadDim;
+                        for (var i = 0; i < half; i++)
+                        {
+                            var x1 = head[i];
+                            var x2 = head[i + half];
+                            head[i] = x1 * c[i] - x2 * s[i];
+                            head[i + half] = x2 * c[i] + x1 * s[i];
+                        }
                     }
                 }
-            }
+            });
         }
     }
 

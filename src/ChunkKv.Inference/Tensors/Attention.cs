@@ -157,7 +157,7 @@ public static unsafe class Attention
                                 }
                             }
                         }
-                        var blockMax = visible.IsEmpty ? float.NegativeInfinity : TensorPrimitives.Max(visible);
+                        var blockMax = Kernels.Max(visible);
                         var newMax = MathF.Max(runningMax[r], blockMax);
                         if (float.IsNegativeInfinity(newMax))
                         {
@@ -165,9 +165,7 @@ public static unsafe class Attention
                             continue;
                         }
                         var correction = MathF.Exp(runningMax[r] - newMax);
-                        TensorPrimitives.Subtract(visible, newMax, visible);
-                        TensorPrimitives.Exp(visible, visible);
-                        runningSum[r] = runningSum[r] * correction + TensorPrimitives.Sum(visible);
+                        runningSum[r] = runningSum[r] * correction + Exponentials.ExpShiftedSum(visible, newMax);
                         runningMax[r] = newMax;
                         if (correction != 1f)
                         {

@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace ChunkKv.Inference.Tensors;
 
@@ -9,35 +11,44 @@ public static unsafe class Kernels
     public static void Linear(IGemm gemm, float* x, int rows, int inFeatures, float* weight, int outFeatures,
         float* bias, float* y)
     {
-        // Splitting the output features keeps each thread on its own slice of the weights.
+        // Splitting the output features keeps each thread on its own slice of the weights; each
+        // adds its slice of the bias while that block of the output is still in its cache.
         Workers.ForRanges(outFeatures, 64, (start, count) =>
-            gemm.Sgemm(false, true, rows, count, inFeatures, 1f, x, inFeatures,
-                weight + (long)start * inFeatures, inFeatures, 0f, y + start, outFeatures));
-        if (bias != null)
         {
-            var biasSpan = new ReadOnlySpan<float>(bias, outFeatures);
-            for (var r = 0; r < rows; r++)
+            gemm.Sgemm(false, true, rows, count, inFeatures, 1f, x, inFeatures,
+                weight + (long)start * inFeatures, inFeatures, 0f, y + start, outFeatures);
+            if (bias != null)
             {
-                var row = new Span<float>(y + (long)r * outFeatures, outFeatures);
-                TensorPrimitives.Add(row, biasSpan, row);
+                var biasSlice = new ReadOnlySpan<float>(bias + start, count);
+                for (var r = 0; r < rows; r++)
+                {
+                    var row = new Span<float>(y + (long)r * outFeatures + start, count);
+                    TensorPrimitives.Add(row, biasSlice, row);
+                }
             }
-        }
+        });
     }
 
     /// <summary>RMSNorm of each row of <paramref name="width"/> floats: <c>y = x / rms(x) * weight</c>.</summary>
     public static void RmsNorm(float* x, float* y, int rows, int width, float* weight, float epsilon)
     {
-        var w = new ReadOnlySpan<float>(weight, width);
-        for (var r = 0; r < rows; r++)
+        Workers.ForRanges(rows, RowGrain(width), (first, count) =>
         {
-            var input = new ReadOnlySpan<float>(x + (long)r * width, width);
-            var output = new Span<float>(y + (long)r * width, width);
-            var sumOfSquares = TensorPrimitives.SumOfSquares(input);
-            var scale = 1f / MathF.Sqrt(sumOfSquares / width + epsilon);
-            TensorPrimitives.Multiply(input, scale, output);
-            TensorPrimitives.Multiply(output, w, output);
-        }
+            var w = new ReadOnlySpan<float>(weight, width);
+            for (var r = first; r < first + count; r++)
+            {
+                var input = new ReadOnlySpan<float>(x + (long)r * width, width);
+                var output = new Span<float>(y + (long)r * width, width);
+                var sumOfSquares = TensorPrimitives.SumOfSquares(input);
+                var scale = 1f / MathF.Sqrt(sumOfSquares / width + epsilon);
+                TensorPrimitives.Multiply(input, scale, output);
+                TensorPrimitives.Multiply(output, w, output);
+            }
+        });
     }
+
+    /// <summary>Rows per part for row-wise work: enough that a part is worth handing to another core (about 16K floats).</summary>
+    public static int RowGrain(int width) => Math.Max(1, (1 << 14) / Math.Max(1, width));
 
     /// <summary>SwiGLU in place: <c>gate = silu(gate) * up</c> over <paramref name="count"/> floats.</summary>
     public static void SiluMultiply(float* gate, float* up, long count)
@@ -48,30 +59,55 @@ public static unsafe class Kernels
         {
             var start = (long)first * Block;
             var length = (int)Math.Min((long)n * Block, count - start);
-            var g = new Span<float>(gate + start, length);
-            var u = new ReadOnlySpan<float>(up + start, length);
-            Span<float> sigmoid = stackalloc float[1024];
-            for (var offset = 0; offset < length; offset += sigmoid.Length)
-            {
-                var piece = Math.Min(sigmoid.Length, length - offset);
-                var gPiece = g.Slice(offset, piece);
-                var s = sigmoid[..piece];
-                TensorPrimitives.Sigmoid(gPiece, s);
-                TensorPrimitives.Multiply(gPiece, s, gPiece);
-                TensorPrimitives.Multiply(gPiece, u.Slice(offset, piece), gPiece);
-            }
+            Exponentials.SiluMultiply(new Span<float>(gate + start, length), new ReadOnlySpan<float>(up + start, length));
         });
+    }
+
+    /// <summary>
+    /// The largest of <paramref name="values"/>, −∞ when empty. Plain vmaxps, at a third of
+    /// <c>TensorPrimitives.Max</c>'s cost, which orders NaN and −0 by IEEE 754 rules that softmax's
+    /// shift does not need (a NaN score still reaches the output through its exponential).
+    /// </summary>
+    public static float Max(ReadOnlySpan<float> values)
+    {
+        if (!Vector512.IsHardwareAccelerated || values.Length < Vector512<float>.Count)
+        {
+            return values.IsEmpty ? float.NegativeInfinity : TensorPrimitives.Max(values);
+        }
+        ref var start = ref MemoryMarshal.GetReference(values);
+        var max = Vector512.LoadUnsafe(ref start);
+        var i = Vector512<float>.Count;
+        for (; i <= values.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+        {
+            max = Vector512.MaxNative(max, Vector512.LoadUnsafe(ref start, (nuint)i));
+        }
+        // The last, partial vector overlaps ones already seen, which cannot change a maximum.
+        max = Vector512.MaxNative(max, Vector512.LoadUnsafe(ref start, (nuint)(values.Length - Vector512<float>.Count)));
+        var lanes = max.GetLower();
+        lanes = Vector256.MaxNative(lanes, max.GetUpper());
+        var quarter = Vector128.MaxNative(lanes.GetLower(), lanes.GetUpper());
+        var result = quarter[0];
+        for (var lane = 1; lane < Vector128<float>.Count; lane++)
+        {
+            result = MathF.Max(result, quarter[lane]);
+        }
+        return result;
     }
 
     /// <summary><c>x += y</c> over <paramref name="count"/> floats.</summary>
     public static void AddInPlace(float* x, float* y, long count)
     {
-        const int Block = 1 << 20;
-        for (long start = 0; start < count; start += Block)
+        const int Block = 1 << 14;
+        var blocks = (int)((count + Block - 1) / Block);
+        Workers.ForRanges(blocks, 1, (first, n) =>
         {
-            var length = (int)Math.Min(Block, count - start);
-            var target = new Span<float>(x + start, length);
-            TensorPrimitives.Add(target, new ReadOnlySpan<float>(y + start, length), target);
-        }
+            for (var block = first; block < first + n; block++)
+            {
+                var start = (long)block * Block;
+                var length = (int)Math.Min(Block, count - start);
+                var target = new Span<float>(x + start, length);
+                TensorPrimitives.Add(target, new ReadOnlySpan<float>(y + start, length), target);
+            }
+        });
     }
 }

@@ -1,25 +1,28 @@
 namespace ChunkKv.Inference.Tensors;
 
 /// <summary>
-/// The one pool the engine splits work over (OpenBLAS runs single-threaded inside each part).
-/// <c>CHUNKKV_THREADS</c> overrides the core count.
+/// The one pool the engine splits work over (OpenBLAS runs single-threaded inside each part):
+/// the calling thread plus <see cref="Count"/> − 1 helpers that stay awake between steps (see
+/// <see cref="WorkerPool"/>). <c>CHUNKKV_THREADS</c> overrides the core count;
+/// <c>CHUNKKV_SPIN_MS</c> how long an idle helper spins before it sleeps (default 5 ms).
 /// </summary>
 public static class Workers
 {
-    public static int Count { get; } = ReadCount();
+    private static readonly Lazy<WorkerPool?> Pool = new(() =>
+        Count > 1 ? new WorkerPool(Count - 1, TimeSpan.FromMilliseconds(ReadPositive("CHUNKKV_SPIN_MS", 5))) : null);
 
-    /// <summary>Runs <paramref name="body"/> for each part in <c>[0, parts)</c> on up to <see cref="Count"/> threads.</summary>
+    public static int Count { get; } = (int)ReadPositive("CHUNKKV_THREADS", Environment.ProcessorCount);
+
+    /// <summary>Runs <paramref name="body"/> for each part in <c>[0, parts)</c> on up to <see cref="Count"/> threads; the first exception a part throws is rethrown.</summary>
     public static void For(int parts, Action<int> body)
     {
-        if (parts <= 1 || Count == 1)
+        if (parts <= 1 || Pool.Value is not { } pool || !pool.TryRun(parts, body))
         {
             for (var i = 0; i < parts; i++)
             {
                 body(i);
             }
-            return;
         }
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = Count }, body);
     }
 
     /// <summary>Splits <c>[0, length)</c> into at most <see cref="Count"/> ranges, each a multiple of <paramref name="grain"/> but the last.</summary>
@@ -35,9 +38,9 @@ public static class Workers
         });
     }
 
-    private static int ReadCount()
+    private static double ReadPositive(string variable, double fallback)
     {
-        var configured = Environment.GetEnvironmentVariable("CHUNKKV_THREADS");
-        return int.TryParse(configured, out var threads) && threads > 0 ? threads : Environment.ProcessorCount;
+        var configured = Environment.GetEnvironmentVariable(variable);
+        return double.TryParse(configured, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0 ? value : fallback;
     }
 }

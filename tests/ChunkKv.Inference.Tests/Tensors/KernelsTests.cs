@@ -1,0 +1,70 @@
+using ChunkKv.Inference.Tensors;
+
+namespace ChunkKv.Inference.Tests.Tensors;
+
+/// <summary>The row-wise kernels against plain loops, at lengths on both sides of a vector and of a part.</summary>
+public sealed unsafe class KernelsTests
+{
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(15)]
+    [InlineData(16)]
+    [InlineData(17)]
+    [InlineData(100)]
+    [InlineData(512)]
+    public void Max_finds_the_largest_wherever_it_is(int length)
+    {
+        Assert.Equal(float.NegativeInfinity, Kernels.Max(Enumerable.Repeat(float.NegativeInfinity, length).ToArray()));
+        var random = new Random(length);
+        for (var position = 0; position < length; position++)
+        {
+            var values = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() * -50)).ToArray();
+            values[position] = 3f;
+            Assert.Equal(3f, Kernels.Max(values));
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 64)]
+    [InlineData(300, 64)]
+    [InlineData(5000, 896)]
+    public void RmsNorm_matches_a_double_precision_loop(int rows, int width)
+    {
+        var random = new Random(rows);
+        var x = Enumerable.Range(0, rows * width).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var weight = Enumerable.Range(0, width).Select(_ => (float)(random.NextDouble() + 0.5)).ToArray();
+        var y = new float[x.Length];
+        fixed (float* xp = x, yp = y, wp = weight)
+        {
+            Kernels.RmsNorm(xp, yp, rows, width, wp, 1e-6f);
+        }
+        for (var r = 0; r < rows; r++)
+        {
+            var row = x.AsSpan(r * width, width).ToArray();
+            var scale = 1 / Math.Sqrt(row.Sum(v => (double)v * v) / width + 1e-6);
+            for (var i = 0; i < width; i++)
+            {
+                var expected = row[i] * scale * weight[i];
+                Assert.InRange(Math.Abs(y[r * width + i] - expected), 0, 1e-5 * Math.Abs(expected) + 1e-6);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(5)]
+    [InlineData(100_003)]
+    public void AddInPlace_adds_every_element(int count)
+    {
+        var x = Enumerable.Range(0, count).Select(i => (float)i).ToArray();
+        var y = Enumerable.Range(0, count).Select(i => 0.5f * i).ToArray();
+        fixed (float* xp = x, yp = y)
+        {
+            Kernels.AddInPlace(xp, yp, count);
+        }
+        for (var i = 0; i < count; i++)
+        {
+            Assert.Equal(1.5f * i, x[i]);
+        }
+    }
+}
