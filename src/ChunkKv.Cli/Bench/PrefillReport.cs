@@ -11,6 +11,7 @@ public sealed record PrefillFigures(
     [property: JsonPropertyName("tokens_per_second")] double TokensPerSecond,
     [property: JsonPropertyName("gflops")] double Gflops,
     [property: JsonPropertyName("useful_gflop")] double UsefulGflop,
+    [property: JsonPropertyName("gemm_gflops")] double GemmGflops,
     [property: JsonPropertyName("limit_seconds")] double LimitSeconds,
     [property: JsonPropertyName("ratio_to_limit")] double RatioToLimit);
 
@@ -32,13 +33,15 @@ public sealed record PrefillReport(
     {
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"prefill, {Shape} shape, fp32, {Threads} threads, {Gemm}: sgemm of the model's MLP shape at {GemmGflops:F0} GFLOP/s sets the limit");
+            $"prefill, {Shape} shape, fp32, {Threads} threads, {Gemm}");
+        text.AppendLine("seconds: the best of 3 runs (2 from 2048 tokens on), each into the same emptied working cache");
+        text.AppendLine("limit: every useful FLOP at the best speed of an sgemm of the model's MLP shape, measured just before each length");
         text.AppendLine();
-        text.AppendLine("tokens   seconds   tokens/s   GFLOP/s   limit s   ratio to limit");
+        text.AppendLine("tokens   seconds   tokens/s   GFLOP/s   sgemm GFLOP/s   limit s   ratio to limit");
         foreach (var r in Results)
         {
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"{r.Tokens,6}   {r.Seconds,7:F3}   {r.TokensPerSecond,8:F0}   {r.Gflops,7:F0}   {r.LimitSeconds,7:F3}   {r.RatioToLimit,14:F3}");
+                $"{r.Tokens,6}   {r.Seconds,7:F3}   {r.TokensPerSecond,8:F0}   {r.Gflops,7:F0}   {r.GemmGflops,13:F0}   {r.LimitSeconds,7:F3}   {r.RatioToLimit,14:F3}");
         }
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture,

@@ -83,6 +83,14 @@ public sealed class KvSequence
         return new KvCache(KvHeads, HeadDim, Positions.AsSpan(start, count).ToArray(), KeyForm.PostRope, keys, values);
     }
 
+    /// <summary>
+    /// Every slot as a cache. When the sequence is exactly full the cache shares its arrays (no copy,
+    /// no fresh pages to fault in), so the sequence must not be written afterwards; otherwise a copy.
+    /// </summary>
+    public KvCache ShareAsCache() => Count == Capacity
+        ? new KvCache(KvHeads, HeadDim, Positions, KeyForm.PostRope, (float[][])Keys.Clone(), (float[][])Values.Clone())
+        : Slice(0, Count);
+
     /// <summary>Drops the slots from <paramref name="count"/> on (e.g. to reuse a prefix).</summary>
     public void Truncate(int count)
     {

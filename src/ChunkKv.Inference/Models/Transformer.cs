@@ -67,6 +67,19 @@ public sealed unsafe class Transformer : IDisposable
     /// </summary>
     public void ForwardLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence)
     {
+        var workspace = Rent();
+        try
+        {
+            ForwardLayer(layer, hidden, rows, sequence, workspace);
+        }
+        finally
+        {
+            workspaces.Add(workspace);
+        }
+    }
+
+    private void ForwardLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence, Workspace workspace)
+    {
         var c = Config;
         var n = rows.Count;
         if (hidden.Length < n * c.HiddenSize)
@@ -76,55 +89,47 @@ public sealed unsafe class Transformer : IDisposable
         var w = Weights.Layers[layer];
         var qWidth = c.Heads * c.HeadDim;
         var kvWidth = c.KvHeads * c.HeadDim;
-        var workspace = Rent();
-        try
+        var normed = workspace.Get("normed", (long)n * c.HiddenSize);
+        var q = workspace.Get("q", (long)n * qWidth);
+        var k = workspace.Get("k", (long)n * kvWidth);
+        var v = workspace.Get("v", (long)n * kvWidth);
+        var attended = workspace.Get("attended", (long)n * qWidth);
+        var gate = workspace.Get("gate", (long)n * c.IntermediateSize);
+        var up = workspace.Get("up", (long)n * c.IntermediateSize);
+        fixed (float* x = hidden)
+        fixed (float* keys = sequence.Keys[layer])
+        fixed (float* values = sequence.Values[layer])
         {
-            var normed = workspace.Get("normed", (long)n * c.HiddenSize);
-            var q = workspace.Get("q", (long)n * qWidth);
-            var k = workspace.Get("k", (long)n * kvWidth);
-            var v = workspace.Get("v", (long)n * kvWidth);
-            var attended = workspace.Get("attended", (long)n * qWidth);
-            var gate = workspace.Get("gate", (long)n * c.IntermediateSize);
-            var up = workspace.Get("up", (long)n * c.IntermediateSize);
-            fixed (float* x = hidden)
-            fixed (float* keys = sequence.Keys[layer])
-            fixed (float* values = sequence.Values[layer])
+            // Attention block: x += o_proj(attention(rope(q), rope(k), v)) of rmsnorm(x).
+            Kernels.RmsNorm(x, normed, n, c.HiddenSize, w.InputNorm, c.RmsNormEpsilon);
+            Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Query.Data, qWidth, w.QueryBias, q);
+            Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Key.Data, kvWidth, w.KeyBias, k);
+            Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Value.Data, kvWidth, w.ValueBias, v);
+            if (c.QkNorm)
             {
-                // Attention block: x += o_proj(attention(rope(q), rope(k), v)) of rmsnorm(x).
-                Kernels.RmsNorm(x, normed, n, c.HiddenSize, w.InputNorm, c.RmsNormEpsilon);
-                Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Query.Data, qWidth, w.QueryBias, q);
-                Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Key.Data, kvWidth, w.KeyBias, k);
-                Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Value.Data, kvWidth, w.ValueBias, v);
-                if (c.QkNorm)
-                {
-                    Kernels.RmsNorm(q, q, n * c.Heads, c.HeadDim, w.QueryNorm, c.RmsNormEpsilon);
-                    Kernels.RmsNorm(k, k, n * c.KvHeads, c.HeadDim, w.KeyNorm, c.RmsNormEpsilon);
-                }
-                Rope.Apply(q, n, c.Heads, rows.Cos, rows.Sin);
-                Rope.Apply(k, n, c.KvHeads, rows.Cos, rows.Sin);
-                for (var r = 0; r < n; r++)
-                {
-                    var slot = (long)rows.Slots[r] * kvWidth;
-                    Buffer.MemoryCopy(k + (long)r * kvWidth, keys + slot, kvWidth * sizeof(float), kvWidth * sizeof(float));
-                    Buffer.MemoryCopy(v + (long)r * kvWidth, values + slot, kvWidth * sizeof(float), kvWidth * sizeof(float));
-                }
-                Attention.Compute(Gemm, q, rows.Positions, c.Heads, c.HeadDim, keys, values,
-                    sequence.Positions.AsSpan(0, sequence.Count), c.KvHeads, attended);
-                Kernels.Linear(Gemm, attended, n, qWidth, w.Output.Data, c.HiddenSize, null, normed);
-                Kernels.AddInPlace(x, normed, (long)n * c.HiddenSize);
-
-                // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
-                Kernels.RmsNorm(x, normed, n, c.HiddenSize, w.PostAttentionNorm, c.RmsNormEpsilon);
-                Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Gate.Data, c.IntermediateSize, null, gate);
-                Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Up.Data, c.IntermediateSize, null, up);
-                Kernels.SiluMultiply(gate, up, (long)n * c.IntermediateSize);
-                Kernels.Linear(Gemm, gate, n, c.IntermediateSize, w.Down.Data, c.HiddenSize, null, normed);
-                Kernels.AddInPlace(x, normed, (long)n * c.HiddenSize);
+                Kernels.RmsNorm(q, q, n * c.Heads, c.HeadDim, w.QueryNorm, c.RmsNormEpsilon);
+                Kernels.RmsNorm(k, k, n * c.KvHeads, c.HeadDim, w.KeyNorm, c.RmsNormEpsilon);
             }
-        }
-        finally
-        {
-            workspaces.Add(workspace);
+            Rope.Apply(q, n, c.Heads, rows.Cos, rows.Sin);
+            Rope.Apply(k, n, c.KvHeads, rows.Cos, rows.Sin);
+            for (var r = 0; r < n; r++)
+            {
+                var slot = (long)rows.Slots[r] * kvWidth;
+                Buffer.MemoryCopy(k + (long)r * kvWidth, keys + slot, kvWidth * sizeof(float), kvWidth * sizeof(float));
+                Buffer.MemoryCopy(v + (long)r * kvWidth, values + slot, kvWidth * sizeof(float), kvWidth * sizeof(float));
+            }
+            Attention.Compute(Gemm, q, rows.Positions, c.Heads, c.HeadDim, keys, values,
+                sequence.Positions.AsSpan(0, sequence.Count), c.KvHeads, attended);
+            Kernels.Linear(Gemm, attended, n, qWidth, w.Output.Data, c.HiddenSize, null, normed);
+            Kernels.AddInPlace(x, normed, (long)n * c.HiddenSize);
+
+            // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
+            Kernels.RmsNorm(x, normed, n, c.HiddenSize, w.PostAttentionNorm, c.RmsNormEpsilon);
+            Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Gate.Data, c.IntermediateSize, null, gate);
+            Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Up.Data, c.IntermediateSize, null, up);
+            Kernels.SiluMultiply(gate, up, (long)n * c.IntermediateSize);
+            Kernels.Linear(Gemm, gate, n, c.IntermediateSize, w.Down.Data, c.HiddenSize, null, normed);
+            Kernels.AddInPlace(x, normed, (long)n * c.HiddenSize);
         }
     }
 
@@ -157,10 +162,21 @@ public sealed unsafe class Transformer : IDisposable
         {
             throw new ArgumentException($"need one position per token and at least one token (got {ids.Length} ids, {positions.Length} positions)");
         }
-        var hidden = Forward(ids, positions, sequence, Config.Layers, afterLayer);
-        var logits = new float[Config.VocabSize];
-        Logits(hidden, ids.Length - 1, logits);
-        return logits;
+        var workspace = Rent();
+        try
+        {
+            // The hidden states stay in a kept buffer: only the last row leaves, and a fresh array of
+            // n × hidden floats would pay a page fault per 4 KiB on every call.
+            var hidden = new Span<float>(workspace.Get("hidden", (long)ids.Length * Config.HiddenSize), ids.Length * Config.HiddenSize);
+            Forward(ids, positions, sequence, Config.Layers, afterLayer, hidden, workspace);
+            var logits = new float[Config.VocabSize];
+            Logits(hidden, ids.Length - 1, logits);
+            return logits;
+        }
+        finally
+        {
+            workspaces.Add(workspace);
+        }
     }
 
     /// <summary>
@@ -181,7 +197,16 @@ public sealed unsafe class Transformer : IDisposable
             throw new ArgumentOutOfRangeException(nameof(layers), layers, $"the model has {c.Layers} layers");
         }
         var positions = Enumerable.Range(0, ids.Length).ToArray();
-        var hidden = Forward(ids, positions, NewSequence(ids.Length), layers ?? c.Layers, afterLayer: null);
+        var hidden = GC.AllocateUninitializedArray<float>(ids.Length * c.HiddenSize);
+        var workspace = Rent();
+        try
+        {
+            Forward(ids, positions, NewSequence(ids.Length), layers ?? c.Layers, afterLayer: null, hidden, workspace);
+        }
+        finally
+        {
+            workspaces.Add(workspace);
+        }
         if (layers is not null)
         {
             return hidden;
@@ -193,19 +218,18 @@ public sealed unsafe class Transformer : IDisposable
         return hidden;
     }
 
-    /// <summary>Appends the tokens to <paramref name="sequence"/> and runs the first <paramref name="layers"/> layers: hidden <c>[ids.Length, hidden]</c>.</summary>
-    private float[] Forward(ReadOnlySpan<int> ids, ReadOnlySpan<int> positions, KvSequence sequence, int layers, Action<int>? afterLayer)
+    /// <summary>Appends the tokens to <paramref name="sequence"/> and runs the first <paramref name="layers"/> layers, leaving the hidden states <c>[ids.Length, hidden]</c> in <paramref name="hidden"/>.</summary>
+    private void Forward(ReadOnlySpan<int> ids, ReadOnlySpan<int> positions, KvSequence sequence, int layers, Action<int>? afterLayer,
+        Span<float> hidden, Workspace workspace)
     {
         var first = sequence.Reserve(positions);
         var rows = new RowBatch(Enumerable.Range(first, ids.Length).ToArray(), positions.ToArray(), Rope);
-        var hidden = GC.AllocateUninitializedArray<float>(ids.Length * Config.HiddenSize);
         Embed(ids, hidden);
         for (var layer = 0; layer < layers; layer++)
         {
-            ForwardLayer(layer, hidden, rows, sequence);
+            ForwardLayer(layer, hidden, rows, sequence, workspace);
             afterLayer?.Invoke(layer);
         }
-        return hidden;
     }
 
     /// <summary>Prefill at positions continuing from the last slot of <paramref name="sequence"/> (0 for an empty one).</summary>
