@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using Xunit.Abstractions;
 
 namespace ChunkKv.Inference.Tests.Models;
 
@@ -8,7 +9,7 @@ namespace ChunkKv.Inference.Tests.Models;
 /// tiny random models: every architecture switch, 300-token prompts that cross attention tiles,
 /// positions with gaps up to 5000 (Llama 3 scaling), and F16/BF16 weights.
 /// </summary>
-public sealed class ReferenceLogitsTests
+public sealed class ReferenceLogitsTests(ITestOutputHelper output)
 {
     // fp32 against float64: a relative error of 2e-6 of the logit range leaves room for summation order
     // over 300 tokens and 3 layers, and is still 50x below what one wrong term produces.
@@ -39,6 +40,7 @@ public sealed class ReferenceLogitsTests
         var scale = Math.Max(1, expected.Max(Math.Abs));
         var error = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
         Assert.Equal(expected.Length, actual.Length);
+        output.WriteLine($"{name}: max abs error {error:E2}, logits up to {scale:F2}");
         Assert.True(error <= RelativeTolerance * scale, $"{name}: max abs error {error:E2} (logits up to {scale:F1})");
     }
 
