@@ -70,7 +70,7 @@ public sealed unsafe class Transformer : IDisposable
         var workspace = Rent();
         try
         {
-            ForwardLayer(layer, hidden, rows, sequence, workspace);
+            ForwardLayer(layer, hidden, rows, sequence, workspace, kvOnly: false);
         }
         finally
         {
@@ -78,7 +78,8 @@ public sealed unsafe class Transformer : IDisposable
         }
     }
 
-    private void ForwardLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence, Workspace workspace)
+    /// <param name="kvOnly">Stop once the rows' K/V are in the sequence: the hidden states are left unfinished.</param>
+    private void ForwardLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence, Workspace workspace, bool kvOnly)
     {
         var c = Config;
         var n = rows.Count;
@@ -118,6 +119,10 @@ public sealed unsafe class Transformer : IDisposable
                 Buffer.MemoryCopy(k + (long)r * kvWidth, keys + slot, kvWidth * sizeof(float), kvWidth * sizeof(float));
                 Buffer.MemoryCopy(v + (long)r * kvWidth, values + slot, kvWidth * sizeof(float), kvWidth * sizeof(float));
             }
+            if (kvOnly)
+            {
+                return;
+            }
             Attention.Compute(Gemm, q, rows.Positions, c.Heads, c.HeadDim, keys, values,
                 sequence.Positions.AsSpan(0, sequence.Count), c.KvHeads, attended);
             Kernels.Linear(Gemm, attended, n, qWidth, w.Output.Data, c.HiddenSize, null, normed);
@@ -156,7 +161,18 @@ public sealed unsafe class Transformer : IDisposable
     /// the last token's logits. <paramref name="afterLayer"/> sees each layer's K/V as soon as it is written.
     /// </summary>
     public float[] Prefill(ReadOnlySpan<int> ids, ReadOnlySpan<int> positions, KvSequence sequence,
-        Action<int>? afterLayer = null)
+        Action<int>? afterLayer = null) => Pass(ids, positions, sequence, afterLayer, kvOnly: false)!;
+
+    /// <summary>
+    /// Only the K/V of the tokens at the given positions, written into <paramref name="sequence"/>:
+    /// what ingestion stores. Skips what no cache holds: the last layer's attention output and MLP,
+    /// and the language-model head (together about 5 % of a 512-token prefill of Qwen2.5-0.5B).
+    /// </summary>
+    public void ComputeKv(ReadOnlySpan<int> ids, ReadOnlySpan<int> positions, KvSequence sequence) =>
+        Pass(ids, positions, sequence, afterLayer: null, kvOnly: true);
+
+    /// <summary>A forward pass over every layer; the last token's logits unless <paramref name="kvOnly"/>.</summary>
+    private float[]? Pass(ReadOnlySpan<int> ids, ReadOnlySpan<int> positions, KvSequence sequence, Action<int>? afterLayer, bool kvOnly)
     {
         if (ids.Length == 0 || ids.Length != positions.Length)
         {
@@ -168,7 +184,11 @@ public sealed unsafe class Transformer : IDisposable
             // The hidden states stay in a kept buffer: only the last row leaves, and a fresh array of
             // n × hidden floats would pay a page fault per 4 KiB on every call.
             var hidden = new Span<float>(workspace.Get("hidden", (long)ids.Length * Config.HiddenSize), ids.Length * Config.HiddenSize);
-            Forward(ids, positions, sequence, Config.Layers, afterLayer, hidden, workspace);
+            Forward(ids, positions, sequence, Config.Layers, afterLayer, hidden, workspace, lastLayerKvOnly: kvOnly);
+            if (kvOnly)
+            {
+                return null;
+            }
             var logits = new float[Config.VocabSize];
             Logits(hidden, ids.Length - 1, logits);
             return logits;
@@ -220,14 +240,14 @@ public sealed unsafe class Transformer : IDisposable
 
     /// <summary>Appends the tokens to <paramref name="sequence"/> and runs the first <paramref name="layers"/> layers, leaving the hidden states <c>[ids.Length, hidden]</c> in <paramref name="hidden"/>.</summary>
     private void Forward(ReadOnlySpan<int> ids, ReadOnlySpan<int> positions, KvSequence sequence, int layers, Action<int>? afterLayer,
-        Span<float> hidden, Workspace workspace)
+        Span<float> hidden, Workspace workspace, bool lastLayerKvOnly = false)
     {
         var first = sequence.Reserve(positions);
         var rows = new RowBatch(Enumerable.Range(first, ids.Length).ToArray(), positions.ToArray(), Rope);
         Embed(ids, hidden);
         for (var layer = 0; layer < layers; layer++)
         {
-            ForwardLayer(layer, hidden, rows, sequence, workspace);
+            ForwardLayer(layer, hidden, rows, sequence, workspace, kvOnly: lastLayerKvOnly && layer == layers - 1);
             afterLayer?.Invoke(layer);
         }
     }

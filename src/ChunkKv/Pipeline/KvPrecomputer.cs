@@ -55,7 +55,7 @@ public sealed class KvPrecomputer(LanguageModel model, KvStore store, KvCodec co
     {
         var transformer = model.Transformer;
         var sequence = transformer.NewSequence(tokenIds.Length);
-        transformer.Prefill(tokenIds, Enumerable.Range(0, tokenIds.Length).ToArray(), sequence);
+        transformer.ComputeKv(tokenIds, Enumerable.Range(0, tokenIds.Length).ToArray(), sequence);
         return sequence.ShareAsCache(); // the sequence is exactly full and goes no further
 
     }

@@ -133,6 +133,28 @@ public sealed class TransformerTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void ComputeKv_stores_the_same_kv_as_a_full_prefill(string shape)
+    {
+        using var model = TinyModels.Load(shape);
+        var t = model.Transformer;
+        var ids = Ids(70, seed: 6);
+        var positions = Enumerable.Range(3, ids.Length).ToArray();
+        var full = t.NewSequence(ids.Length);
+        t.Prefill(ids, positions, full);
+        var kvOnly = t.NewSequence(ids.Length);
+        t.ComputeKv(ids, positions, kvOnly);
+
+        Assert.Equal(positions, kvOnly.Positions.AsSpan(0, kvOnly.Count).ToArray());
+        for (var layer = 0; layer < t.Config.Layers; layer++)
+        {
+            // The same kernels on the same inputs: equal to the bit, the last layer included.
+            Assert.Equal(full.Keys[layer], kvOnly.Keys[layer]);
+            Assert.Equal(full.Values[layer], kvOnly.Values[layer]);
+        }
+    }
+
     internal static int[] Ids(int count, int seed)
     {
         var random = new Random(seed);
