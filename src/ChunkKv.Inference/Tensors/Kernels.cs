@@ -11,6 +11,11 @@ public static unsafe class Kernels
     public static void Linear(IGemm gemm, float* x, int rows, int inFeatures, float* weight, int outFeatures,
         float* bias, float* y)
     {
+        if (rows <= FewRows)
+        {
+            LinearFewRows(x, rows, inFeatures, weight, outFeatures, bias, y);
+            return;
+        }
         // Splitting the output features keeps each thread on its own slice of the weights; each
         // adds its slice of the bias while that block of the output is still in its cache.
         Workers.ForRanges(outFeatures, 64, (start, count) =>
@@ -27,6 +32,53 @@ public static unsafe class Kernels
                 }
             }
         });
+    }
+
+    /// <summary>Up to this many rows (decoding, the LM head of a prefill) a Linear streams the weights through dot products instead of an sgemm.</summary>
+    public const int FewRows = 4;
+
+    /// <summary>
+    /// <see cref="Linear"/> for a few rows: each weight row is read once and dotted with every input
+    /// row. OpenBLAS packs the weights before multiplying, which for one row costs three times the
+    /// plain stream (measured on the 545 MB LM head of Qwen2.5-0.5B: 29 ms against 9).
+    /// </summary>
+    private static void LinearFewRows(float* x, int rows, int inFeatures, float* weight, int outFeatures, float* bias, float* y)
+    {
+        Workers.ForRanges(outFeatures, 256, (start, count) =>
+        {
+            for (var o = start; o < start + count; o++)
+            {
+                var weightRow = weight + (long)o * inFeatures;
+                var offset = bias == null ? 0f : bias[o];
+                for (var r = 0; r < rows; r++)
+                {
+                    y[(long)r * outFeatures + o] = Dot(x + (long)r * inFeatures, weightRow, inFeatures) + offset;
+                }
+            }
+        });
+    }
+
+    /// <summary>Σ a[i]·b[i] with two Vector512 accumulators (TensorPrimitives.Dot keeps one and ran at 60 % of this).</summary>
+    private static float Dot(float* a, float* b, int length)
+    {
+        if (!Vector512.IsHardwareAccelerated)
+        {
+            return TensorPrimitives.Dot(new ReadOnlySpan<float>(a, length), new ReadOnlySpan<float>(b, length));
+        }
+        var even = Vector512<float>.Zero;
+        var odd = Vector512<float>.Zero;
+        var i = 0;
+        for (; i <= length - 2 * Vector512<float>.Count; i += 2 * Vector512<float>.Count)
+        {
+            even = Vector512.FusedMultiplyAdd(Vector512.Load(a + i), Vector512.Load(b + i), even);
+            odd = Vector512.FusedMultiplyAdd(Vector512.Load(a + i + Vector512<float>.Count), Vector512.Load(b + i + Vector512<float>.Count), odd);
+        }
+        var sum = Vector512.Sum(even + odd);
+        for (; i < length; i++)
+        {
+            sum += a[i] * b[i];
+        }
+        return sum;
     }
 
     /// <summary>RMSNorm of each row of <paramref name="width"/> floats: <c>y = x / rms(x) * weight</c>.</summary>

@@ -52,6 +52,38 @@ public sealed unsafe class KernelsTests
     }
 
     [Theory]
+    [InlineData(1, false)]
+    [InlineData(3, true)]
+    [InlineData(Kernels.FewRows, true)]
+    [InlineData(Kernels.FewRows + 1, true)]
+    [InlineData(40, false)]
+    public void Linear_matches_a_double_precision_loop_for_few_and_many_rows(int rows, bool withBias)
+    {
+        const int inFeatures = 75, outFeatures = 300; // not multiples of a vector, to reach the tails
+        var random = new Random(rows);
+        var x = Enumerable.Range(0, rows * inFeatures).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var weight = Enumerable.Range(0, outFeatures * inFeatures).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var bias = Enumerable.Range(0, outFeatures).Select(_ => (float)random.NextDouble()).ToArray();
+        var y = new float[rows * outFeatures];
+        fixed (float* xp = x, wp = weight, bp = bias, yp = y)
+        {
+            Kernels.Linear(Gemm.Default, xp, rows, inFeatures, wp, outFeatures, withBias ? bp : null, yp);
+        }
+        for (var r = 0; r < rows; r++)
+        {
+            for (var o = 0; o < outFeatures; o++)
+            {
+                var expected = withBias ? (double)bias[o] : 0;
+                for (var i = 0; i < inFeatures; i++)
+                {
+                    expected += (double)x[r * inFeatures + i] * weight[o * inFeatures + i];
+                }
+                Assert.InRange(Math.Abs(y[r * outFeatures + o] - expected), 0, 1e-5);
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(5)]
     [InlineData(100_003)]
     public void AddInPlace_adds_every_element(int count)
