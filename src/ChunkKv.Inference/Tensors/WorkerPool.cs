@@ -8,7 +8,7 @@ namespace ChunkKv.Inference.Tensors;
 /// Helper threads that stay awake across the many short parallel steps of a forward pass. A layer
 /// alternates parallel GEMMs with short steps in between; the .NET thread pool parks its threads in
 /// those gaps, and waking a parked vCPU on these VMs made the next GEMM 15-25 % slower (measured at
-/// 512 tokens). So a helper spins for <see cref="SpinTicks"/> after each job before it blocks.
+/// 512 tokens). So a helper spins for a while after each job (<c>CHUNKKV_SPIN_MS</c>) before it blocks.
 /// One caller owns the pool at a time; a second concurrent caller (another request, or a nested
 /// call) runs its parts on its own thread, which shares the cores just as well.
 /// </summary>
@@ -30,8 +30,6 @@ internal sealed class WorkerPool
             new Thread(Help) { IsBackground = true, Name = $"chunkkv-worker-{i + 1}" }.Start();
         }
     }
-
-    public long SpinTicks => spinTicks;
 
     /// <summary>Runs <paramref name="body"/> for each part on the caller and the helpers; false (nothing run) when another caller owns the pool.</summary>
     public bool TryRun(int parts, Action<int> body)
