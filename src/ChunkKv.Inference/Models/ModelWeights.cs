@@ -163,6 +163,7 @@ public sealed unsafe class ModelWeights : IDisposable
             Numbers.ToSingle(new ReadOnlySpan<byte>(source + start * size, count * size), entry.Type,
                 new Span<float>(target + start, count));
         }
+        file.DropPages(entry);
         return target;
     }
 

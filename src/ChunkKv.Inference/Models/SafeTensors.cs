@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -26,7 +27,7 @@ public sealed record TensorEntry(string Name, TensorType Type, long[] Shape, lon
 /// A memory-mapped safetensors file (8-byte little-endian header length, JSON header, raw data).
 /// Tensors are read in place from the mapping; nothing is copied until a caller converts them.
 /// </summary>
-public sealed unsafe class SafeTensorsFile : IDisposable
+public sealed unsafe partial class SafeTensorsFile : IDisposable
 {
     private readonly MemoryMappedFile mapping;
     private readonly MemoryMappedViewAccessor view;
@@ -98,6 +99,34 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         ObjectDisposedException.ThrowIf(disposed, this);
         return data + entry.Offset;
     }
+
+    /// <summary>
+    /// Takes the tensor's mapped pages out of this process (Linux <c>MADV_DONTNEED</c>; they stay in
+    /// the page cache and come back if read again) once it has been converted, so that converting a
+    /// model never holds both copies of it: the peak stays at the converted weights plus one tensor.
+    /// </summary>
+    public void DropPages(TensorEntry entry)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        var page = Environment.SystemPageSize;
+        var start = (nuint)(data + entry.Offset);
+        var pageSize = (nuint)page;
+        var first = (start + pageSize - 1) / pageSize * pageSize;   // whole pages only: the neighbours may still be needed
+        var end = (start + (nuint)entry.Length) / pageSize * pageSize;
+        if (end > first)
+        {
+            _ = madvise((void*)first, end - first, DontNeed);
+        }
+    }
+
+    private const int DontNeed = 4;
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int madvise(void* address, nuint length, int advice);
 
     private static Dictionary<string, TensorEntry> ParseHeader(string file, byte[] header, long dataLength)
     {
