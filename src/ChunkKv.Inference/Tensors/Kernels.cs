@@ -16,6 +16,11 @@ public static unsafe class Kernels
             LinearFewRows(x, rows, inFeatures, weight, outFeatures, bias, y);
             return;
         }
+        if (outFeatures < NarrowOutput)
+        {
+            LinearSplitByRows(gemm, x, rows, inFeatures, weight, outFeatures, bias, y);
+            return;
+        }
         // Splitting the output features keeps each thread on its own slice of the weights; each
         // adds its slice of the bias while that block of the output is still in its cache.
         Workers.ForRanges(outFeatures, 64, (start, count) =>
@@ -29,6 +34,32 @@ public static unsafe class Kernels
                 {
                     var row = new Span<float>(y + (long)r * outFeatures + start, count);
                     TensorPrimitives.Add(row, biasSlice, row);
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Below this many output features (the K and V projections of grouped-query attention) a
+    /// Linear splits its rows over the cores instead: two slices of 64 columns each made OpenBLAS
+    /// pack the whole input twice for little work (305 against 410 GFLOP/s at 2048 × 896 → 128).
+    /// </summary>
+    public const int NarrowOutput = 512;
+
+    private static void LinearSplitByRows(IGemm gemm, float* x, int rows, int inFeatures, float* weight, int outFeatures, float* bias, float* y)
+    {
+        Workers.ForRanges(rows, 16, (first, count) =>
+        {
+            var output = y + (long)first * outFeatures;
+            gemm.Sgemm(false, true, count, outFeatures, inFeatures, 1f, x + (long)first * inFeatures, inFeatures,
+                weight, inFeatures, 0f, output, outFeatures);
+            if (bias != null)
+            {
+                var biasRow = new ReadOnlySpan<float>(bias, outFeatures);
+                for (var r = 0; r < count; r++)
+                {
+                    var row = new Span<float>(output + (long)r * outFeatures, outFeatures);
+                    TensorPrimitives.Add(row, biasRow, row);
                 }
             }
         });

@@ -52,14 +52,16 @@ public sealed unsafe class KernelsTests
     }
 
     [Theory]
-    [InlineData(1, false)]
-    [InlineData(3, true)]
-    [InlineData(Kernels.FewRows, true)]
-    [InlineData(Kernels.FewRows + 1, true)]
-    [InlineData(40, false)]
-    public void Linear_matches_a_double_precision_loop_for_few_and_many_rows(int rows, bool withBias)
+    [InlineData(1, 300, false)]
+    [InlineData(3, 300, true)]
+    [InlineData(Kernels.FewRows, 300, true)]
+    [InlineData(Kernels.FewRows + 1, 300, true)]
+    [InlineData(40, 300, false)]
+    [InlineData(40, Kernels.NarrowOutput + 88, true)]
+    [InlineData(Kernels.FewRows + 1, Kernels.NarrowOutput + 88, false)]
+    public void Linear_matches_a_double_precision_loop_for_few_and_many_rows_narrow_and_wide(int rows, int outFeatures, bool withBias)
     {
-        const int inFeatures = 75, outFeatures = 300; // not multiples of a vector, to reach the tails
+        const int inFeatures = 75; // not a multiple of a vector, to reach the tails
         var random = new Random(rows);
         var x = Enumerable.Range(0, rows * inFeatures).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
         var weight = Enumerable.Range(0, outFeatures * inFeatures).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
