@@ -24,6 +24,9 @@ public sealed class BenchPrefillTests
         }
         Assert.True(report["decode_tokens_per_second"]!.GetValue<double>() > 0);
         Assert.True(report["peak_memory_bytes"]!.GetValue<long>() > 0);
+        // Figures from different machines can be told apart: the kernels' width and the GEMM in use.
+        Assert.Equal(ChunkKv.Inference.Tensors.Simd.Describe(ChunkKv.Inference.Tensors.Simd.Width), report["vector_width"]!.GetValue<string>());
+        Assert.False(string.IsNullOrWhiteSpace(report["gemm"]!.GetValue<string>()));
     }
 
     [Fact]

@@ -54,7 +54,7 @@ public static class PrefillBenchmark
         var ids = Enumerable.Range(0, context).Select(_ => random.Next(config.VocabSize)).ToArray();
         var decoded = Generator.Generate(transformer, ids, settings.DecodeTokens, SamplingOptions.Greedy);
         var weightsBytes = (long)ParameterCount(config) * sizeof(float);
-        return new PrefillReport(settings.Shape.Name, transformer.Gemm.Name, Workers.Count, results.Max(r => r.GemmGflops), results,
+        return new PrefillReport(settings.Shape.Name, transformer.Gemm.Name, Simd.Describe(Simd.Width), Workers.Count, results.Max(r => r.GemmGflops), results,
             decoded.DecodeTokensPerSecond, context, PeakResidentBytes(), weightsBytes);
     }
 

@@ -19,6 +19,7 @@ public sealed record PrefillFigures(
 public sealed record PrefillReport(
     [property: JsonPropertyName("shape")] string Shape,
     [property: JsonPropertyName("gemm")] string Gemm,
+    [property: JsonPropertyName("vector_width")] string VectorWidth,
     [property: JsonPropertyName("threads")] int Threads,
     [property: JsonPropertyName("gemm_gflops")] double GemmGflops,
     [property: JsonPropertyName("results")] IReadOnlyList<PrefillFigures> Results,
@@ -33,7 +34,7 @@ public sealed record PrefillReport(
     {
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"prefill, {Shape} shape, fp32, {Threads} threads, {Gemm}");
+            $"prefill, {Shape} shape, fp32, {Threads} threads, {Gemm}, kernels {VectorWidth}");
         text.AppendLine("seconds: the best of 3 runs (2 from 2048 tokens on), each into the same emptied working cache");
         text.AppendLine("limit: every useful FLOP at the best speed of an sgemm of the model's MLP shape, measured just before each length");
         text.AppendLine();

@@ -6,10 +6,11 @@ using System.Runtime.Intrinsics;
 namespace ChunkKv.Inference.Tensors;
 
 /// <summary>
-/// The exponentials of attention's softmax and the MLP's SiLU, in single precision with AVX-512.
-/// <c>TensorPrimitives.Exp</c> widens to double for last-bit accuracy and costs about 0.5 ns a
-/// float here, which made the softmax half of attention's time; this one stays in float, about
-/// 2 ulp, about 2.5 times faster. Without 512-bit vectors the <c>TensorPrimitives</c> path is used.
+/// The exponentials of attention's softmax and the MLP's SiLU, in single precision, written once
+/// for any vector width (<see cref="Simd"/>). <c>TensorPrimitives.Exp</c> widens to double for
+/// last-bit accuracy and costs about 0.5 ns a float here, which made the softmax half of
+/// attention's time; this one stays in float, about 2 ulp, about 2.5 times faster. The
+/// <c>TensorPrimitives</c> path stays as the portable one and the tests' reference.
 /// </summary>
 public static class Exponentials
 {
@@ -22,52 +23,58 @@ public static class Exponentials
     private const float Ln2High = 0.693145752f;
     private const float Ln2Low = 1.42860677e-6f;
 
-    /// <summary>Whether the AVX-512 kernels run (otherwise the <c>TensorPrimitives</c> ones).</summary>
-    public static bool Vectorized => Vector512.IsHardwareAccelerated;
-
     /// <summary>
     /// e^x per lane: x = k·ln 2 + r with |r| ≤ ln 2 / 2, e^r by its Taylor series to r⁶ (truncation
     /// below 1.3e-7 relative; 2.3e-7 measured with rounding), times 2^k built in the exponent bits.
     /// 0 below -87.34, saturated at about 2.4e38 above 88.37; NaN stays NaN.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Exp(Vector512<float> x)
+    internal static TVector Exp<TVector, TLanes>(TVector x)
+        where TVector : struct
+        where TLanes : ILanes<TVector>
     {
         // vmaxps/vminps return their second operand when either is NaN, so x goes second: a NaN
         // passes through the clamp and poisons the polynomial (the IEEE Max/Min cost 3x the instructions).
-        var clamped = Vector512.MinNative(Vector512.Create(Highest), Vector512.MaxNative(Vector512.Create(Lowest), x));
-        var k = Vector512.Round(clamped * Log2E);
-        var r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2High), clamped);
-        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Low), r);
-        var p = Vector512.Create(1f / 720);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 120));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 24));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 6));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(k) + Vector512.Create(127), 23).AsSingle();
-        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(Lowest)), Vector512<float>.Zero, p * scale);
+        var clamped = TLanes.MinNative(TLanes.Splat(Highest), TLanes.MaxNative(TLanes.Splat(Lowest), x));
+        var k = TLanes.Round(TLanes.Multiply(clamped, TLanes.Splat(Log2E)));
+        var r = TLanes.MultiplyAdd(k, TLanes.Splat(-Ln2High), clamped);
+        r = TLanes.MultiplyAdd(k, TLanes.Splat(-Ln2Low), r);
+        var p = TLanes.Splat(1f / 720);
+        p = TLanes.MultiplyAdd(p, r, TLanes.Splat(1f / 120));
+        p = TLanes.MultiplyAdd(p, r, TLanes.Splat(1f / 24));
+        p = TLanes.MultiplyAdd(p, r, TLanes.Splat(1f / 6));
+        p = TLanes.MultiplyAdd(p, r, TLanes.Splat(0.5f));
+        p = TLanes.MultiplyAdd(p, r, TLanes.Splat(1f));
+        p = TLanes.MultiplyAdd(p, r, TLanes.Splat(1f));
+        return TLanes.ZeroWhereBelow(x, Lowest, TLanes.Multiply(p, TLanes.PowerOfTwo(k)));
     }
 
     /// <summary><c>values[i] = e^(values[i] − shift)</c> in place; returns their sum. Softmax's numerator with its max subtracted.</summary>
-    public static float ExpShiftedSum(Span<float> values, float shift)
+    public static float ExpShiftedSum(Span<float> values, float shift) => ExpShiftedSum(values, shift, Simd.Width);
+
+    /// <summary><see cref="ExpShiftedSum(Span{float}, float)"/> at a chosen width (the tests run each one the machine accelerates).</summary>
+    public static float ExpShiftedSum(Span<float> values, float shift, SimdWidth width) => width switch
     {
-        if (!Vectorized)
-        {
-            return ExpShiftedSumPortable(values, shift);
-        }
+        SimdWidth.Vector512 => ExpShiftedSum<Vector512<float>, Lanes512>(values, shift),
+        SimdWidth.Vector256 => ExpShiftedSum<Vector256<float>, Lanes256>(values, shift),
+        _ => ExpShiftedSumPortable(values, shift),
+    };
+
+    private static float ExpShiftedSum<TVector, TLanes>(Span<float> values, float shift)
+        where TVector : struct
+        where TLanes : ILanes<TVector>
+    {
         ref var start = ref MemoryMarshal.GetReference(values);
-        var shiftVector = Vector512.Create(shift);
-        var sums = Vector512<float>.Zero;
+        var shiftVector = TLanes.Splat(shift);
+        var sums = TLanes.Splat(0f);
         var i = 0;
-        for (; i <= values.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+        for (; i <= values.Length - TLanes.Count; i += TLanes.Count)
         {
-            var e = Exp(Vector512.LoadUnsafe(ref start, (nuint)i) - shiftVector);
-            e.StoreUnsafe(ref start, (nuint)i);
-            sums += e;
+            var e = Exp<TVector, TLanes>(TLanes.Subtract(TLanes.Load(ref start, (nuint)i), shiftVector));
+            TLanes.Store(e, ref start, (nuint)i);
+            sums = TLanes.Add(sums, e);
         }
-        var sum = Vector512.Sum(sums);
+        var sum = TLanes.Sum(sums);
         for (; i < values.Length; i++)
         {
             values[i] = MathF.Exp(values[i] - shift);
@@ -76,7 +83,7 @@ public static class Exponentials
         return sum;
     }
 
-    /// <summary><see cref="ExpShiftedSum"/> with <c>TensorPrimitives</c>: the path without AVX-512, and the tests' reference.</summary>
+    /// <summary><see cref="ExpShiftedSum(Span{float}, float)"/> with <c>TensorPrimitives</c>: the portable path and the tests' reference.</summary>
     public static float ExpShiftedSumPortable(Span<float> values, float shift)
     {
         TensorPrimitives.Subtract(values, shift, values);
@@ -85,25 +92,44 @@ public static class Exponentials
     }
 
     /// <summary>SwiGLU in place: <c>gate[i] = silu(gate[i]) · up[i]</c>, silu(g) = g / (1 + e^−g).</summary>
-    public static void SiluMultiply(Span<float> gate, ReadOnlySpan<float> up)
+    public static void SiluMultiply(Span<float> gate, ReadOnlySpan<float> up) => SiluMultiply(gate, up, Simd.Width);
+
+    /// <summary><see cref="SiluMultiply(Span{float}, ReadOnlySpan{float})"/> at a chosen width.</summary>
+    public static void SiluMultiply(Span<float> gate, ReadOnlySpan<float> up, SimdWidth width)
     {
         if (up.Length < gate.Length)
         {
             throw new ArgumentException($"up holds {up.Length} floats; gate holds {gate.Length}");
         }
-        if (!Vectorized)
+        switch (width)
         {
-            SiluMultiplyPortable(gate, up);
-            return;
+            case SimdWidth.Vector512:
+                SiluMultiply<Vector512<float>, Lanes512>(gate, up);
+                break;
+            case SimdWidth.Vector256:
+                SiluMultiply<Vector256<float>, Lanes256>(gate, up);
+                break;
+            default:
+                SiluMultiplyPortable(gate, up);
+                break;
         }
+    }
+
+    private static void SiluMultiply<TVector, TLanes>(Span<float> gate, ReadOnlySpan<float> up)
+        where TVector : struct
+        where TLanes : ILanes<TVector>
+    {
         ref var g = ref MemoryMarshal.GetReference(gate);
         ref var u = ref MemoryMarshal.GetReference(up);
+        var one = TLanes.Splat(1f);
+        var minusOne = TLanes.Splat(-1f);
         var i = 0;
-        for (; i <= gate.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+        for (; i <= gate.Length - TLanes.Count; i += TLanes.Count)
         {
-            var x = Vector512.LoadUnsafe(ref g, (nuint)i);
-            var product = x * Vector512.LoadUnsafe(ref u, (nuint)i);
-            (product / (Vector512<float>.One + Exp(-x))).StoreUnsafe(ref g, (nuint)i);
+            var x = TLanes.Load(ref g, (nuint)i);
+            var product = TLanes.Multiply(x, TLanes.Load(ref u, (nuint)i));
+            var denominator = TLanes.Add(one, Exp<TVector, TLanes>(TLanes.Multiply(x, minusOne)));
+            TLanes.Store(TLanes.Divide(product, denominator), ref g, (nuint)i);
         }
         for (; i < gate.Length; i++)
         {
@@ -111,9 +137,13 @@ public static class Exponentials
         }
     }
 
-    /// <summary><see cref="SiluMultiply"/> with <c>TensorPrimitives</c>: the path without AVX-512, and the tests' reference.</summary>
+    /// <summary><see cref="SiluMultiply(Span{float}, ReadOnlySpan{float})"/> with <c>TensorPrimitives</c>: the portable path and the tests' reference.</summary>
     public static void SiluMultiplyPortable(Span<float> gate, ReadOnlySpan<float> up)
     {
+        if (up.Length < gate.Length)
+        {
+            throw new ArgumentException($"up holds {up.Length} floats; gate holds {gate.Length}");
+        }
         Span<float> sigmoid = stackalloc float[1024];
         for (var offset = 0; offset < gate.Length; offset += sigmoid.Length)
         {

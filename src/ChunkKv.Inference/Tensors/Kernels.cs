@@ -46,30 +46,30 @@ public static unsafe partial class Kernels
     /// <c>TensorPrimitives.Max</c>'s cost, which orders NaN and −0 by IEEE 754 rules that softmax's
     /// shift does not need (a NaN score still reaches the output through its exponential).
     /// </summary>
-    public static float Max(ReadOnlySpan<float> values)
+    public static float Max(ReadOnlySpan<float> values) => Max(values, Simd.Width);
+
+    /// <summary><see cref="Max(ReadOnlySpan{float})"/> at a chosen width (the tests run each one the machine accelerates).</summary>
+    public static float Max(ReadOnlySpan<float> values, SimdWidth width) => width switch
     {
-        if (!Vector512.IsHardwareAccelerated || values.Length < Vector512<float>.Count)
-        {
-            return values.IsEmpty ? float.NegativeInfinity : TensorPrimitives.Max(values);
-        }
+        SimdWidth.Vector512 when values.Length >= Vector512<float>.Count => Max<Vector512<float>, Lanes512>(values),
+        SimdWidth.Vector512 or SimdWidth.Vector256 when values.Length >= Vector256<float>.Count => Max<Vector256<float>, Lanes256>(values),
+        _ => values.IsEmpty ? float.NegativeInfinity : TensorPrimitives.Max(values),
+    };
+
+    private static float Max<TVector, TLanes>(ReadOnlySpan<float> values)
+        where TVector : struct
+        where TLanes : ILanes<TVector>
+    {
         ref var start = ref MemoryMarshal.GetReference(values);
-        var max = Vector512.LoadUnsafe(ref start);
-        var i = Vector512<float>.Count;
-        for (; i <= values.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+        var max = TLanes.Load(ref start, 0);
+        var i = TLanes.Count;
+        for (; i <= values.Length - TLanes.Count; i += TLanes.Count)
         {
-            max = Vector512.MaxNative(max, Vector512.LoadUnsafe(ref start, (nuint)i));
+            max = TLanes.MaxNative(max, TLanes.Load(ref start, (nuint)i));
         }
         // The last, partial vector overlaps ones already seen, which cannot change a maximum.
-        max = Vector512.MaxNative(max, Vector512.LoadUnsafe(ref start, (nuint)(values.Length - Vector512<float>.Count)));
-        var lanes = max.GetLower();
-        lanes = Vector256.MaxNative(lanes, max.GetUpper());
-        var quarter = Vector128.MaxNative(lanes.GetLower(), lanes.GetUpper());
-        var result = quarter[0];
-        for (var lane = 1; lane < Vector128<float>.Count; lane++)
-        {
-            result = MathF.Max(result, quarter[lane]);
-        }
-        return result;
+        max = TLanes.MaxNative(max, TLanes.Load(ref start, (nuint)(values.Length - TLanes.Count)));
+        return TLanes.MaxAcross(max);
     }
 
     /// <summary><c>x += y</c> over <paramref name="count"/> floats.</summary>

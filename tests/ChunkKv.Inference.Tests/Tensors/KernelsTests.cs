@@ -5,24 +5,39 @@ namespace ChunkKv.Inference.Tests.Tensors;
 /// <summary>The row-wise kernels against plain loops, at lengths on both sides of a vector and of a part.</summary>
 public sealed unsafe class KernelsTests
 {
+    public static TheoryData<SimdWidth, int> MaxLengths => VectorPaths.WidthsAndLengths(0, 1, 7, 8, 9, 15, 16, 17, 100, 512);
+
+    public static TheoryData<SimdWidth, int> DotLengths => VectorPaths.WidthsAndLengths(0, 1, 15, 16, 33, 75, 896);
+
     [Theory]
-    [InlineData(0)]
-    [InlineData(1)]
-    [InlineData(15)]
-    [InlineData(16)]
-    [InlineData(17)]
-    [InlineData(100)]
-    [InlineData(512)]
-    public void Max_finds_the_largest_wherever_it_is(int length)
+    [MemberData(nameof(MaxLengths))]
+    public void Max_finds_the_largest_wherever_it_is(SimdWidth width, int length)
     {
-        Assert.Equal(float.NegativeInfinity, Kernels.Max(Enumerable.Repeat(float.NegativeInfinity, length).ToArray()));
+        Assert.Equal(float.NegativeInfinity, Kernels.Max(Enumerable.Repeat(float.NegativeInfinity, length).ToArray(), width));
         var random = new Random(length);
         for (var position = 0; position < length; position++)
         {
             var values = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() * -50)).ToArray();
             values[position] = 3f;
-            Assert.Equal(3f, Kernels.Max(values));
+            Assert.Equal(3f, Kernels.Max(values, width));
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(DotLengths))]
+    public void Dot_matches_a_double_precision_sum(SimdWidth width, int length)
+    {
+        var random = new Random(length + 7);
+        var a = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var b = Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var expected = a.Zip(b, (x, y) => (double)x * y).Sum();
+        float dot;
+        fixed (float* ap = a, bp = b)
+        {
+            dot = Kernels.Dot(ap, bp, length, width);
+        }
+        // Float accumulation of n products of magnitude ≤ 1: an error bound of n·ε with room to spare.
+        Assert.InRange(Math.Abs(dot - expected), 0, Math.Max(1, length) * 1.2e-7);
     }
 
     [Theory]

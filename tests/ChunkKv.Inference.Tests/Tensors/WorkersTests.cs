@@ -19,16 +19,34 @@ public sealed class WorkersTests
     }
 
     [Fact]
-    public void For_uses_more_than_one_thread_when_the_machine_has_them()
+    public void A_pool_runs_parts_on_its_helpers_as_well_as_on_the_caller()
     {
+        // A pool of its own: the process-wide one may be held by another test class running at the
+        // same time, and then (by design) its caller runs every part alone.
+        var pool = new WorkerPool(helpers: 1, spin: TimeSpan.FromMilliseconds(5));
         var threads = new ConcurrentDictionary<int, bool>();
-        // Parts long enough that the caller cannot finish them all before a helper takes one.
-        Workers.For(8, _ =>
+        // Parts long enough that the caller cannot finish them all before the helper takes one.
+        Assert.True(pool.TryRun(8, _ =>
         {
             threads[Environment.CurrentManagedThreadId] = true;
             Thread.Sleep(20);
-        });
-        Assert.True(threads.Count >= Math.Min(2, Workers.Count), $"ran on {threads.Count} thread(s) with {Workers.Count} workers");
+        }));
+        Assert.Equal(2, threads.Count);
+    }
+
+    [Fact]
+    public async Task A_pool_owned_by_one_caller_turns_a_second_away_without_running_anything()
+    {
+        var pool = new WorkerPool(helpers: 1, spin: TimeSpan.FromMilliseconds(5));
+        using var inside = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var owner = Task.Run(() => pool.TryRun(1, _ => { inside.Set(); release.Wait(); }));
+        inside.Wait();
+        var ranSecond = false;
+        Assert.False(pool.TryRun(4, _ => ranSecond = true));
+        Assert.False(ranSecond);
+        release.Set();
+        Assert.True(await owner);
     }
 
     [Fact]
