@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Takes a fresh Debian 12 (bookworm) machine, as root, to the state ChunkKv's run and test
-# commands need: PostgreSQL 15 with pgvector 0.8, Redis, OpenBLAS, Node.js (test fixtures).
+# commands need: PostgreSQL 15 with pgvector 0.8, Redis, OpenBLAS, ICU (Unicode normalization of
+# tokenizers), Node.js (test fixtures).
 # Idempotent: every step checks first, so a second run installs and builds nothing.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -8,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 require_root
 require_command dotnet "the .NET 10 SDK (https://learn.microsoft.com/dotnet/core/install/linux-debian)"
 
-packages=(postgresql-15 postgresql-server-dev-15 redis-server libopenblas0 build-essential dpkg-dev nodejs npm)
+packages=(postgresql-15 postgresql-server-dev-15 redis-server libopenblas0 libicu72 build-essential dpkg-dev nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   # Node.js may come from elsewhere (e.g. NodeSource); only npm and node on PATH matter.

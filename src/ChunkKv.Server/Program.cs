@@ -1,5 +1,9 @@
+using System.Globalization;
 using ChunkKv.Server.Health;
 using ChunkKv.Server.Storage;
+
+// Responses and logs read the same whatever the host's locale.
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
 var builder = WebApplication.CreateBuilder(args);
 // CHUNKKV_POSTGRES, CHUNKKV_REDIS, ... map onto the options below (see README, "Configuration").

@@ -16,13 +16,13 @@ internal static class Normalizers
         switch (type)
         {
             case "NFC":
-                return text => text.Normalize(NormalizationForm.FormC);
+                return UnicodeForm(NormalizationForm.FormC, type);
             case "NFKC":
-                return text => text.Normalize(NormalizationForm.FormKC);
+                return UnicodeForm(NormalizationForm.FormKC, type);
             case "NFD":
-                return text => text.Normalize(NormalizationForm.FormD);
+                return UnicodeForm(NormalizationForm.FormD, type);
             case "NFKD":
-                return text => text.Normalize(NormalizationForm.FormKD);
+                return UnicodeForm(NormalizationForm.FormKD, type);
             case "Lowercase":
                 return text => text.ToLowerInvariant();
             case "Prepend":
@@ -40,4 +40,31 @@ internal static class Normalizers
                 throw new TokenizerFormatException($"normalizer type '{type}' is not supported");
         }
     }
+
+    /// <summary>
+    /// A Unicode normalization form. .NET normalizes through ICU; in invariant globalization mode
+    /// (<c>DOTNET_SYSTEM_GLOBALIZATION_INVARIANT</c>) it leaves non-ASCII text as it is, and the ids
+    /// would silently differ from Hugging Face's, so that is refused when the tokenizer loads.
+    /// </summary>
+    private static Func<string, string> UnicodeForm(NormalizationForm form, string type)
+    {
+        if (!NormalizationWorks.Value)
+        {
+            throw new TokenizerFormatException(
+                $"this tokenizer's {type} normalizer needs ICU (Debian: libicu72), but the process runs in invariant globalization mode; unset DOTNET_SYSTEM_GLOBALIZATION_INVARIANT or install ICU");
+        }
+        return text => text.Normalize(form);
+    }
+
+    private static readonly Lazy<bool> NormalizationWorks = new(() =>
+    {
+        try
+        {
+            return "e\u0301".Normalize(NormalizationForm.FormC) == "\u00e9";
+        }
+        catch (PlatformNotSupportedException)
+        {
+            return false;
+        }
+    });
 }

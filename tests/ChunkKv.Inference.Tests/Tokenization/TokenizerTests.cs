@@ -1,5 +1,8 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using ChunkKv.Inference.Tokenization;
 
 namespace ChunkKv.Inference.Tests.Tokenization;
@@ -31,15 +34,23 @@ public sealed class TokenizerTests
         "trailing newline\n",
         "Mixed123abc456 and snake_case_identifiers and CamelCaseNames",
         "URLs like https://example.com/path?q=1&r=2 and e-mail@example.org",
+        // Normalization: decomposed letters and singletons (NFC composes them), compatibility forms
+        // (NFKC folds them), stacked combining marks in non-canonical order, conjoining Hangul jamo.
+        "de\u0301ja\u0300 vu, e\u0301 and \u00e9, A\u030a and \u212b and \u00c5, \u2126hm",
+        "\ufb01ne \ufb02our, \u2460 \u2461 \u3231, \uff26\uff55\uff4c\uff4c\uff57\uff49\uff44\uff54\uff48, x\u00b2 H\u2082O \u00bd \u2163",
+        "stacked: a\u0308\u0301 q\u0307\u0323 \u1e0b\u0323 o\u0304\u0328 s\u0323\u0307",
+        "Hangul jamo \u1100\u1161\u11a8 \u1112\u1161\u11ab\u1100\u1173\u11af and syllables \ud55c\uae00",
+        "Tie\u0302\u0301ng Vie\u0323\u0302t, \u01c4 \u01c5 \u01c6, \ufb03, \u0130stanbul",
     ];
 
-    public static TheoryData<string> Models => new(["qwen3", "llama3", "llama2"]);
+    /// <summary>Real tokenizers, and Qwen3's with its NFC normalizer swapped for each other form (the fixtures have no NFKC/NFD/NFKD one).</summary>
+    public static TheoryData<string> Models => new(["qwen3", "llama3", "llama2", "qwen3-NFKC", "qwen3-NFD", "qwen3-NFKD"]);
 
     [Theory]
     [MemberData(nameof(Models))]
     public void Encode_matches_the_javascript_reference(string model)
     {
-        var directory = Fixtures.TokenizerDirectory(model);
+        var directory = TokenizerDirectory(model);
         var tokenizer = Tokenizer.FromDirectory(directory);
         var expected = RunReference(directory);
         var mismatches = new List<string>();
@@ -63,14 +74,30 @@ public sealed class TokenizerTests
     [MemberData(nameof(Models))]
     public void Decode_inverts_encode(string model)
     {
-        var tokenizer = Tokenizer.FromDirectory(Fixtures.TokenizerDirectory(model));
-        foreach (var text in Texts.Where(t => !t.Contains("<|", StringComparison.Ordinal) && !t.Contains("<s>", StringComparison.Ordinal)))
+        var tokenizer = Tokenizer.FromDirectory(TokenizerDirectory(model));
+        // A normalizer changes the text on purpose; decoding gives back the normalized text.
+        var form = model switch { "qwen3" => NormalizationForm.FormC, "qwen3-NFKC" => NormalizationForm.FormKC,
+            "qwen3-NFD" => NormalizationForm.FormD, "qwen3-NFKD" => NormalizationForm.FormKD, _ => (NormalizationForm?)null };
+        foreach (var raw in Texts.Where(t => !t.Contains("<|", StringComparison.Ordinal) && !t.Contains("<s>", StringComparison.Ordinal)))
         {
-            var ids = tokenizer.Encode(text, addSpecialTokens: false);
+            var text = form is { } f ? raw.Normalize(f) : raw;
+            var ids = tokenizer.Encode(raw, addSpecialTokens: false);
             var decoded = tokenizer.Decode(ids);
             // Llama 2's normalizer makes a leading space indistinguishable from the prepended one.
             Assert.Equal(model == "llama2" ? text.TrimStart(' ') : text, model == "llama2" ? decoded.TrimStart(' ') : decoded);
         }
+    }
+
+    [Fact]
+    public void Canonically_equivalent_texts_get_the_same_ids_under_NFC()
+    {
+        // Qwen3's tokenizer.json says NFC: a decomposed é, the Ångström sign and a precomposed Å
+        // are one text to it (a normalizer that did nothing would give different ids).
+        var qwen = Tokenizer.FromDirectory(TokenizerDirectory("qwen3"));
+        Assert.Equal(qwen.Encode("caf\u00e9 \u00c5"), qwen.Encode("cafe\u0301 \u212b"));
+        var nfkc = Tokenizer.FromDirectory(TokenizerDirectory("qwen3-NFKC"));
+        Assert.Equal(nfkc.Encode("fine 12"), nfkc.Encode("\ufb01ne \uff11\uff12"));
+        Assert.NotEqual(qwen.Encode("fine"), qwen.Encode("\ufb01ne"));
     }
 
     [Fact]
@@ -93,6 +120,28 @@ public sealed class TokenizerTests
             Tokenizer.FromJson("""{"model": {"type": "WordPiece", "vocab": {}}}"""));
         Assert.Contains("WordPiece", error.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>A fixture's folder, or for <c>qwen3-FORM</c> a copy of Qwen3's with <c>{"type": FORM}</c> as its normalizer.</summary>
+    private static string TokenizerDirectory(string model)
+    {
+        var dash = model.IndexOf('-', StringComparison.Ordinal);
+        if (dash < 0)
+        {
+            return Fixtures.TokenizerDirectory(model);
+        }
+        return NormalizerVariants.GetOrAdd(model, _ =>
+        {
+            var source = Fixtures.TokenizerDirectory(model[..dash]);
+            var target = Fixtures.TempDirectory($"tokenizer-{model}");
+            var json = JsonNode.Parse(File.ReadAllText(Path.Combine(source, "tokenizer.json")))!;
+            json["normalizer"] = new JsonObject { ["type"] = model[(dash + 1)..] };
+            File.WriteAllText(Path.Combine(target, "tokenizer.json"), json.ToJsonString());
+            File.Copy(Path.Combine(source, "tokenizer_config.json"), Path.Combine(target, "tokenizer_config.json"));
+            return target;
+        });
+    }
+
+    private static readonly ConcurrentDictionary<string, string> NormalizerVariants = new();
 
     private static List<JsonElement> RunReference(string modelDirectory)
     {
