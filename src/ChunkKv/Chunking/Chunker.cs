@@ -60,21 +60,44 @@ public sealed partial class Chunker
             return;
         }
         // One word longer than a chunk (a hash, a URL, text without spaces): runs of characters.
-        // Byte-level and byte-fallback BPE give at most 3 tokens per UTF-16 unit, so a third of the
-        // target always fits.
+        // Byte-level BPE gives at most 3 tokens per UTF-16 unit, so a third of the target usually
+        // fits; where it does not (metaspace's prepended '▁', byte fallback), a run is halved.
         var run = Math.Max(1, _options.TargetTokens / 3);
         for (var start = piece.Start; start < piece.End;)
         {
-            var end = Math.Min(piece.End, start + run);
-            if (end < piece.End && char.IsHighSurrogate(text[end - 1]))
-            {
-                end--; // never split a surrogate pair
-            }
-            var part = new Piece(start, end, start == piece.Start ? piece.Before : Boundary.Word);
-            pieces.Add(part);
-            tokens.Add(Count(text, part.Start, part.End));
+            var end = SafeCut(text, start, Math.Min(piece.End, start + run), piece.End);
+            AddCharacters(text, new Piece(start, end, start == piece.Start ? piece.Before : Boundary.Word), pieces, tokens);
             start = end;
         }
+    }
+
+    /// <summary>Adds a run of characters, halved until each part fits the target or is one code point (which can be cut no further).</summary>
+    private void AddCharacters(string text, Piece part, List<Piece> pieces, List<int> tokens)
+    {
+        var count = Count(text, part.Start, part.End);
+        var middle = SafeCut(text, part.Start, part.Start + (part.End - part.Start) / 2, part.End);
+        if (count <= _options.TargetTokens || middle <= part.Start)
+        {
+            pieces.Add(part);
+            tokens.Add(count);
+            return;
+        }
+        AddCharacters(text, part with { End = middle }, pieces, tokens);
+        AddCharacters(text, new Piece(middle, part.End, Boundary.Word), pieces, tokens);
+    }
+
+    /// <summary><paramref name="at"/>, moved back off the middle of a surrogate pair (never to <paramref name="start"/> when one forward is possible).</summary>
+    private static int SafeCut(string text, int start, int at, int end)
+    {
+        if (at >= end)
+        {
+            return end;
+        }
+        if (at > start && char.IsLowSurrogate(text[at]) && char.IsHighSurrogate(text[at - 1]))
+        {
+            at = at - 1 > start ? at - 1 : Math.Min(end, at + 1);
+        }
+        return at;
     }
 
     private List<TextChunk> Pack(string text, List<Piece> pieces, List<int> tokens)
@@ -88,6 +111,11 @@ public sealed partial class Chunker
             while (end < pieces.Count && sum + tokens[end] <= target)
             {
                 sum += tokens[end++];
+            }
+            if (end == start)
+            {
+                // A piece that alone is over the target is one code point that cannot be cut: it is a chunk of its own.
+                sum = tokens[end++];
             }
             var cut = end < pieces.Count ? BestCut(pieces, tokens, start, end, sum) : end;
             cut = Emit(text, pieces, start, cut, chunks);

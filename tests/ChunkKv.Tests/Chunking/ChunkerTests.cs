@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using ChunkKv.Chunking;
 using ChunkKv.Inference.Tests;
@@ -87,7 +88,7 @@ public sealed class ChunkerTests
         var markdown = new StringBuilder();
         for (var section = 0; section < 12; section++)
         {
-            markdown.Append($"## Section {section}\n\n").Append(Corpus.Prose(paragraphs: 1, seed: 10 + section)).Append("\n\n");
+            markdown.Append(CultureInfo.InvariantCulture, $"## Section {section}\n\n").Append(Corpus.Prose(paragraphs: 1, seed: 10 + section)).Append("\n\n");
             if (section % 4 == 1)
             {
                 markdown.Append("```python\ndef f(x):\n\n    return x + 1\n```\n\n");
