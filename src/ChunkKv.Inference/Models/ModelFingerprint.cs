@@ -14,7 +14,10 @@ public static class ModelFingerprint
 {
     private const int SampleBytes = 4096;
 
-    public static string Compute(string directory, ModelWeights weights)
+    public static string Compute(string directory, ModelWeights weights) => Compute(directory, weights.Files);
+
+    /// <summary>The fingerprint of a model directory's config, tokenizer and mapped weight files.</summary>
+    public static string Compute(string directory, IReadOnlyList<SafeTensorsFile> files)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Append(hash, "chunkkv-model-fingerprint-v1");
@@ -27,17 +30,17 @@ public static class ModelFingerprint
                 hash.AppendData(File.ReadAllBytes(path));
             }
         }
-        foreach (var file in weights.Files)
+        foreach (var file in files)
         {
             Append(hash, Path.GetFileName(file.Path));
             hash.AppendData(file.HeaderBytes);
             foreach (var entry in file.Tensors.Values.OrderBy(e => e.Name, StringComparer.Ordinal))
             {
-                var bytes = file.Bytes(entry);
+                // Offsets are long: one tensor can pass 2 GiB (a large vocabulary's embeddings in fp32).
                 foreach (var start in new[] { 0L, entry.Length / 2, entry.Length - SampleBytes })
                 {
                     var from = Math.Clamp(start, 0, entry.Length);
-                    hash.AppendData(bytes.Slice((int)from, (int)Math.Min(SampleBytes, entry.Length - from)));
+                    hash.AppendData(file.Bytes(entry, from, (int)Math.Min(SampleBytes, entry.Length - from)));
                 }
             }
         }

@@ -93,6 +93,19 @@ public sealed unsafe partial class SafeTensorsFile : IDisposable
         return new ReadOnlySpan<byte>(data + entry.Offset, checked((int)entry.Length));
     }
 
+    /// <summary>
+    /// <paramref name="length"/> bytes of one tensor from <paramref name="offset"/>, in place; any
+    /// part of a tensor of any size (a span of a whole tensor over 2 GiB cannot exist).
+    /// </summary>
+    public ReadOnlySpan<byte> Bytes(TensorEntry entry, long offset, int length)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(offset + length, entry.Length, nameof(length));
+        return new ReadOnlySpan<byte>(data + entry.Offset + offset, length);
+    }
+
     /// <summary>A pointer to one tensor's bytes in the mapping (for tensors over 2 GiB).</summary>
     public byte* Address(TensorEntry entry)
     {

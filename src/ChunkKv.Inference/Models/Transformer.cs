@@ -12,6 +12,13 @@ namespace ChunkKv.Inference.Models;
 /// </summary>
 public sealed unsafe class Transformer : IDisposable
 {
+    /// <summary>
+    /// The version of how this engine computes K/V. Bump it with any change that alters the K/V
+    /// bits a prefill produces (a kernel's rounding, RoPE, attention order): stored chunk caches are
+    /// keyed by it, so caches computed by older code are never reused by newer code.
+    /// </summary>
+    public const int KvComputeVersion = 1;
+
     private readonly ConcurrentBag<Workspace> workspaces = [];
 
     public Transformer(ModelConfig config, ModelWeights weights, IGemm? gemm = null)

@@ -2,23 +2,25 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using ChunkKv.Caching.Codecs;
 using ChunkKv.Caching.Format;
+using ChunkKv.Inference.Models;
 
 namespace ChunkKv.Caching;
 
 /// <summary>
 /// Content address of a chunk's stored cache: SHA-256 over the model fingerprint, the format
-/// version, the codec and its group size, the chunk's token ids, and whatever else changed how
-/// the cache was computed (a shared prefix, link tokens: <c>context</c>). A changed model, codec
-/// or format can never hit an old entry.
+/// version, the version of the engine code that computes K/V (<see cref="Transformer.KvComputeVersion"/>),
+/// the codec and its group size, the chunk's token ids, and whatever else changed how the cache
+/// was computed (a shared prefix, link tokens: <c>context</c>). A changed model, engine, codec or
+/// format can never hit an old entry.
 /// </summary>
 public readonly record struct ChunkCacheKey(string Hex)
 {
     public static ChunkCacheKey Compute(ReadOnlySpan<byte> modelFingerprint, KvCodec codec, ReadOnlySpan<int> tokenIds,
-        ReadOnlySpan<byte> context = default)
+        ReadOnlySpan<byte> context = default, int kvComputeVersion = Transformer.KvComputeVersion)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData("chunkkv.kv"u8);
-        Append(hash, [ChunkCacheHeader.FormatVersion, (int)codec.Id, codec.GroupSize, modelFingerprint.Length]);
+        Append(hash, [ChunkCacheHeader.FormatVersion, kvComputeVersion, (int)codec.Id, codec.GroupSize, modelFingerprint.Length]);
         hash.AppendData(modelFingerprint);
         Append(hash, [tokenIds.Length]);
         hash.AppendData(MemoryMarshal.AsBytes(tokenIds));

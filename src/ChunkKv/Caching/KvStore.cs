@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using ChunkKv.Caching.Codecs;
 using ChunkKv.Caching.Format;
@@ -12,8 +13,11 @@ namespace ChunkKv.Caching;
 /// The chunk cache store: an ordered list of tiers (fastest first, e.g. memory ▸ disk ▸ Redis).
 /// Reads look the tiers up in order, check every byte (header and per-layer CRC32C, fingerprint)
 /// and promote a hit into the faster tiers; an entry that fails a check is a miss, is logged and
-/// removed from that tier, and is never served. Writes go through to every tier. A tier that
-/// throws or times out is bypassed for a back-off period instead of failing the caller.
+/// removed from that tier, and is never served. Writes go through to every tier; a write that
+/// reaches no tier throws <see cref="KvStoreWriteException"/>, never reports success. Promotion runs
+/// in the background, so a hit in a slow tier is returned without waiting for a faster tier's write
+/// (a disk fsync). A tier that throws or times out is bypassed for a back-off period instead of
+/// failing the caller.
 /// </summary>
 public sealed class KvStore
 {
@@ -22,6 +26,7 @@ public sealed class KvStore
     private readonly KvStoreOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<Task, bool> _promotions = new();
 
     public KvStore(IEnumerable<IKvTier> tiers, KvStoreOptions? options = null, ILogger<KvStore>? logger = null,
         TimeProvider? time = null)
@@ -46,9 +51,22 @@ public sealed class KvStore
         return entry;
     }
 
-    /// <summary>Writes an encoded entry to every tier that is not bypassed, in parallel.</summary>
-    public Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken = default) =>
-        Task.WhenAll(Enumerable.Range(0, _tiers.Length).Select(i => PutToTierAsync(i, key, entry, cancellationToken)));
+    /// <summary>Writes an encoded entry to every tier that is not bypassed, in parallel; returns how many tiers hold it.</summary>
+    /// <exception cref="KvStoreWriteException">No tier took the entry (all bypassed or all failed).</exception>
+    public async Task<int> PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken = default)
+    {
+        var written = await Task.WhenAll(Enumerable.Range(0, _tiers.Length).Select(i => PutToTierAsync(i, key, entry, cancellationToken)));
+        var count = written.Count(w => w);
+        if (count == 0)
+        {
+            throw new KvStoreWriteException(
+                $"chunk cache {key} was written to no tier ({string.Join(", ", _tiers.Select(t => t.Name))}): each was down or failed");
+        }
+        return count;
+    }
+
+    /// <summary>Waits for the promotions started in the background so far (tests, and a clean shutdown).</summary>
+    public Task FlushPromotionsAsync() => Task.WhenAll(_promotions.Keys);
 
     /// <summary>The whole chunk, checked and decoded; null on a miss in every tier.</summary>
     public async Task<CachedChunk?> GetAsync(ChunkCacheKey key, ReadOnlyMemory<byte> fingerprint, CancellationToken cancellationToken = default)
@@ -63,7 +81,7 @@ public sealed class KvStore
             try
             {
                 var chunk = ChunkCacheCodec.Decode(entry, fingerprint.Span);
-                await PromoteAsync(i, key, entry, cancellationToken);
+                Promote(i, key, entry);
                 return chunk;
             }
             catch (CorruptCacheException e)
@@ -104,7 +122,7 @@ public sealed class KvStore
             {
                 if (done.IsCompletedSuccessfully)
                 {
-                    await PromoteAsync(tier, key, entry, CancellationToken.None);
+                    Promote(tier, key, entry);
                 }
                 else if (done.Exception?.InnerException is CorruptCacheException corrupt)
                 {
@@ -155,11 +173,11 @@ public sealed class KvStore
         return entry;
     }
 
-    private async Task PutToTierAsync(int tier, ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken)
+    private async Task<bool> PutToTierAsync(int tier, ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken)
     {
         if (_states[tier].IsBypassed(_time.GetUtcNow()))
         {
-            return;
+            return false;
         }
         var clock = Stopwatch.StartNew();
         var written = await GuardAsync(tier, "put", async () =>
@@ -171,10 +189,20 @@ public sealed class KvStore
         {
             _states[tier].Written(entry.Length, clock.Elapsed);
         }
+        return written;
     }
 
-    private Task PromoteAsync(int foundIn, ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken) =>
-        Task.WhenAll(Enumerable.Range(0, foundIn).Select(i => PutToTierAsync(i, key, entry, cancellationToken)));
+    /// <summary>Copies a hit into the faster tiers in the background; a failed copy only costs a later hit (the tier's fault is counted as usual).</summary>
+    private void Promote(int foundIn, ChunkCacheKey key, byte[] entry)
+    {
+        if (foundIn == 0)
+        {
+            return;
+        }
+        var promotion = Task.Run(() => Task.WhenAll(Enumerable.Range(0, foundIn).Select(i => PutToTierAsync(i, key, entry, CancellationToken.None))));
+        _promotions[promotion] = true;
+        promotion.ContinueWith(done => _promotions.TryRemove(done, out _), TaskScheduler.Default);
+    }
 
     private async Task DiscardAsync(int tier, ChunkCacheKey key, CorruptCacheException error, CancellationToken cancellationToken)
     {

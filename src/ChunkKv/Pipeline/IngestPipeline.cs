@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using ChunkKv.Caching;
 using ChunkKv.Chunking;
+using ChunkKv.Inference.Models;
 using ChunkKv.Retrieval.Embedding;
 using ChunkKv.Retrieval.Indexing;
 
@@ -57,8 +58,11 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
         if (precomputer is not null)
         {
             var distinct = chunkKeys.Zip(chunks, (key, chunk) => (key, chunk.TokenIds)).DistinctBy(c => c.key).ToList();
+            // A cache that reaches no tier throws here: the document stays unfinished (not ready), and
+            // the next ingest of it resumes and computes what is missing.
             computed = await precomputer.EnsureAsync(distinct,
-                done => progress?.Report(new IngestProgress(document.ExternalId, IngestStage.Caching, done, distinct.Count)), cancellationToken);
+                done => progress?.Report(new IngestProgress(document.ExternalId, IngestStage.Caching, done, distinct.Count)),
+                (key, ct) => index.LockCacheKeyAsync(key.ToBytes(), ct), cancellationToken);
         }
         await index.MarkReadyAsync(collection, document.ExternalId, chunks.Count, cancellationToken);
 
@@ -85,7 +89,13 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
         }
         foreach (var key in keys)
         {
-            await precomputer.Store.RemoveAsync(ChunkCacheKey.FromBytes(key), cancellationToken);
+            // Checked again under the key's lock: another document may have taken the same chunk
+            // since the delete listed it, and its ingestion may already have found the cache stored.
+            await using var held = await index.LockCacheKeyAsync(key, cancellationToken);
+            if (!await index.IsCacheKeyReferencedAsync(key, cancellationToken))
+            {
+                await precomputer.Store.RemoveAsync(ChunkCacheKey.FromBytes(key), cancellationToken);
+            }
         }
     }
 
@@ -117,7 +127,7 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var options = chunker.Options;
         hash.AppendData(Encoding.UTF8.GetBytes(
-            $"chunkkv.doc\n{document.Format}\n{options.TargetTokens}\n{options.OverlapTokens}\n{embedder.Name}\n{keys.Codec.Id}:{keys.Codec.GroupSize}\n"));
+            $"chunkkv.doc\n{document.Format}\n{options.TargetTokens}\n{options.OverlapTokens}\n{embedder.Name}\n{keys.Codec.Id}:{keys.Codec.GroupSize}\nkv{Transformer.KvComputeVersion}\n"));
         hash.AppendData(keys.ModelFingerprint);
         hash.AppendData(Encoding.UTF8.GetBytes((document.Metadata ?? []).ToJsonString()));
         hash.AppendData("\n"u8);

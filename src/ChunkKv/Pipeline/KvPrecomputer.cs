@@ -26,25 +26,64 @@ public sealed class KvPrecomputer(LanguageModel model, KvStore store, KvCodec co
 
     /// <summary>Computes and stores every chunk whose cache no tier holds; returns how many were computed.</summary>
     /// <param name="chunks">Each chunk's token ids with its key (<see cref="Keys"/>), computed once by the caller.</param>
+    /// <param name="lockKey">
+    /// Held from "is it stored?" until the store has it, so a concurrent removal of the same key
+    /// (its last other user deleted) cannot slip in between (<see cref="Retrieval.Indexing.IChunkIndex.LockCacheKeyAsync"/>).
+    /// </param>
+    /// <exception cref="KvStoreWriteException">A cache reached no tier: the caller must not report the chunks stored.</exception>
     public async Task<int> EnsureAsync(IReadOnlyList<(ChunkCacheKey Key, int[] TokenIds)> chunks, Action<int>? progress = null,
-        CancellationToken cancellationToken = default)
+        Func<ChunkCacheKey, CancellationToken, Task<IAsyncDisposable>>? lockKey = null, CancellationToken cancellationToken = default)
     {
         var computed = 0;
         var pendingWrite = Task.CompletedTask;
-        for (var i = 0; i < chunks.Count; i++)
+        try
         {
-            var (key, ids) = chunks[i];
-            if (!await store.ContainsAsync(key, cancellationToken))
+            for (var i = 0; i < chunks.Count; i++)
             {
-                var cache = await Task.Run(() => Compute(ids), cancellationToken);
-                await pendingWrite;
-                pendingWrite = store.PutAsync(key, cache, codec, Keys.ModelFingerprint, cancellationToken: cancellationToken);
-                computed++;
+                var (key, ids) = chunks[i];
+                var held = lockKey is null ? null : await lockKey(key, cancellationToken);
+                try
+                {
+                    if (!await store.ContainsAsync(key, cancellationToken))
+                    {
+                        var cache = await Task.Run(() => Compute(ids), cancellationToken);
+                        await pendingWrite;
+                        // Encoding and writing this chunk overlaps computing the next; the key's lock goes with the write.
+                        pendingWrite = WriteAndReleaseAsync(key, cache, held, cancellationToken);
+                        held = null;
+                        computed++;
+                    }
+                }
+                finally
+                {
+                    if (held is not null)
+                    {
+                        await held.DisposeAsync();
+                    }
+                }
+                progress?.Invoke(i + 1);
             }
-            progress?.Invoke(i + 1);
         }
-        await pendingWrite;
+        finally
+        {
+            await pendingWrite; // a failed write surfaces here even when computing failed first
+        }
         return computed;
+    }
+
+    private async Task WriteAndReleaseAsync(ChunkCacheKey key, KvCache cache, IAsyncDisposable? held, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.PutAsync(key, cache, codec, Keys.ModelFingerprint, cancellationToken: cancellationToken);
+        }
+        finally
+        {
+            if (held is not null)
+            {
+                await held.DisposeAsync();
+            }
+        }
     }
 
     /// <summary>The chunk's cache as ingestion stores it.</summary>

@@ -155,4 +155,36 @@ public sealed class ModelLoadingTests
         file.DropPages(largest);
         Assert.Equal(before, file.Bytes(largest).ToArray()); // read back from the page cache
     }
+
+    [Fact]
+    public void The_fingerprint_samples_a_tensor_over_two_gigabytes_and_sees_a_change_near_its_end()
+    {
+        // A sparse file: a 2.4 GB tensor (a large vocabulary in fp32 gets there) costs no disk.
+        var directory = Fixtures.TempDirectory("big-tensor");
+        var path = Path.Combine(directory, "model.safetensors");
+        const long elements = 600_000_000;
+        var header = System.Text.Encoding.UTF8.GetBytes(
+            ("{\"big\": {\"dtype\": \"F32\", \"shape\": [" + elements + "], \"data_offsets\": [0, " + elements * 4 + "]}}").PadRight(104));
+        using (var file = new FileStream(path, FileMode.Create))
+        {
+            file.Write(BitConverter.GetBytes((long)header.Length));
+            file.Write(header);
+            file.SetLength(8 + header.Length + elements * 4);
+        }
+        string Fingerprint()
+        {
+            using var weights = SafeTensorsFile.Open(path);
+            return ModelFingerprint.Compute(directory, [weights]);
+        }
+
+        var before = Fingerprint();
+        using (var file = new FileStream(path, FileMode.Open))
+        {
+            file.Position = 8 + header.Length + elements * 4 - 100; // in the last sample, 2.4 GB into the tensor
+            file.WriteByte(1);
+        }
+
+        Assert.NotEqual(before, Fingerprint());
+        Directory.Delete(directory, recursive: true);
+    }
 }

@@ -82,7 +82,7 @@ public sealed class ChunkCacheFormatTests
     }
 
     [Fact]
-    public void Keys_change_with_model_codec_tokens_and_context_and_only_then()
+    public void Keys_change_with_model_engine_version_codec_tokens_and_context_and_only_then()
     {
         var f16 = new Float16Codec();
         var key = ChunkCacheKey.Compute(KvSamples.Fingerprint, f16, [1, 2, 3]);
@@ -95,6 +95,8 @@ public sealed class ChunkCacheFormatTests
             ChunkCacheKey.Compute(KvSamples.Fingerprint, new KiviCodec(4, 64), [1, 2, 3]));
         Assert.NotEqual(key, ChunkCacheKey.Compute(KvSamples.Fingerprint, f16, [1, 2, 4]));
         Assert.NotEqual(key, ChunkCacheKey.Compute(KvSamples.Fingerprint, f16, [1, 2, 3], "prefix"u8));
+        Assert.Equal(key, ChunkCacheKey.Compute(KvSamples.Fingerprint, f16, [1, 2, 3], kvComputeVersion: ChunkKv.Inference.Models.Transformer.KvComputeVersion));
+        Assert.NotEqual(key, ChunkCacheKey.Compute(KvSamples.Fingerprint, f16, [1, 2, 3], kvComputeVersion: ChunkKv.Inference.Models.Transformer.KvComputeVersion + 1));
         Assert.Matches("^[0-9a-f]{64}$", key.Hex);
     }
 }

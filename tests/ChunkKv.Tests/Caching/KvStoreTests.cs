@@ -74,6 +74,7 @@ public sealed class KvStoreTests : IDisposable
         var store = new KvStore([memory, disk, redis]);
 
         Assert.NotNull(await store.GetAsync(key, KvSamples.Fingerprint));
+        await store.FlushPromotionsAsync();
 
         Assert.NotNull(await memory.GetAsync(key, default));
         Assert.True(File.Exists(disk.PathOf(key)));
@@ -207,5 +208,97 @@ public sealed class KvStoreTests : IDisposable
         Assert.Equal(2000, memory.BytesHeld);
         await memory.PutAsync(KeyFor(4), new byte[3000], default); // larger than the budget: not kept
         Assert.Equal(2000, memory.BytesHeld);
+    }
+
+    [Fact]
+    public async Task A_put_that_reaches_no_tier_throws_and_one_that_reaches_some_counts_them()
+    {
+        var broken = new FaultyTier();
+        var store = new KvStore([broken, new MemoryTier(64 << 20)]);
+        var entry = ChunkCacheCodec.Encode(KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint);
+        Assert.Equal(1, await store.PutAsync(KeyFor(1), entry));
+        Assert.NotNull(await store.GetAsync(KeyFor(1), KvSamples.Fingerprint));
+
+        var alone = new KvStore([new FaultyTier()]);
+        var error = await Assert.ThrowsAsync<KvStoreWriteException>(() =>
+            alone.PutAsync(KeyFor(2), KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint));
+        Assert.Contains("no tier", error.Message, StringComparison.Ordinal);
+        // Bypassed after its fault, the tier takes nothing: still an error, never a silent success.
+        await Assert.ThrowsAsync<KvStoreWriteException>(() => alone.PutAsync(KeyFor(3), new byte[16]));
+    }
+
+    [Fact]
+    public async Task A_hit_in_a_slow_tier_is_returned_before_its_promotion_is_written()
+    {
+        var gated = new GatedTier(new MemoryTier(64 << 20));
+        var slower = new MemoryTier(64 << 20);
+        var key = KeyFor(5);
+        await new KvStore([slower]).PutAsync(key, KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint);
+        var store = new KvStore([gated, slower], new KvStoreOptions { TierTimeout = TimeSpan.FromMinutes(1) });
+
+        // The faster tier's write (a disk fsync, in production) is held; the read must not wait for it.
+        var read = store.GetAsync(key, KvSamples.Fingerprint);
+        Assert.Same(read, await Task.WhenAny(read, Task.Delay(TimeSpan.FromSeconds(10))));
+        Assert.NotNull(await read);
+        Assert.Null(await gated.Inner.GetAsync(key, default));
+
+        gated.Open();
+        await store.FlushPromotionsAsync();
+        Assert.NotNull(await gated.Inner.GetAsync(key, default));
+    }
+
+    [Fact]
+    public async Task The_disk_tier_evicts_the_least_recently_used_files_beyond_its_byte_budget_and_remembers_across_restarts()
+    {
+        var entry = new byte[1000];
+        var disk = new DiskTier(_folder, capacityBytes: 2500);
+        await disk.PutAsync(KeyFor(1), entry, default);
+        await Task.Delay(20); // distinct modification times, which recency survives a restart by
+        await disk.PutAsync(KeyFor(2), entry, default);
+        await Task.Delay(20);
+        await disk.GetAsync(KeyFor(1), default); // 1 is now more recent than 2
+        await Task.Delay(20);
+        await disk.PutAsync(KeyFor(3), entry, default);
+
+        Assert.True(File.Exists(disk.PathOf(KeyFor(1))));
+        Assert.False(File.Exists(disk.PathOf(KeyFor(2))));
+        Assert.True(File.Exists(disk.PathOf(KeyFor(3))));
+        Assert.Equal(2000, disk.BytesHeld);
+        await Assert.ThrowsAsync<IOException>(() => disk.PutAsync(KeyFor(4), new byte[3000], default));
+
+        // A smaller budget on restart keeps the newest files that fit.
+        File.WriteAllBytes(Path.Combine(Path.GetDirectoryName(disk.PathOf(KeyFor(3)))!, "x.ckv.1234.tmp"), entry);
+        var reopened = new DiskTier(_folder, capacityBytes: 1500);
+        Assert.Equal(1000, reopened.BytesHeld);
+        Assert.True(File.Exists(disk.PathOf(KeyFor(3))));
+        Assert.False(File.Exists(disk.PathOf(KeyFor(1))));
+        Assert.Empty(Directory.GetFiles(_folder, "*.tmp", SearchOption.AllDirectories));
+    }
+
+    /// <summary>A tier whose every call fails, as a full disk or a dead server does.</summary>
+    private sealed class FaultyTier : IKvTier
+    {
+        public string Name => "faulty";
+        public Task<byte[]?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken) => throw new IOException("device gone");
+        public Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken) => throw new IOException("device gone");
+        public Task RemoveAsync(ChunkCacheKey key, CancellationToken cancellationToken) => throw new IOException("device gone");
+        public Task<bool> ContainsAsync(ChunkCacheKey key, CancellationToken cancellationToken) => throw new IOException("device gone");
+    }
+
+    /// <summary>A tier whose writes wait until the test opens the gate.</summary>
+    private sealed class GatedTier(IKvTier inner) : IKvTier
+    {
+        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public IKvTier Inner => inner;
+        public string Name => "gated";
+        public void Open() => _gate.TrySetResult();
+        public Task<byte[]?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
+        public async Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken)
+        {
+            await _gate.Task;
+            await inner.PutAsync(key, entry, cancellationToken);
+        }
+        public Task RemoveAsync(ChunkCacheKey key, CancellationToken cancellationToken) => inner.RemoveAsync(key, cancellationToken);
+        public Task<bool> ContainsAsync(ChunkCacheKey key, CancellationToken cancellationToken) => inner.ContainsAsync(key, cancellationToken);
     }
 }

@@ -4,37 +4,65 @@ namespace ChunkKv.Caching.Tiers;
 /// One file per key under a folder (fanned out by the key's first two hex digits). A write goes
 /// to a unique temporary name, is flushed to the device, then renamed over the final name, so a
 /// reader sees a whole old file, a whole new one, or none; a torn file left by a crash fails its
-/// checksums in the store and is removed there.
+/// checksums in the store and is removed there. The folder holds at most <see cref="CapacityBytes"/>:
+/// a write past it evicts the least recently used entries (recency survives a restart through the
+/// files' modification times, which a hit refreshes).
 /// </summary>
 public sealed class DiskTier : IKvTier
 {
+    /// <summary>The default budget: room for thousands of 512-token chunks of a 0.5B model in f16.</summary>
+    public const long DefaultCapacityBytes = 16L << 30;
+
     private const string Extension = ".ckv";
     private readonly string _root;
+    private readonly Lock _lock = new();
+    private readonly RecencyIndex _recency;
 
-    public DiskTier(string root)
+    public DiskTier(string root, long capacityBytes = DefaultCapacityBytes)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacityBytes, 1);
         _root = Path.GetFullPath(root);
         Directory.CreateDirectory(_root);
+        _recency = new RecencyIndex(capacityBytes);
+        LoadExisting();
     }
 
     public string Name => "disk";
+
+    public long CapacityBytes => _recency.CapacityBytes;
+
+    public long BytesHeld { get { lock (_lock) { return _recency.BytesHeld; } } }
 
     public string PathOf(ChunkCacheKey key) => Path.Combine(_root, key.Hex[..2], key.Hex + Extension);
 
     public async Task<byte[]?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken)
     {
+        byte[] entry;
         try
         {
-            return await File.ReadAllBytesAsync(PathOf(key), cancellationToken);
+            entry = await File.ReadAllBytesAsync(PathOf(key), cancellationToken);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return null;
         }
+        lock (_lock)
+        {
+            if (!_recency.Touch(key))
+            {
+                _recency.Add(key, entry.Length); // written by another process sharing the folder
+            }
+        }
+        TryTouchFile(PathOf(key));
+        return entry;
     }
 
     public async Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken)
     {
+        if (entry.Length > CapacityBytes)
+        {
+            throw new IOException($"a {entry.Length}-byte entry is larger than the disk tier's whole capacity ({CapacityBytes} bytes)");
+        }
         var path = PathOf(key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
@@ -52,6 +80,15 @@ public sealed class DiskTier : IKvTier
         {
             File.Delete(temporary); // no-op once renamed
         }
+        List<ChunkCacheKey> evicted;
+        lock (_lock)
+        {
+            evicted = _recency.Add(key, entry.Length);
+        }
+        foreach (var old in evicted)
+        {
+            File.Delete(PathOf(old));
+        }
     }
 
     public Task<bool> ContainsAsync(ChunkCacheKey key, CancellationToken cancellationToken) => Task.FromResult(File.Exists(PathOf(key)));
@@ -59,6 +96,46 @@ public sealed class DiskTier : IKvTier
     public Task RemoveAsync(ChunkCacheKey key, CancellationToken cancellationToken)
     {
         File.Delete(PathOf(key));
+        lock (_lock)
+        {
+            _recency.Remove(key);
+        }
         return Task.CompletedTask;
+    }
+
+    /// <summary>Indexes the entries already in the folder, newest first, evicting past the budget; drops temporary files a crash left.</summary>
+    private void LoadExisting()
+    {
+        var files = new DirectoryInfo(_root).EnumerateFiles("*", SearchOption.AllDirectories).ToList();
+        foreach (var leftover in files.Where(f => f.Name.EndsWith(".tmp", StringComparison.Ordinal)))
+        {
+            leftover.Delete();
+        }
+        var entries = files.Where(f => f.Name.EndsWith(Extension, StringComparison.Ordinal))
+            .OrderByDescending(f => f.LastWriteTimeUtc).ToList();
+        var kept = 0L;
+        foreach (var file in entries)
+        {
+            var key = new ChunkCacheKey(file.Name[..^Extension.Length]);
+            if (kept + file.Length > CapacityBytes)
+            {
+                file.Delete();
+                continue;
+            }
+            kept += file.Length;
+            _recency.AddOldest(key, file.Length);
+        }
+    }
+
+    private static void TryTouchFile(string path)
+    {
+        try
+        {
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Removed or evicted meanwhile: recency is only a hint.
+        }
     }
 }

@@ -18,9 +18,13 @@ public sealed class EmbeddedChunkIndex : IChunkIndex, IDisposable
     private readonly ReaderWriterLockSlim _lock = new();
     private readonly EmbeddedState _state = new();
     private readonly IndexJournal _journal;
+    private readonly CacheKeyLocks _keyLocks = new();
+
+    private readonly ILogger _logger;
 
     private EmbeddedChunkIndex(string folder, ILogger logger)
     {
+        _logger = logger;
         _journal = IndexJournal.Open(folder, _state.Apply, message => logger.LogWarning("{Message}", message));
     }
 
@@ -137,6 +141,13 @@ public sealed class EmbeddedChunkIndex : IChunkIndex, IDisposable
             return new DeleteResult(true, orphaned);
         }));
 
+    public Task<bool> IsCacheKeyReferencedAsync(byte[] cacheKey, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Read(() => _state.CacheKeyUses.ContainsKey(Convert.ToBase64String(cacheKey))));
+
+    /// <summary>One process uses this index, so an in-process lock per key is every lock there is.</summary>
+    public Task<IAsyncDisposable> LockCacheKeyAsync(byte[] cacheKey, CancellationToken cancellationToken = default) =>
+        _keyLocks.AcquireAsync(cacheKey, cancellationToken);
+
     public Task<IReadOnlyList<SearchHit>> SearchAsync(string collection, SearchRequest request, CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyList<SearchHit>>(Read(() => Search(Collection(collection), request)));
 
@@ -217,9 +228,20 @@ public sealed class EmbeddedChunkIndex : IChunkIndex, IDisposable
         {
             return;
         }
-        _journal.Rewrite(_state.Snapshot());
-        _state.JournalChunks = _state.LiveChunks;
+        try
+        {
+            _journal.Rewrite(_state.Snapshot());
+            _state.JournalChunks = _state.LiveChunks;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Compaction only saves space: the change that triggered it is already durable in the old journal.
+            _logger.LogWarning("Compacting {Journal} failed ({Error}); the old journal stays in use", IndexJournal.FileName, e.Message);
+        }
     }
+
+    /// <summary>The journal, for tests that make its compaction fail.</summary>
+    internal IndexJournal Journal => _journal;
 
     private T Read<T>(Func<T> action)
     {

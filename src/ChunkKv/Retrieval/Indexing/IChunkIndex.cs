@@ -42,6 +42,17 @@ public interface IChunkIndex
     /// <summary>Removes the document and its chunks; reports the cache keys that no chunk in the index uses any more.</summary>
     Task<DeleteResult> DeleteDocumentAsync(string collection, string externalId, CancellationToken cancellationToken = default);
 
+    /// <summary>Whether any chunk in the index, in any collection or state, uses this cache key.</summary>
+    Task<bool> IsCacheKeyReferencedAsync(byte[] cacheKey, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Holds a lock on one cache key for every process that shares this index, until disposed.
+    /// Ingestion's "is it stored? else compute and store" and deletion's "is it still used? else
+    /// remove" both run under it, so a cache that another document has just started to use is
+    /// never removed from under it.
+    /// </summary>
+    Task<IAsyncDisposable> LockCacheKeyAsync(byte[] cacheKey, CancellationToken cancellationToken = default);
+
     /// <summary>The best chunks of ready documents for the request, best first.</summary>
     Task<IReadOnlyList<SearchHit>> SearchAsync(string collection, SearchRequest request, CancellationToken cancellationToken = default);
 }

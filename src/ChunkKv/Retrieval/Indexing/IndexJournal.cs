@@ -48,20 +48,35 @@ internal sealed class IndexJournal : IDisposable
         _stream.Flush(flushToDisk: true);
     }
 
-    /// <summary>Replaces the journal with <paramref name="records"/> (the live state) atomically.</summary>
+    /// <summary>
+    /// Replaces the journal with <paramref name="records"/> (the live state) atomically. The new
+    /// file is opened before it is renamed over the old one (the handle follows the file), so a
+    /// failure at any step leaves the old journal in place and still open for appends.
+    /// </summary>
     public void Rewrite(IEnumerable<JsonObject> records)
     {
         var temporary = _path + ".compacting";
-        using (var output = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+        FileStream? replacement = null;
+        try
         {
-            output.Write(Encode(records));
-            output.Flush(flushToDisk: true);
+            replacement = new FileStream(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.Read);
+            replacement.Write(Encode(records));
+            replacement.Flush(flushToDisk: true);
+            MoveFile(temporary, _path);
         }
-        _stream.Dispose();
-        File.Move(temporary, _path, overwrite: true);
-        _stream = new FileStream(_path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
-        _stream.Seek(0, SeekOrigin.End);
+        catch
+        {
+            replacement?.Dispose();
+            File.Delete(temporary);
+            throw;
+        }
+        var old = _stream;
+        _stream = replacement;
+        old.Dispose();
     }
+
+    /// <summary>The rename of a compaction; tests replace it to make it fail.</summary>
+    internal Action<string, string> MoveFile { get; set; } = (from, to) => File.Move(from, to, overwrite: true);
 
     public long Length => _stream.Length;
 

@@ -174,6 +174,57 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
         return new DeleteResult(found, orphaned);
     }
 
+    public async Task<bool> IsCacheKeyReferencedAsync(byte[] cacheKey, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM chunks WHERE cache_key = @k)");
+        command.Parameters.AddWithValue("k", cacheKey);
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>
+    /// A session advisory lock (pg_advisory_lock) on a connection of its own, so every server
+    /// process sharing this database is excluded; PostgreSQL drops it if the connection dies, and
+    /// Npgsql's reset on returning a connection to the pool (DISCARD ALL) drops it as well.
+    /// </summary>
+    public async Task<IAsyncDisposable> LockCacheKeyAsync(byte[] cacheKey, CancellationToken cancellationToken = default)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await using var command = new NpgsqlCommand("SELECT pg_advisory_lock(@space, @key)", connection);
+            command.Parameters.AddWithValue("space", CacheKeyLockSpace);
+            command.Parameters.AddWithValue("key", unchecked((int)CacheKeyLocks.Hash(cacheKey)));
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return new AdvisoryLock(connection, unchecked((int)CacheKeyLocks.Hash(cacheKey)));
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The first half of the two-key advisory lock: "ckv1", so no other user of the database collides.</summary>
+    private const int CacheKeyLockSpace = 0x636b7631;
+
+    private sealed class AdvisoryLock(NpgsqlConnection connection, int key) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await using var command = new NpgsqlCommand("SELECT pg_advisory_unlock(@space, @key)", connection);
+                command.Parameters.AddWithValue("space", CacheKeyLockSpace);
+                command.Parameters.AddWithValue("key", key);
+                await command.ExecuteNonQueryAsync();
+            }
+            finally
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
     public async Task<IReadOnlyList<SearchHit>> SearchAsync(string collection, SearchRequest request, CancellationToken cancellationToken = default)
     {
         var (collectionId, info) = await CollectionAsync(collection, cancellationToken);

@@ -155,6 +155,27 @@ public abstract class ChunkIndexContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_cache_key_lock_excludes_a_second_holder_until_released_and_references_are_seen_in_any_state()
+    {
+        await Index.EnsureCollectionAsync("docs", "e", Dimension);
+        await Index.BeginDocumentAsync("docs", "a", [1], []);
+        await Index.AddChunksAsync("docs", "a", [Chunk(0, Unit(0))]); // not ready yet: still a reference
+        Assert.True(await Index.IsCacheKeyReferencedAsync(Key(0)));
+        Assert.False(await Index.IsCacheKeyReferencedAsync(Key(5)));
+
+        var first = await Index.LockCacheKeyAsync(Key(0));
+        var second = Index.LockCacheKeyAsync(Key(0));
+        Assert.NotSame(second, await Task.WhenAny(second, Task.Delay(300)));
+        await first.DisposeAsync();
+        await using (await second.WaitAsync(TimeSpan.FromSeconds(10)))
+        {
+            await Index.DeleteDocumentAsync("docs", "a");
+        }
+        Assert.False(await Index.IsCacheKeyReferencedAsync(Key(0)));
+        await using var again = await Index.LockCacheKeyAsync(Key(0)).WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task Bad_vectors_and_requests_are_refused_with_a_clear_message()
     {
         await Index.EnsureCollectionAsync("docs", "e", Dimension);

@@ -72,6 +72,39 @@ public sealed class EmbeddedChunkIndexTests : ChunkIndexContract
     }
 
     [Fact]
+    public async Task A_compaction_whose_rename_fails_leaves_the_old_journal_working_and_complete()
+    {
+        await Index.EnsureCollectionAsync("docs", "e", Dimension);
+        var random = new Random(4);
+        for (var d = 0; d < 50; d++)
+        {
+            await AddReadyAsync($"doc{d}", Enumerable.Range(0, 100).Select(_ => RandomUnit(random)).ToArray());
+        }
+        var index = (EmbeddedChunkIndex)Index;
+        var renames = 0;
+        index.Journal.MoveFile = (_, _) =>
+        {
+            renames++;
+            throw new IOException("rename failed: device busy");
+        };
+
+        for (var d = 0; d < 48; d++)
+        {
+            Assert.True((await Index.DeleteDocumentAsync("docs", $"doc{d}")).Found); // each delete succeeds
+        }
+        await AddReadyAsync("late", [Unit(3)]); // appends still reach the old journal
+
+        Assert.True(renames > 0, "no compaction was tried");
+        Assert.Empty(Directory.GetFiles(_folder, "*.compacting"));
+        Assert.Equal(201, (await Index.SearchAsync("docs", new SearchRequest(Unit(0), Limit: 1000))).Count);
+        index.Dispose();
+        using var reopened = EmbeddedChunkIndex.Open(_folder);
+        Assert.Equal(201, (await reopened.SearchAsync("docs", new SearchRequest(Unit(0), Limit: 1000))).Count);
+        Assert.Null(await reopened.GetDocumentAsync("docs", "doc0"));
+        Assert.NotNull(await reopened.GetDocumentAsync("docs", "late"));
+    }
+
+    [Fact]
     public async Task Deleting_most_of_a_large_journal_compacts_it_and_keeps_the_live_documents()
     {
         await Index.EnsureCollectionAsync("docs", "e", Dimension);
