@@ -240,12 +240,12 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
         }
         var pool = request.Mode == SearchMode.Hybrid ? request.CandidatePool : request.Limit;
         var hits = new Dictionary<long, SearchHit>();
-        var byVector = await RankAsync(connection, transaction, VectorSql(info.Dimension), collectionId, request, pool, hits, cancellationToken);
+        var byVector = await RankAsync(connection, transaction, VectorSql(info.Dimension, collectionId), request, pool, hits, cancellationToken);
         if (request.Mode == SearchMode.Vector)
         {
             return byVector.Select(id => hits[id]).ToList();
         }
-        var byText = await RankAsync(connection, transaction, TextSql, collectionId, request, pool, hits, cancellationToken);
+        var byText = await RankAsync(connection, transaction, TextSql(collectionId), request, pool, hits, cancellationToken);
         return ReciprocalRankFusion.Fuse([byVector, byText], request.Limit)
             .Select(f => hits[f.Key] with { Score = f.Score }).ToList();
     }
@@ -253,31 +253,39 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
     private const string HitColumns =
         "c.id, d.external_id, c.ordinal, c.char_start, c.char_end, c.content, c.token_count, c.cache_key, d.metadata::text";
 
-    private const string Visible = "c.collection_id = @c AND d.status = 'ready' AND d.metadata @> @filter::jsonb";
+    /// <summary>
+    /// Rows a search may return. The collection id is written into the SQL as a literal, not
+    /// passed as a parameter: the per-collection HNSW index is partial (<c>WHERE collection_id = N</c>),
+    /// and once a prepared statement (Npgsql's automatic preparation) switches to a generic plan
+    /// after five executions, PostgreSQL can prove that predicate only from a constant; with a
+    /// parameter, search silently becomes a sequential scan. The id comes from our own table.
+    /// </summary>
+    private static string Visible(long collectionId) =>
+        $"c.collection_id = {collectionId.ToString(System.Globalization.CultureInfo.InvariantCulture)}::bigint AND d.status = 'ready' AND d.metadata @> @filter::jsonb";
 
-    private static string VectorSql(int dimension) => $"""
+    /// <summary>The nearest-neighbour search of one collection (parameters @filter, @q, @limit).</summary>
+    internal static string VectorSql(int dimension, long collectionId) => $"""
         WITH nearest AS MATERIALIZED (
             SELECT {HitColumns}, c.embedding::vector({dimension}) <=> @q::real[]::vector({dimension}) AS distance
             FROM chunks c JOIN documents d ON d.id = c.document_id
-            WHERE {Visible}
+            WHERE {Visible(collectionId)}
             ORDER BY c.embedding::vector({dimension}) <=> @q::real[]::vector({dimension}) LIMIT @limit
         )
         SELECT *, 1 - distance FROM nearest ORDER BY distance, id
         """;
 
-    private const string TextSql = $"""
+    private static string TextSql(long collectionId) => $"""
         SELECT {HitColumns}, ts_rank_cd(c.search_text, query) AS rank
         FROM chunks c JOIN documents d ON d.id = c.document_id, websearch_to_tsquery('english', @text) query
-        WHERE {Visible} AND c.search_text @@ query
+        WHERE {Visible(collectionId)} AND c.search_text @@ query
         ORDER BY rank DESC, c.id LIMIT @limit
         """;
 
     /// <summary>Runs one ranking; returns chunk ids in order and adds their hits (scored by the last column).</summary>
     private static async Task<List<long>> RankAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql,
-        long collectionId, SearchRequest request, int limit, Dictionary<long, SearchHit> hits, CancellationToken cancellationToken)
+        SearchRequest request, int limit, Dictionary<long, SearchHit> hits, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction);
-        command.Parameters.AddWithValue("c", collectionId);
         command.Parameters.AddWithValue("filter", NpgsqlDbType.Jsonb, (request.Filter ?? []).ToJsonString());
         command.Parameters.AddWithValue("q", request.Vector);
         command.Parameters.AddWithValue("text", request.Text ?? "");

@@ -24,4 +24,62 @@ public sealed class PgVectorChunkIndexTests : ChunkIndexContract
         var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Index.EnsureCollectionAsync("big", "e", 2048));
         Assert.Contains("2000", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Search_keeps_using_the_collection_hnsw_index_under_generic_plans_of_automatic_preparation()
+    {
+        await Index.EnsureCollectionAsync("docs", "e", Dimension);
+        var random = new Random(8);
+        var vectors = Enumerable.Range(0, 300).Select(_ => RandomUnit(random)).ToArray();
+        await AddReadyAsync("a", vectors);
+        var collectionId = await _db!.ScalarAsync<long>("SELECT id FROM collections WHERE name = 'docs'");
+        await _db.ExecuteAsync("ANALYZE chunks; ANALYZE documents");
+
+        // The search as Npgsql's automatic preparation runs it: a server-side prepared statement,
+        // executed more than five times, after which PostgreSQL may switch to a generic plan; force
+        // that plan to see the worst case. (On 300 rows a scan is cheaper, so scans are forbidden.)
+        var sql = PgVectorChunkIndex.VectorSql(Dimension, collectionId)
+            .Replace("@filter", "$1", StringComparison.Ordinal).Replace("@q", "$2", StringComparison.Ordinal).Replace("@limit", "$3", StringComparison.Ordinal);
+        var query = string.Join(",", vectors[42].Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+        var plan = await GenericPlanAsync(sql, $"'{{}}', '{{{query}}}'::real[], 5");
+        Assert.Contains($"Index Scan using chunks_embedding_hnsw_{collectionId}", plan);
+
+        // The same search with the collection as a parameter: the partial index's predicate cannot
+        // be proved for a generic plan, which is why the id is a literal. This shows the test sees generic plans.
+        var parameterized = sql.Replace($"c.collection_id = {collectionId}::bigint", "c.collection_id = $4::bigint", StringComparison.Ordinal);
+        var parameterizedPlan = await GenericPlanAsync(parameterized, $"'{{}}', '{{{query}}}'::real[], 5, {collectionId}");
+        Assert.DoesNotContain($"chunks_embedding_hnsw_{collectionId}", parameterizedPlan);
+
+        // And the index itself, through a data source with automatic preparation on, stays right.
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(_db.ConnectionString) { MaxAutoPrepare = 20, AutoPrepareMinUsages = 2 };
+        await using var prepared = Npgsql.NpgsqlDataSource.Create(builder.ConnectionString);
+        var index = new PgVectorChunkIndex(prepared);
+        for (var run = 0; run < 8; run++)
+        {
+            var hits = await index.SearchAsync("docs", new SearchRequest(vectors[run], Limit: 1));
+            Assert.Equal(run, hits[0].Ordinal);
+        }
+    }
+
+    private async Task<string> GenericPlanAsync(string sql, string arguments)
+    {
+        await using var connection = await _db!.DataSource.OpenConnectionAsync();
+        var statement = $"search_{Guid.NewGuid():N}";
+        var plan = new List<string>();
+        await using var batch = new Npgsql.NpgsqlCommand(
+            $"SET enable_seqscan = off; SET enable_sort = off; SET plan_cache_mode = force_generic_plan; PREPARE {statement} AS {sql}", connection);
+        await batch.ExecuteNonQueryAsync();
+        for (var run = 0; run < 6; run++)
+        {
+            await using var execute = new Npgsql.NpgsqlCommand($"EXECUTE {statement}({arguments})", connection);
+            await execute.ExecuteNonQueryAsync();
+        }
+        await using var explain = new Npgsql.NpgsqlCommand($"EXPLAIN EXECUTE {statement}({arguments})", connection);
+        await using var reader = await explain.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            plan.Add(reader.GetString(0));
+        }
+        return string.Join("\n", plan);
+    }
 }
