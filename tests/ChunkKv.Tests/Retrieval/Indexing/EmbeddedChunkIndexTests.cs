@@ -74,13 +74,7 @@ public sealed class EmbeddedChunkIndexTests : ChunkIndexContract
     [Fact]
     public async Task A_compaction_whose_rename_fails_leaves_the_old_journal_working_and_complete()
     {
-        await Index.EnsureCollectionAsync("docs", "e", Dimension);
-        var random = new Random(4);
-        for (var d = 0; d < 50; d++)
-        {
-            await AddReadyAsync($"doc{d}", Enumerable.Range(0, 100).Select(_ => RandomUnit(random)).ToArray());
-        }
-        var index = (EmbeddedChunkIndex)Index;
+        var index = await FillWithDocumentsAsync(seed: 4);
         var renames = 0;
         index.Journal.MoveFile = (_, _) =>
         {
@@ -107,13 +101,7 @@ public sealed class EmbeddedChunkIndexTests : ChunkIndexContract
     [Fact]
     public async Task Deleting_most_of_a_large_journal_compacts_it_and_keeps_the_live_documents()
     {
-        await Index.EnsureCollectionAsync("docs", "e", Dimension);
-        var random = new Random(3);
-        for (var d = 0; d < 50; d++)
-        {
-            await AddReadyAsync($"doc{d}", Enumerable.Range(0, 100).Select(_ => RandomUnit(random)).ToArray());
-        }
-        var index = (EmbeddedChunkIndex)Index;
+        var index = await FillWithDocumentsAsync(seed: 3);
         var full = index.JournalBytes;
         Assert.True(full > 1 << 20);
 
@@ -130,5 +118,17 @@ public sealed class EmbeddedChunkIndexTests : ChunkIndexContract
         index.Dispose();
         using var reopened = EmbeddedChunkIndex.Open(_folder);
         Assert.Equal(200, (await reopened.SearchAsync("docs", new SearchRequest(Unit(0), Limit: 1000))).Count);
+    }
+
+    /// <summary>50 ready documents of 100 random chunks each: a journal over the 1 MiB below which compaction is not worth it.</summary>
+    private async Task<EmbeddedChunkIndex> FillWithDocumentsAsync(int seed)
+    {
+        await Index.EnsureCollectionAsync("docs", "e", Dimension);
+        var random = new Random(seed);
+        for (var d = 0; d < 50; d++)
+        {
+            await AddReadyAsync($"doc{d}", Enumerable.Range(0, 100).Select(_ => RandomUnit(random)).ToArray());
+        }
+        return (EmbeddedChunkIndex)Index;
     }
 }
