@@ -58,7 +58,7 @@ public static class StoreBenchmark
             var candidates = new List<IKvTier> { new MemoryTier(1L << 30), new DiskTier(folder) };
             if (settings.Redis is { Length: > 0 })
             {
-                redis = await ConnectionMultiplexer.ConnectAsync(settings.Redis + ",abortConnect=false");
+                redis = await RedisConnections.ConnectAsync(settings.Redis);
                 if (redis.IsConnected)
                 {
                     candidates.Add(new RedisTier(redis, $"chunkkv:bench:{Guid.NewGuid():N}:"));

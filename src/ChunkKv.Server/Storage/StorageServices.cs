@@ -1,3 +1,4 @@
+using ChunkKv.Caching.Tiers;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using StackExchange.Redis;
@@ -22,15 +23,9 @@ public static class StorageServices
         return services;
     }
 
-    private static ConnectionMultiplexer ConnectRedis(string configurationString)
-    {
-        var options = ConfigurationOptions.Parse(configurationString);
-        // Redis is a cache tier: the server starts and serves without it, and reconnects later.
-        options.AbortOnConnectFail = false;
-        options.ConnectTimeout = 2000;
-        options.SyncTimeout = 5000;
-        return ConnectionMultiplexer.Connect(options);
-    }
+    // Redis is a cache tier: the server starts and serves without it, and reconnects later.
+    private static ConnectionMultiplexer ConnectRedis(string configurationString) =>
+        ConnectionMultiplexer.Connect(RedisConnections.Options(configurationString));
 }
 
 /// <summary>The PostgreSQL data source, or null when none is configured.</summary>

@@ -130,7 +130,7 @@ public sealed class KvStoreTests : IDisposable
     public async Task Redis_stopped_mid_run_is_bypassed_and_used_again_after_it_returns()
     {
         using var server = new RedisServer();
-        using var connection = await ConnectionMultiplexer.ConnectAsync(server.Configuration);
+        using var connection = await RedisConnections.ConnectAsync(server.Configuration);
         var options = new KvStoreOptions { BypassAfterFault = TimeSpan.FromMilliseconds(300), TierTimeout = TimeSpan.FromSeconds(1) };
         var redis = new RedisTier(connection, _prefix);
         var store = new KvStore([new DiskTier(_folder), redis], options);

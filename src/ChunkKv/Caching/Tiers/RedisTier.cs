@@ -5,7 +5,6 @@ namespace ChunkKv.Caching.Tiers;
 /// <summary>
 /// Shared tier in Redis: one string value per chunk entry (a SET is atomic, so a reader never
 /// sees half an entry; a chunk's whole cache is one round trip). Optional time to live.
-/// Uses only the StackExchange.Redis API that both 1.2.6 and 2.x have.
 /// </summary>
 public sealed class RedisTier(IConnectionMultiplexer redis, string keyPrefix = "chunkkv:kv:", TimeSpan? timeToLive = null) : IKvTier
 {
@@ -20,7 +19,8 @@ public sealed class RedisTier(IConnectionMultiplexer redis, string keyPrefix = "
     }
 
     public Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken) =>
-        redis.GetDatabase().StringSetAsync(KeyOf(key), entry, timeToLive).WaitAsync(cancellationToken);
+        redis.GetDatabase().StringSetAsync(KeyOf(key), entry, timeToLive is { } ttl ? new Expiration(ttl) : Expiration.Default)
+            .WaitAsync(cancellationToken);
 
     public Task<bool> ContainsAsync(ChunkCacheKey key, CancellationToken cancellationToken) =>
         redis.GetDatabase().KeyExistsAsync(KeyOf(key)).WaitAsync(cancellationToken);
