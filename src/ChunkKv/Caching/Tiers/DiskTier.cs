@@ -46,13 +46,15 @@ public sealed class DiskTier : IKvTier
         {
             return null;
         }
+        List<ChunkCacheKey> evicted = [];
         lock (_lock)
         {
             if (!_recency.Touch(key))
             {
-                _recency.Add(key, entry.Length); // written by another process sharing the folder
+                evicted = _recency.Add(key, entry.Length); // written by another process sharing the folder
             }
         }
+        DeleteFiles(evicted);
         TryTouchFile(PathOf(key));
         return entry;
     }
@@ -85,9 +87,14 @@ public sealed class DiskTier : IKvTier
         {
             evicted = _recency.Add(key, entry.Length);
         }
-        foreach (var old in evicted)
+        DeleteFiles(evicted);
+    }
+
+    private void DeleteFiles(List<ChunkCacheKey> keys)
+    {
+        foreach (var key in keys)
         {
-            File.Delete(PathOf(old));
+            File.Delete(PathOf(key));
         }
     }
 
@@ -111,7 +118,9 @@ public sealed class DiskTier : IKvTier
         {
             leftover.Delete();
         }
-        var entries = files.Where(f => f.Name.EndsWith(Extension, StringComparison.Ordinal))
+        // Only names this tier writes (64 hex digits): a stray file in the folder is not an entry.
+        var entries = files.Where(f => f.Name.Length == 64 + Extension.Length && f.Name.EndsWith(Extension, StringComparison.Ordinal)
+                && f.Name[..64].All(Uri.IsHexDigit))
             .OrderByDescending(f => f.LastWriteTimeUtc).ToList();
         var kept = 0L;
         foreach (var file in entries)

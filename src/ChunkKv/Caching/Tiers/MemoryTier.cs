@@ -4,25 +4,20 @@ namespace ChunkKv.Caching.Tiers;
 public sealed class MemoryTier(long capacityBytes) : IKvTier
 {
     private readonly Lock _lock = new();
-    private readonly Dictionary<ChunkCacheKey, LinkedListNode<(ChunkCacheKey Key, byte[] Entry)>> _index = [];
-    private readonly LinkedList<(ChunkCacheKey Key, byte[] Entry)> _recency = new();
+    private readonly Dictionary<ChunkCacheKey, byte[]> _entries = [];
+    private readonly RecencyIndex _recency = new(capacityBytes);
 
     public string Name => "memory";
-    public long CapacityBytes { get; } = capacityBytes;
-    public long BytesHeld { get; private set; }
-    public int Count { get { lock (_lock) { return _index.Count; } } }
+    public long CapacityBytes => _recency.CapacityBytes;
+    public long BytesHeld { get { lock (_lock) { return _recency.BytesHeld; } } }
+    public int Count { get { lock (_lock) { return _entries.Count; } } }
 
     public Task<byte[]?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
-            if (!_index.TryGetValue(key, out var node))
-            {
-                return Task.FromResult<byte[]?>(null);
-            }
-            _recency.Remove(node);
-            _recency.AddFirst(node);
-            return Task.FromResult<byte[]?>(node.Value.Entry);
+            _recency.Touch(key);
+            return Task.FromResult(_entries.GetValueOrDefault(key));
         }
     }
 
@@ -35,12 +30,10 @@ public sealed class MemoryTier(long capacityBytes) : IKvTier
         }
         lock (_lock)
         {
-            RemoveLocked(key);
-            _index[key] = _recency.AddFirst((key, entry));
-            BytesHeld += entry.Length;
-            while (BytesHeld > CapacityBytes && _recency.Last is { } oldest)
+            _entries[key] = entry;
+            foreach (var evicted in _recency.Add(key, entry.Length))
             {
-                RemoveLocked(oldest.Value.Key);
+                _entries.Remove(evicted);
             }
         }
         return Task.CompletedTask;
@@ -50,7 +43,7 @@ public sealed class MemoryTier(long capacityBytes) : IKvTier
     {
         lock (_lock)
         {
-            return Task.FromResult(_index.ContainsKey(key));
+            return Task.FromResult(_entries.ContainsKey(key));
         }
     }
 
@@ -58,17 +51,9 @@ public sealed class MemoryTier(long capacityBytes) : IKvTier
     {
         lock (_lock)
         {
-            RemoveLocked(key);
+            _entries.Remove(key);
+            _recency.Remove(key);
         }
         return Task.CompletedTask;
-    }
-
-    private void RemoveLocked(ChunkCacheKey key)
-    {
-        if (_index.Remove(key, out var node))
-        {
-            _recency.Remove(node);
-            BytesHeld -= node.Value.Entry.Length;
-        }
     }
 }

@@ -11,9 +11,6 @@ internal sealed class RecencyIndex(long capacityBytes)
 
     public long CapacityBytes { get; } = capacityBytes;
     public long BytesHeld { get; private set; }
-    public int Count => _nodes.Count;
-
-    public bool Contains(ChunkCacheKey key) => _nodes.ContainsKey(key);
 
     /// <summary>Marks the key as just used; false when it is not held.</summary>
     public bool Touch(ChunkCacheKey key)
