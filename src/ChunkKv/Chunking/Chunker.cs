@@ -36,7 +36,30 @@ public sealed partial class Chunker
         return Pack(text, pieces, tokens);
     }
 
-    private int Count(string text, int start, int end) => _tokenizer.Encode(text[start..end], addSpecialTokens: false).Length;
+    /// <summary>
+    /// Tokens in the piece: in place, or as a chunk of its own would hold it (trimmed of surrounding
+    /// whitespace), whichever is more. Trimming can add tokens (qwen3 encodes " word0123" in fewer
+    /// tokens than "word0123"), so the in-place count alone would let a one-piece chunk come out over the target.
+    /// </summary>
+    private int Count(string text, int start, int end)
+    {
+        var inPlace = _tokenizer.Encode(text[start..end], addSpecialTokens: false).Length;
+        var (from, to) = Trimmed(text, start, end);
+        return from == start && to == end ? inPlace : Math.Max(inPlace, _tokenizer.Encode(text[from..to], addSpecialTokens: false).Length);
+    }
+
+    private static (int From, int To) Trimmed(string text, int from, int to)
+    {
+        while (from < to && char.IsWhiteSpace(text[from]))
+        {
+            from++;
+        }
+        while (to > from && char.IsWhiteSpace(text[to - 1]))
+        {
+            to--;
+        }
+        return (from, to);
+    }
 
     /// <summary>Adds the piece, or its words (or character runs) when it alone is longer than a chunk.</summary>
     private void AddFitting(string text, Piece piece, List<Piece> pieces, List<int> tokens)
@@ -157,16 +180,7 @@ public sealed partial class Chunker
     {
         while (true)
         {
-            var from = pieces[start].Start;
-            var to = pieces[cut - 1].End;
-            while (from < to && char.IsWhiteSpace(text[from]))
-            {
-                from++;
-            }
-            while (to > from && char.IsWhiteSpace(text[to - 1]))
-            {
-                to--;
-            }
+            var (from, to) = Trimmed(text, pieces[start].Start, pieces[cut - 1].End);
             if (from == to)
             {
                 return cut; // whitespace only

@@ -104,4 +104,17 @@ public sealed class ChunkerProperties
         CheckChunks(tokenizer, new Case(text, target, 0, DocumentFormat.PlainText), chunks);
         Assert.Equal(400, chunks.Sum(c => c.Text.Count(ch => ch == '\u4e02')));
     }
+
+    [Theory]
+    [InlineData("Short. supercalifragilisticexpialidocious0123456789")]
+    [InlineData("word supercalifragilisticexpialidocious0123456789 word")]
+    [InlineData("\n\nsupercalifragilisticexpialidocious0123456789")]
+    public void A_word_that_fits_only_with_its_leading_space_is_cut_further(string text)
+    {
+        // Found by the property on CI: qwen3 encodes " supercalifragilisticexpialidocious0123456789"
+        // in 20 tokens and the trimmed word in 21, so a 20-token chunk of that word came out at 21.
+        var tokenizer = Loaded["qwen3"].Value;
+        var chunks = new Chunker(tokenizer, new ChunkingOptions { TargetTokens = 20 }).Split(text);
+        CheckChunks(tokenizer, new Case(text, 20, 0, DocumentFormat.PlainText), chunks);
+    }
 }
