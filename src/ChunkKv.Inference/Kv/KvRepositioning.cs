@@ -31,6 +31,39 @@ public static class KvRepositioning
         return cache.Rotated(rope, turns, positions.ToArray(), KeyForm.PostRope);
     }
 
+    /// <summary>
+    /// Moves slots <c>[firstSlot, firstSlot + positions.Length)</c> of <paramref name="sequence"/> to
+    /// <paramref name="positions"/> in place: every layer's keys turn by the difference, no copy is made.
+    /// </summary>
+    public static unsafe void Reposition(this KvSequence sequence, Rope rope, int firstSlot, ReadOnlySpan<int> positions)
+    {
+        ArgumentNullException.ThrowIfNull(sequence);
+        ArgumentNullException.ThrowIfNull(rope);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstSlot);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(firstSlot + positions.Length, sequence.Count);
+        var current = sequence.Positions.AsSpan(firstSlot, positions.Length);
+        var turns = new int[positions.Length];
+        var moved = false;
+        for (var i = 0; i < turns.Length; i++)
+        {
+            turns[i] = positions[i] - current[i];
+            moved |= turns[i] != 0;
+        }
+        if (!moved)
+        {
+            return;
+        }
+        var (cos, sin) = rope.Table(turns);
+        for (var layer = 0; layer < sequence.Layers; layer++)
+        {
+            fixed (float* k = sequence.Keys[layer])
+            {
+                rope.Apply(k + (long)firstSlot * sequence.RowWidth, positions.Length, sequence.KvHeads, cos, sin);
+            }
+        }
+        positions.CopyTo(current);
+    }
+
     /// <summary>A copy with keys turned back to before RoPE (the form that re-positions with one rotation).</summary>
     public static KvCache WithoutRope(this KvCache cache, Rope rope)
     {

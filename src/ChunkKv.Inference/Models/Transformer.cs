@@ -85,6 +85,52 @@ public sealed unsafe class Transformer : IDisposable
         }
     }
 
+    /// <summary>
+    /// Only the rows' K/V of layer <paramref name="layer"/>, written into their slots; <paramref name="hidden"/>
+    /// is read, not changed. CacheBlend compares these fresh K/V with the cached ones before choosing rows.
+    /// </summary>
+    public void ComputeLayerKv(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence)
+    {
+        var workspace = Rent();
+        try
+        {
+            ForwardLayer(layer, hidden, rows, sequence, workspace, kvOnly: true);
+        }
+        finally
+        {
+            workspaces.Add(workspace);
+        }
+    }
+
+    /// <summary>
+    /// The rows' queries of layer <paramref name="layer"/> <c>[rows.Count, heads, headDim]</c>, rotated at their
+    /// positions, from their input hidden states: what query-aware selection scores context rows with.
+    /// </summary>
+    public void Queries(int layer, ReadOnlySpan<float> hidden, RowBatch rows, Span<float> queries)
+    {
+        var c = Config;
+        var n = rows.Count;
+        var qWidth = c.Heads * c.HeadDim;
+        if (hidden.Length < n * c.HiddenSize || queries.Length < n * qWidth)
+        {
+            throw new ArgumentException($"{n} rows need {n * c.HiddenSize} hidden and {n * qWidth} query floats");
+        }
+        var w = Weights.Layers[layer];
+        var normed = new float[n * c.HiddenSize];
+        fixed (float* x = hidden)
+        fixed (float* h = normed)
+        fixed (float* q = queries)
+        {
+            Kernels.RmsNorm(x, h, n, c.HiddenSize, w.InputNorm, c.RmsNormEpsilon);
+            Kernels.Linear(Gemm, h, n, c.HiddenSize, w.Query.Data, qWidth, w.QueryBias, q);
+            if (c.QkNorm)
+            {
+                Kernels.RmsNorm(q, q, n * c.Heads, c.HeadDim, w.QueryNorm, c.RmsNormEpsilon);
+            }
+            Rope.Apply(q, n, c.Heads, rows.Cos, rows.Sin);
+        }
+    }
+
     /// <param name="kvOnly">Stop once the rows' K/V are in the sequence: the hidden states are left unfinished.</param>
     private void ForwardLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence, Workspace workspace, bool kvOnly)
     {

@@ -1,0 +1,97 @@
+using ChunkKv.Inference.Kv;
+using ChunkKv.Inference.Models;
+
+namespace ChunkKv.Fusion;
+
+/// <summary>
+/// The rows being computed, layer by layer: their slots in the fused sequence (ascending, so global
+/// order) and their hidden states <c>[Count, hidden]</c>. Every strategy is a schedule over this one
+/// piece: start rows from their embeddings, run layers, write a layer's fresh K/V only, keep a
+/// subset. A computed row's K/V overwrite its slot before attention, and attention is the engine's
+/// exact causal rule on the slots' positions.
+/// </summary>
+internal sealed class ActiveRows
+{
+    private readonly Transformer transformer;
+    private readonly KvSequence sequence;
+    private RowBatch rows;
+
+    private ActiveRows(Transformer transformer, KvSequence sequence, int[] slots, float[] hidden)
+    {
+        this.transformer = transformer;
+        this.sequence = sequence;
+        Slots = slots;
+        Hidden = hidden;
+        rows = transformer.Rows(sequence, slots);
+    }
+
+    /// <summary>Slots being computed, ascending.</summary>
+    public int[] Slots { get; private set; }
+
+    /// <summary>Their hidden states, <c>[Slots.Length, hidden]</c>: the input of the next layer to run.</summary>
+    public float[] Hidden { get; private set; }
+
+    public RowBatch Rows => rows;
+
+    public int Count => Slots.Length;
+
+    /// <summary>The rows at <paramref name="slots"/> (ascending), from the embeddings of their tokens.</summary>
+    public static ActiveRows Embed(Transformer transformer, KvSequence sequence, int[] slots, Func<int, int> tokenAtSlot)
+    {
+        for (var i = 1; i < slots.Length; i++)
+        {
+            if (slots[i] <= slots[i - 1])
+            {
+                throw new ArgumentException("rows must be in ascending slot order", nameof(slots));
+            }
+        }
+        var ids = slots.Select(tokenAtSlot).ToArray();
+        var hidden = GC.AllocateUninitializedArray<float>(slots.Length * transformer.Config.HiddenSize);
+        transformer.Embed(ids, hidden);
+        return new ActiveRows(transformer, sequence, slots, hidden);
+    }
+
+    /// <summary>Runs layers <c>[from, to)</c> on every row.</summary>
+    public void Run(int from, int to, Action<int, ActiveRows>? beforeLayer = null)
+    {
+        for (var layer = from; layer < to; layer++)
+        {
+            beforeLayer?.Invoke(layer, this);
+            transformer.ForwardLayer(layer, Hidden, rows, sequence);
+        }
+    }
+
+    /// <summary>Writes layer <paramref name="layer"/>'s fresh K/V of every row into its slot; the hidden states stay layer <paramref name="layer"/>'s input.</summary>
+    public void ComputeKv(int layer) => transformer.ComputeLayerKv(layer, Hidden, rows, sequence);
+
+    /// <summary>Keeps only the rows whose slot is in <paramref name="keep"/> (ascending), hidden states and all.</summary>
+    public void Keep(IReadOnlyList<int> keep)
+    {
+        var width = transformer.Config.HiddenSize;
+        var hidden = GC.AllocateUninitializedArray<float>(keep.Count * width);
+        var at = 0;
+        for (var i = 0; i < keep.Count; i++)
+        {
+            while (at < Slots.Length && Slots[at] < keep[i])
+            {
+                at++;
+            }
+            if (at == Slots.Length || Slots[at] != keep[i])
+            {
+                throw new ArgumentException($"slot {keep[i]} is not an active row (or the slots are not ascending)", nameof(keep));
+            }
+            Hidden.AsSpan(at * width, width).CopyTo(hidden.AsSpan(i * width, width));
+        }
+        Slots = [.. keep];
+        Hidden = hidden;
+        rows = transformer.Rows(sequence, Slots);
+    }
+
+    /// <summary>The logits of the last row (the question's last token): the first answer token's distribution.</summary>
+    public float[] LastLogits()
+    {
+        var logits = new float[transformer.Config.VocabSize];
+        transformer.Logits(Hidden, Count - 1, logits);
+        return logits;
+    }
+}

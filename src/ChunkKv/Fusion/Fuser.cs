@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using ChunkKv.Inference.Kv;
+using ChunkKv.Inference.Models;
+
+namespace ChunkKv.Fusion;
+
+/// <summary>How long each part of a fusion took.</summary>
+public sealed record FusionTimings(TimeSpan Assemble, TimeSpan Compute)
+{
+    /// <summary>Assembling plus computing: the time to the first token's logits once the caches are loaded.</summary>
+    public TimeSpan Total => Assemble + Compute;
+}
+
+/// <summary>
+/// A fused prompt: the first token's logits, the context rows computed in the last layer (global
+/// indices, neither prefix nor question), and the sequence whose slots now hold the prompt's K/V,
+/// ready for decoding.
+/// </summary>
+public sealed record FusionResult(FusionMethod Method, float[] Logits, int[] Recomputed, KvSequence Sequence, FusionTimings Timings);
+
+/// <summary>
+/// Turns a prompt's stored caches into the KV cache of the whole prompt with a fusion method.
+/// The fused cache is the prefix's K/V, then each chunk's with keys turned from the positions it
+/// was computed at to its global positions (values unchanged); the method then recomputes rows
+/// (<see cref="IFusionStrategy"/>), and the question is always computed.
+/// </summary>
+public sealed class Fuser(Transformer transformer)
+{
+    public Transformer Transformer => transformer;
+
+    /// <param name="caches">The stored caches (<see cref="PromptCacheComputation"/>); not read by <c>full</c>, only the prefix's by <c>prefix</c>.</param>
+    /// <param name="sequence">A sequence to fill (its buffers are kept from an earlier request); a new one when null.</param>
+    public FusionResult Fuse(FusionPrompt prompt, PromptCaches? caches, FusionMethod method, KvSequence? sequence = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(method);
+        var clock = Stopwatch.StartNew();
+        sequence ??= transformer.NewSequence(prompt.Length + 64);
+        sequence.Truncate(0);
+        Assemble(prompt, caches, method, sequence);
+        var assembled = clock.Elapsed;
+        var run = new FusionRun(transformer, prompt, sequence, method);
+        var rows = Strategy(method).Run(run);
+        var logits = rows.LastLogits();
+        var recomputed = rows.Slots.Where(s => s >= prompt.Prefix.Length && s < prompt.ContextLength).ToArray();
+        return new FusionResult(method, logits, recomputed, sequence, new FusionTimings(assembled, clock.Elapsed - assembled));
+    }
+
+    private static IFusionStrategy Strategy(FusionMethod method) => method.Kind switch
+    {
+        FusionKind.Full => FixedRowStrategy.Full,
+        FusionKind.Prefix => FixedRowStrategy.Prefix,
+        FusionKind.Reuse => FixedRowStrategy.Reuse,
+        FusionKind.Epic => FixedRowStrategy.Epic,
+        FusionKind.KvLink => FixedRowStrategy.KvLink,
+        FusionKind.CacheBlend => CacheBlendStrategy.CacheBlend,
+        FusionKind.CacheCraft => CacheBlendStrategy.CacheCraft,
+        FusionKind.Query => QueryStrategy.Instance,
+        _ => throw new ArgumentOutOfRangeException(nameof(method), method.Kind, "no strategy"),
+    };
+
+    /// <summary>
+    /// Fills the slots: cached K/V where the method reads them, bare slots where every layer will
+    /// write them anyway (full's whole context, prefix's chunks), then the question's slots.
+    /// </summary>
+    private void Assemble(FusionPrompt prompt, PromptCaches? caches, FusionMethod method, KvSequence sequence)
+    {
+        var readsPrefix = method.Kind != FusionKind.Full && prompt.Prefix.Length > 0;
+        var readsChunks = method.Kind is not (FusionKind.Full or FusionKind.Prefix);
+        if ((readsPrefix || readsChunks) && caches is null)
+        {
+            throw new ArgumentException($"{method.Name} needs the prompt's stored caches", nameof(caches));
+        }
+        if (readsPrefix)
+        {
+            Expect(caches!.Prefix, prompt.Prefix.Length, 0, "the prefix");
+            sequence.Append(caches.Prefix!);
+        }
+        else
+        {
+            sequence.Reserve(Positions(0, prompt.Prefix.Length));
+        }
+        var last = prompt.Prefix.Length - 1;
+        for (var i = 0; i < prompt.Chunks.Count; i++)
+        {
+            var start = prompt.ChunkStarts[i];
+            var length = prompt.Chunks[i].Length;
+            if (!readsChunks)
+            {
+                sequence.Reserve(Positions(start, length));
+                last = start + length - 1;
+                continue;
+            }
+            if (caches!.Chunks.Count != prompt.Chunks.Count)
+            {
+                throw new ArgumentException($"{caches.Chunks.Count} chunk caches for {prompt.Chunks.Count} chunks", nameof(caches));
+            }
+            var cache = caches.Chunks[i];
+            Expect(cache, length, null, $"chunk {i}");
+            var first = sequence.Append(cache);
+            if (method.Positions == ChunkPositions.Reordered)
+            {
+                sequence.Reposition(transformer.Rope, first, Positions(start, length));
+            }
+            last = Math.Max(last, sequence.Positions[first + length - 1]);
+        }
+        // The question follows the furthest position: with composite positions that is the longest chunk's end.
+        sequence.Reserve(Positions(last + 1, prompt.Question.Length));
+    }
+
+    private static void Expect(KvCache? cache, int tokens, int? firstPosition, string what)
+    {
+        if (cache is null || cache.Tokens != tokens)
+        {
+            throw new ArgumentException($"the cache of {what} holds {cache?.Tokens ?? 0} tokens; the prompt has {tokens}");
+        }
+        if (firstPosition is { } p && tokens > 0 && cache.Positions[0] != p)
+        {
+            throw new ArgumentException($"the cache of {what} starts at position {cache.Positions[0]}, not {p}");
+        }
+    }
+
+    private static int[] Positions(int start, int count) => Enumerable.Range(start, count).ToArray();
+}

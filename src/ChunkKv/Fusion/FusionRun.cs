@@ -1,0 +1,41 @@
+using ChunkKv.Inference.Kv;
+using ChunkKv.Inference.Models;
+
+namespace ChunkKv.Fusion;
+
+/// <summary>
+/// One prompt being fused: the assembled sequence (slot = global index) and what a strategy needs
+/// to name rows. A strategy runs <see cref="ActiveRows"/> over it and hands back the last layer's rows.
+/// </summary>
+internal sealed class FusionRun(Transformer transformer, FusionPrompt prompt, KvSequence sequence, FusionMethod method)
+{
+    public Transformer Transformer => transformer;
+    public FusionPrompt Prompt => prompt;
+    public KvSequence Sequence => sequence;
+    public FusionMethod Method => method;
+    public int Layers => transformer.Config.Layers;
+
+    /// <summary>The question's slots, <c>[ContextLength, Length)</c>.</summary>
+    public int[] QuestionSlots => Range(prompt.ContextLength, prompt.Question.Length);
+
+    /// <summary>The slots of chunks C₁ … Cₘ, <c>[|P|, ContextLength)</c>.</summary>
+    public int[] ChunkSlots => Range(prompt.Prefix.Length, prompt.ChunkTokens);
+
+    /// <summary>Slots of chunk <paramref name="chunk"/>.</summary>
+    public int[] SlotsOfChunk(int chunk) => Range(prompt.ChunkStarts[chunk], prompt.Chunks[chunk].Length);
+
+    /// <summary>Rows at the given slots (any order; made ascending), from their token embeddings.</summary>
+    public ActiveRows Start(IEnumerable<int> slots) =>
+        ActiveRows.Embed(transformer, sequence, slots.Distinct().Order().ToArray(), prompt.TokenAt);
+
+    /// <summary>Chosen context slots with the question's, ascending: the rows computed from a selection on.</summary>
+    public int[] WithQuestion(IEnumerable<int> contextSlots) => contextSlots.Concat(QuestionSlots).Distinct().Order().ToArray();
+
+    private static int[] Range(int start, int count) => Enumerable.Range(start, count).ToArray();
+}
+
+/// <summary>A fusion method's schedule of rows over the layers. Returns the rows left after the last layer.</summary>
+internal interface IFusionStrategy
+{
+    ActiveRows Run(FusionRun run);
+}

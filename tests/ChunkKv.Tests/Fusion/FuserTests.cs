@@ -1,0 +1,246 @@
+using ChunkKv.Fusion;
+using ChunkKv.Inference.Kv;
+using ChunkKv.Inference.Models;
+using ChunkKv.Inference.Tests;
+
+namespace ChunkKv.Tests.Fusion;
+
+/// <summary>
+/// The fusion methods on random models, against their definitions: <c>full</c> is a plain prefill
+/// bit for bit; every method that ends up computing every row is <c>full</c>; <c>reuse</c> of one
+/// chunk is exact; each method recomputes exactly the rows its definition names (CacheBlend's
+/// checked against deviations worked out here from a plain prefill and the copy-based re-positioning).
+/// </summary>
+public sealed class FuserTests : IClassFixture<FuserTests.Models>
+{
+    public sealed class Models : IDisposable
+    {
+        public Models()
+        {
+            foreach (var (name, shape) in new[]
+                     {
+                         // Llama 3 RoPE scaling and Qwen3's q/k norms: both change how keys re-position.
+                         ("llama3", ModelShape.Tiny.Single(s => s.Name == "tiny-llama3") with { Layers = 4 }),
+                         ("qwen3", ModelShape.Tiny.Single(s => s.Name == "tiny-qwen3") with { Layers = 4 }),
+                     })
+            {
+                var directory = Fixtures.TempDirectory($"fusion-{name}");
+                RandomModel.Write(directory, shape, seed: 11);
+                Loaded[name] = LanguageModel.Load(directory);
+            }
+        }
+
+        public Dictionary<string, LanguageModel> Loaded { get; } = [];
+
+        public void Dispose()
+        {
+            foreach (var model in Loaded.Values)
+            {
+                model.Dispose();
+            }
+        }
+    }
+
+    private readonly Models models;
+
+    public FuserTests(Models models) => this.models = models;
+
+    public static TheoryData<string> Architectures => new(["llama3", "qwen3"]);
+
+    private static FusionPrompt Prompt(int chunks = 3, int seed = 1, int prefix = 4)
+    {
+        var random = new Random(seed);
+        int[] Tokens(int n) => Enumerable.Range(0, n).Select(_ => random.Next(1, 384)).ToArray();
+        return new FusionPrompt(Tokens(prefix), Enumerable.Range(0, chunks).Select(i => Tokens(9 + 3 * i)).ToList(), Tokens(5));
+    }
+
+    private (Fuser Fuser, PromptCaches Caches, FusionPrompt Prompt) Setup(string architecture, int chunks = 3, int prefix = 4)
+    {
+        var transformer = models.Loaded[architecture].Transformer;
+        var prompt = Prompt(chunks, prefix: prefix);
+        return (new Fuser(transformer), PromptCacheComputation.ForPrompt(transformer, prompt), prompt);
+    }
+
+    private static float MaxDifference(float[] a, float[] b) => a.Zip(b, (x, y) => MathF.Abs(x - y)).Max();
+
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public void Full_through_fusion_is_a_plain_prefill_bit_for_bit(string architecture)
+    {
+        var (fuser, _, prompt) = Setup(architecture);
+        var plain = fuser.Transformer.Prefill(prompt.AllTokens(), fuser.Transformer.NewSequence());
+
+        var fused = fuser.Fuse(prompt, caches: null, FusionMethod.Full);
+
+        Assert.Equal(plain, fused.Logits);
+        Assert.Equal(Enumerable.Range(prompt.Prefix.Length, prompt.ChunkTokens), fused.Recomputed);
+        Assert.Equal(prompt.Length, fused.Sequence.Count);
+    }
+
+    [Theory]
+    [InlineData("llama3", "prefix")]
+    [InlineData("llama3", "epic:100")]
+    [InlineData("llama3", "kvlink:100")]
+    [InlineData("llama3", "cacheblend:1")]
+    [InlineData("llama3", "cacheblend:1:0")]
+    [InlineData("llama3", "cacheblend:1:2:v")]
+    [InlineData("llama3", "cachecraft:1")]
+    [InlineData("llama3", "query:1")]
+    [InlineData("qwen3", "epic:100")]
+    [InlineData("qwen3", "cacheblend:1")]
+    [InlineData("qwen3", "query:1")]
+    public void A_method_that_computes_every_row_is_full(string architecture, string name)
+    {
+        var (fuser, caches, prompt) = Setup(architecture);
+        var full = fuser.Fuse(prompt, caches, FusionMethod.Full);
+
+        var fused = fuser.Fuse(prompt, caches, FusionMethod.Parse(name));
+
+        // C₁'s and the prefix's cached rows are exact, but computed in other batches than full's:
+        // agreement to float rounding, not bits.
+        Assert.True(MaxDifference(full.Logits, fused.Logits) < 1e-4f, $"{name}: max |Δlogit| {MaxDifference(full.Logits, fused.Logits)}");
+        Assert.Equal(full.Sequence.Count, fused.Sequence.Count);
+    }
+
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public void Reuse_of_a_single_chunk_is_exact_and_of_several_is_not(string architecture)
+    {
+        var (fuser, caches, prompt) = Setup(architecture, chunks: 1);
+        Assert.True(MaxDifference(fuser.Fuse(prompt, caches, FusionMethod.Full).Logits, fuser.Fuse(prompt, caches, FusionMethod.Reuse).Logits) < 1e-4f);
+
+        var (_, severalCaches, several) = Setup(architecture, chunks: 3);
+        var gap = MaxDifference(fuser.Fuse(several, severalCaches, FusionMethod.Full).Logits, fuser.Fuse(several, severalCaches, FusionMethod.Reuse).Logits);
+        Assert.True(gap > 1e-3f, $"reuse of three chunks differs from full by only {gap}: the test's prompt does not exercise fusion");
+    }
+
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public void Composite_positions_keep_each_chunk_where_it_was_computed(string architecture)
+    {
+        var (fuser, caches, prompt) = Setup(architecture);
+        var composite = fuser.Fuse(prompt, caches, FusionMethod.Parse("reuse:composite"));
+
+        var expected = new List<int>();
+        expected.AddRange(Enumerable.Range(0, prompt.Prefix.Length));
+        foreach (var chunk in prompt.Chunks)
+        {
+            expected.AddRange(Enumerable.Range(prompt.Prefix.Length, chunk.Length));
+        }
+        var questionStart = prompt.Prefix.Length + prompt.Chunks.Max(c => c.Length);
+        expected.AddRange(Enumerable.Range(questionStart, prompt.Question.Length));
+        Assert.Equal(expected, composite.Sequence.Positions.AsSpan(0, composite.Sequence.Count).ToArray());
+        Assert.True(MaxDifference(composite.Logits, fuser.Fuse(prompt, caches, FusionMethod.Reuse).Logits) > 1e-4f);
+
+        // With one chunk, composite and reordered positions are the same positions.
+        var (_, oneCache, one) = Setup(architecture, chunks: 1);
+        Assert.Equal(fuser.Fuse(one, oneCache, FusionMethod.Reuse).Logits, fuser.Fuse(one, oneCache, FusionMethod.Parse("reuse:composite")).Logits);
+    }
+
+    [Fact]
+    public void Each_method_recomputes_the_rows_its_definition_names()
+    {
+        var (fuser, caches, prompt) = Setup("llama3", chunks: 4);
+        int[] Recomputed(string name) => fuser.Fuse(prompt, caches, FusionMethod.Parse(name)).Recomputed;
+        var starts = prompt.ChunkStarts;
+        var ends = prompt.ChunkStarts.Zip(prompt.Chunks, (s, c) => s + c.Length).ToArray();
+
+        Assert.Empty(Recomputed("reuse"));
+        Assert.Equal(Enumerable.Range(prompt.Prefix.Length, prompt.ChunkTokens), Recomputed("prefix"));
+        Assert.Equal(starts.Skip(1).SelectMany(s => new[] { s, s + 1 }), Recomputed("epic:2"));
+        Assert.Equal(ends.Skip(1).Select(e => e - 1), Recomputed("kvlink"));
+        Assert.Equal(ends.Skip(1).SelectMany(e => new[] { e - 2, e - 1 }), Recomputed("kvlink:2"));
+
+        var budget = (int)Math.Floor(0.2 * prompt.ChunkTokens);
+        var query = Recomputed("query:0.2");
+        Assert.Equal(budget, query.Length);
+        Assert.All(query, slot => Assert.InRange(slot, prompt.Prefix.Length, prompt.ContextLength - 1));
+        var craft = Recomputed("cachecraft:0.2");
+        Assert.Equal(budget, craft.Length);
+        // The first chunk's cache is exact, so its deviation is rounding: Cache-Craft spends (almost) nothing there.
+        Assert.True(craft.Count(s => s < ends[0]) <= 1, $"cachecraft spent {craft.Count(s => s < ends[0])} rows on the exact first chunk");
+        Assert.Single(Recomputed("cacheblend:0")); // max(1, ⌊0·N⌋)
+    }
+
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(1, true)]
+    public void CacheBlend_keeps_the_rows_whose_check_layer_keys_deviate_most(int checkLayer, bool values)
+    {
+        var (fuser, caches, prompt) = Setup("llama3", chunks: 4);
+        var transformer = fuser.Transformer;
+        // Fresh K/V at the check layer: layers below it recompute every chunk row, which is what a
+        // plain prefill of the whole prompt computes there.
+        var plain = transformer.NewSequence();
+        transformer.Prefill(prompt.AllTokens(), plain);
+        var width = plain.RowWidth;
+        var scores = new List<(int Slot, double Score)>();
+        for (var i = 0; i < prompt.Chunks.Count; i++)
+        {
+            var start = prompt.ChunkStarts[i];
+            var moved = caches.Chunks[i].Reposition(transformer.Rope, Enumerable.Range(start, prompt.Chunks[i].Length).ToArray());
+            var cached = values ? moved.Values[checkLayer] : moved.Keys[checkLayer];
+            var fresh = values ? plain.Values[checkLayer] : plain.Keys[checkLayer];
+            for (var t = 0; t < prompt.Chunks[i].Length; t++)
+            {
+                double sum = 0;
+                for (var j = 0; j < width; j++)
+                {
+                    var d = (double)fresh[(start + t) * width + j] - cached[t * width + j];
+                    sum += d * d;
+                }
+                scores.Add((start + t, sum));
+            }
+        }
+        var budget = (int)Math.Floor(0.25 * prompt.ChunkTokens);
+        var expected = scores.OrderByDescending(s => s.Score).ThenBy(s => s.Slot).Take(budget).Select(s => s.Slot).Order().ToArray();
+
+        var name = $"cacheblend:0.25:{checkLayer}" + (values ? ":v" : "");
+        Assert.Equal(expected, fuser.Fuse(prompt, caches, FusionMethod.Parse(name)).Recomputed);
+    }
+
+    [Fact]
+    public void Recomputing_more_rows_brings_cacheblend_closer_to_full()
+    {
+        var (fuser, caches, prompt) = Setup("qwen3", chunks: 4);
+        var full = fuser.Fuse(prompt, caches, FusionMethod.Full).Logits;
+        var gaps = new[] { "reuse", "cacheblend:0.3", "cacheblend:0.7", "cacheblend:1" }
+            .Select(name => MaxDifference(full, fuser.Fuse(prompt, caches, FusionMethod.Parse(name)).Logits)).ToArray();
+        Assert.True(gaps[0] > gaps[1] && gaps[1] > gaps[2] && gaps[2] > gaps[3], $"gaps to full: {string.Join(", ", gaps)}");
+    }
+
+    [Fact]
+    public void A_kept_sequence_is_refilled_for_the_next_prompt()
+    {
+        var (fuser, caches, prompt) = Setup("llama3");
+        var sequence = fuser.Transformer.NewSequence(8);
+        var first = fuser.Fuse(prompt, caches, FusionMethod.CacheBlend, sequence);
+        var again = fuser.Fuse(prompt, caches, FusionMethod.CacheBlend, sequence);
+        Assert.Same(sequence, again.Sequence);
+        Assert.Equal(first.Logits, again.Logits);
+        Assert.Equal(first.Logits, fuser.Fuse(prompt, caches, FusionMethod.CacheBlend).Logits);
+    }
+
+    [Fact]
+    public void Caches_that_do_not_fit_the_prompt_are_refused()
+    {
+        var (fuser, caches, prompt) = Setup("llama3");
+        Assert.Throws<ArgumentException>(() => fuser.Fuse(prompt, caches: null, FusionMethod.Reuse));
+        var shorter = new PromptCaches(caches.Prefix, caches.Chunks.Take(2).ToList());
+        Assert.Throws<ArgumentException>(() => fuser.Fuse(prompt, shorter, FusionMethod.Reuse));
+        var swapped = new PromptCaches(caches.Prefix, [caches.Chunks[1], caches.Chunks[0], caches.Chunks[2]]);
+        Assert.Throws<ArgumentException>(() => fuser.Fuse(prompt, swapped, FusionMethod.Reuse));
+        Assert.Throws<ArgumentException>(() => fuser.Fuse(prompt, caches, FusionMethod.Parse("cacheblend:0.1:4")));
+    }
+
+    [Fact]
+    public void Decoding_continues_from_the_fused_sequence_at_the_next_position()
+    {
+        var (fuser, caches, prompt) = Setup("llama3");
+        var fused = fuser.Fuse(prompt, caches, FusionMethod.Full);
+        var plain = fuser.Transformer.NewSequence();
+        fuser.Transformer.Prefill(prompt.AllTokens(), plain);
+        Assert.Equal(fuser.Transformer.Prefill([7], plain), fuser.Transformer.Prefill([7], fused.Sequence));
+    }
+}
