@@ -1,5 +1,6 @@
 using ChunkKv.Caching.Codecs;
 using ChunkKv.Cli.Bench;
+using ChunkKv.Fusion;
 using ChunkKv.Inference.Models;
 
 namespace ChunkKv.Cli.Commands;
@@ -7,13 +8,14 @@ namespace ChunkKv.Cli.Commands;
 /// <summary>
 /// <c>chunkkv bench store [--json] [--tokens N] [--seconds S] [--redis CONF] [--dir PATH] [--kv-model SHAPE|none]</c> and
 /// <c>chunkkv bench prefill [--shape NAME] [--tokens 512,2048,4096] [--decode-tokens N] [--json]</c> and
-/// <c>chunkkv bench ingest [--shape NAME] [--tokenizer DIR] [--documents N] [--chunk-tokens N] [--codec f16] [--json]</c>.
+/// <c>chunkkv bench ingest [--shape NAME] [--tokenizer DIR] [--documents N] [--chunk-tokens N] [--codec f16] [--json]</c> and
+/// <c>chunkkv bench ttft [--shape NAME] [--chunks 8] [--chunk-tokens 512] [--question-tokens 32] [--methods ...] [--store memory|disk|redis] [--json]</c>.
 /// </summary>
 public sealed class BenchCommand : ICommand
 {
     public string Name => "bench";
     public string Summary =>
-        "benchmarks: 'bench store' (KV store tiers and codecs), 'bench prefill' (engine speed), 'bench ingest' (chunks/s with and without KV precompute)";
+        "benchmarks: 'bench store' (KV store tiers and codecs), 'bench prefill' (engine speed), 'bench ingest' (chunks/s with and without KV precompute), 'bench ttft' (fusion methods' time to first token)";
 
     /// <summary>The Qwen3 tokenizer that scripts/fixtures.sh fetches (its vocabulary fits the Qwen2.5 shape).</summary>
     private static string DefaultTokenizer()
@@ -64,8 +66,29 @@ public sealed class BenchCommand : ICommand
                     Console.Error, cancellationToken);
                 output.Write(arguments.Flag("json") ? ingest.ToJson() : ingest.ToTable());
                 return CliApp.Ok;
+            case "ttft":
+                var ttftShape = ModelShape.All.FirstOrDefault(s => s.Name == (arguments.Optional("shape") ?? ModelShape.Qwen25Of500M.Name))
+                    ?? throw new UsageException($"unknown shape '{arguments.Optional("shape")}'; known: {string.Join(", ", ModelShape.All.Select(s => s.Name))}");
+                IReadOnlyList<FusionMethod> methods;
+                KvCodecId codec;
+                try
+                {
+                    methods = FusionMethod.ParseList(arguments.Optional("methods") ?? "full,reuse,epic:16,cacheblend:0.15,query:0.15");
+                    codec = KvCodec.ParseId(arguments.Optional("codec") ?? "f16");
+                }
+                catch (FormatException e)
+                {
+                    throw new UsageException(e.Message);
+                }
+                var ttft = await TtftBenchmark.RunAsync(new TtftBenchmark.Settings(ttftShape, arguments.PositiveInteger("chunks", 8),
+                    arguments.PositiveInteger("chunk-tokens", 512), arguments.PositiveInteger("question-tokens", 32),
+                    arguments.PositiveInteger("prefix-tokens", 16), methods, arguments.Optional("store") ?? "memory", codec,
+                    arguments.Optional("redis") ?? Environment.GetEnvironmentVariable("CHUNKKV_REDIS"), arguments.PositiveInteger("repeats", 3),
+                    arguments.Optional("model-cache") ?? BenchModels.DefaultCache), Console.Error, cancellationToken);
+                output.Write(arguments.Flag("json") ? ttft.ToJson() : ttft.ToTable());
+                return CliApp.Ok;
             default:
-                throw new UsageException($"unknown benchmark '{target}'; known: store, prefill, ingest");
+                throw new UsageException($"unknown benchmark '{target}'; known: store, prefill, ingest, ttft");
         }
     }
 }

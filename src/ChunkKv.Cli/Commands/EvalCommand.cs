@@ -1,0 +1,78 @@
+using System.Globalization;
+using System.Text.Json;
+using ChunkKv.Caching;
+using ChunkKv.Caching.Codecs;
+using ChunkKv.Caching.Tiers;
+using ChunkKv.Evaluation;
+using ChunkKv.Fusion;
+using ChunkKv.Pipeline;
+
+namespace ChunkKv.Cli.Commands;
+
+/// <summary>
+/// <c>chunkkv eval --model DIR --dataset FILE.jsonl --methods full,reuse,... [--codec f16] [--limit N] [--json]</c>:
+/// per method and question kind, accuracy against the gold answers and fidelity to <c>full</c>, with
+/// caches through the real store (memory tier).
+/// </summary>
+public sealed class EvalCommand : ICommand
+{
+    public const string DefaultMethods = "full,reuse,epic:16,cacheblend:0.15,kvlink,cachecraft,query:0.15";
+
+    private static readonly JsonSerializerOptions SnakeCase = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public string Name => "eval";
+    public string Summary => "score fusion methods on a held-apart JSONL set (accuracy, agreement with full, TTFT)";
+
+    public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
+    {
+        arguments.WithoutPositional();
+        var dataset = arguments.Required("dataset");
+        if (!File.Exists(dataset))
+        {
+            throw new CommandFailedException($"dataset '{dataset}' does not exist");
+        }
+        IReadOnlyList<FusionMethod> methods;
+        KvCodec codec;
+        try
+        {
+            methods = FusionMethod.ParseList(arguments.Optional("methods") ?? DefaultMethods);
+            codec = KvCodec.Create(KvCodec.ParseId(arguments.Optional("codec") ?? "f16"));
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        IReadOnlyList<EvalRecord> records;
+        try
+        {
+            records = EvalRecord.ReadJsonLines(dataset);
+        }
+        catch (FormatException e)
+        {
+            throw new CommandFailedException(e.Message);
+        }
+        var limit = arguments.PositiveInteger("limit", int.MaxValue);
+        records = records.GroupBy(r => r.Kind).SelectMany(g => g.Take(limit)).ToList();
+        using var model = ModelArguments.Load(arguments);
+        var store = new KvStore([new MemoryTier(4L << 30)]);
+        var evaluator = new FusionEvaluator(model, PromptLayout.FromModelDirectory(model.Directory), new PromptCacheLoader(model, store, codec));
+        var json = arguments.Flag("json");
+        var scores = await evaluator.EvaluateAsync(records, methods,
+            json ? null : done => { if (done % 50 == 0 || done == records.Count) { Console.Error.WriteLine($"[{done}/{records.Count}]"); } },
+            cancellationToken);
+        if (json)
+        {
+            output.WriteLine(JsonSerializer.Serialize(new { dataset = Path.GetFileName(dataset), codec = codec.ToString(), results = scores },
+                SnakeCase));
+            return CliApp.Ok;
+        }
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{"method",-18} {"kind",-7} {"n",5} {"accuracy",9} {"agree",7} {"KL",8} {"same",6} {"recomp",7} {"TTFT ms",8}"));
+        foreach (var s in scores)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{s.Method,-18} {s.Kind,-7} {s.Questions,5} {s.Accuracy,9:P1} {s.FirstTokenAgreement,7:P1} {s.MeanKlDivergence,8:F4} {s.SameAnswerAsFull,6:P0} {s.RecomputedShare,7:P1} {s.MedianTtftSeconds * 1000,8:F2}"));
+        }
+        return CliApp.Ok;
+    }
+}

@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using ChunkKv.Caching;
+using ChunkKv.Caching.Codecs;
+using ChunkKv.Caching.Format;
+using ChunkKv.Fusion;
+using ChunkKv.Inference.Kv;
+using ChunkKv.Inference.Models;
+
+namespace ChunkKv.Pipeline;
+
+/// <summary>Where one piece's cache came from.</summary>
+public enum CacheSource
+{
+    /// <summary>A tier held it and it decoded cleanly.</summary>
+    Hit,
+
+    /// <summary>No tier held it (or it was corrupt, which the store treats as a miss): computed now and stored.</summary>
+    Computed,
+}
+
+/// <summary>The prompt's caches with where each came from (the prefix first, then each chunk) and how long loading took.</summary>
+public sealed record LoadedCaches(PromptCaches Caches, CacheSource? Prefix, IReadOnlyList<CacheSource> Chunks, TimeSpan Elapsed);
+
+/// <summary>
+/// Fetches a prompt's stored caches: the prefix's, and each chunk's computed after that prefix.
+/// A chunk's key covers the prefix's tokens (<see cref="ChunkCacheKey.Compute"/>'s context), so
+/// another prefix never hits it. A miss or a corrupt entry is computed on the spot and stored,
+/// never fatal; a store that takes no write only means the next query computes again.
+/// </summary>
+public sealed class PromptCacheLoader(LanguageModel model, KvStore store, KvCodec codec)
+{
+    private readonly byte[] fingerprint = Convert.FromHexString(model.Fingerprint);
+
+    /// <summary>The key of a chunk computed after <paramref name="prefix"/> (empty: the chunk alone, at positions from 0).</summary>
+    public ChunkCacheKey KeyOf(ReadOnlySpan<int> prefix, ReadOnlySpan<int> chunk) =>
+        ChunkCacheKey.Compute(fingerprint, codec, chunk, MemoryMarshal.AsBytes(prefix));
+
+    public async Task<LoadedCaches> LoadAsync(FusionPrompt prompt, CancellationToken cancellationToken = default)
+    {
+        var clock = Stopwatch.StartNew();
+        KvCache? prefix = null;
+        CacheSource? prefixSource = null;
+        if (prompt.Prefix.Length > 0)
+        {
+            (prefix, var source) = await GetOrComputeAsync(KeyOf([], prompt.Prefix), prompt.Prefix.Length,
+                () => PromptCacheComputation.Prefix(model.Transformer, prompt.Prefix)!, cancellationToken);
+            prefixSource = source;
+        }
+        var loads = prompt.Chunks.Select(chunk => GetOrComputeAsync(KeyOf(prompt.Prefix, chunk), chunk.Length,
+            () => PromptCacheComputation.Chunk(model.Transformer, prefix, chunk), cancellationToken)).ToArray();
+        var chunks = await Task.WhenAll(loads);
+        return new LoadedCaches(new PromptCaches(prefix, chunks.Select(c => c.Cache).ToList()), prefixSource,
+            chunks.Select(c => c.Source).ToList(), clock.Elapsed);
+    }
+
+    private async Task<(KvCache Cache, CacheSource Source)> GetOrComputeAsync(ChunkCacheKey key, int tokens, Func<KvCache> compute,
+        CancellationToken cancellationToken)
+    {
+        var stored = await store.GetAsync(key, fingerprint, cancellationToken);
+        if (stored is not null && stored.Kv.Tokens == tokens && stored.Kv.KeyForm == KeyForm.PostRope)
+        {
+            return (stored.Kv, CacheSource.Hit);
+        }
+        var entry = await Task.Run(() => ChunkCacheCodec.Encode(compute(), codec, fingerprint), cancellationToken);
+        try
+        {
+            await store.PutAsync(key, entry, cancellationToken);
+        }
+        catch (KvStoreWriteException)
+        {
+            // Every tier is down: this answer is still right, the next one computes again.
+        }
+        // Served as stored, so a hit and a miss give the same answer whatever the codec loses.
+        return (ChunkCacheCodec.Decode(entry, fingerprint).Kv, CacheSource.Computed);
+    }
+}

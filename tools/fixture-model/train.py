@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+"""Trains the fixture model, checkpointed and resumable, from a fixed seed; writes the model directory.
+
+    /usr/bin/python3 tools/fixture-model/train.py --work .build/fixture-train --out tests/fixtures/fixture-model
+
+Training examples are generated on the fly (seed 1); the evaluation sets come from other seeds
+(evaluate.py writes them). The loss is on answer tokens only: the context is random facts, so
+predicting it teaches nothing but noise, and skipping its vocabulary projection is most of the
+cost saved. Each training sequence asks several questions one after another (at least half of
+them cross-chunk where the world has them), so one pass over a context trains several lookups.
+
+The curriculum starts on short chunks, where learning to look things up starts early, and moves
+to full-length chunks once the training accuracy says the lookup works.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bpe  # noqa: E402
+import corpus  # noqa: E402
+import layout  # noqa: E402
+from model import Config, Llama, save_safetensors  # noqa: E402
+
+# (tokens per chunk, fewest chunks, most chunks, the full task or direct facts only); a stage is
+# left when training accuracy reaches ADVANCE_AT. The first is plain associative recall, which a
+# small transformer learns quickly; pronouns, fillers and long contexts come once lookup works.
+STAGES = [(24, 1, 2, False), (24, 2, 3, True), (48, 2, 5, True), (128, 2, 10, True)]
+ADVANCE_AT = 0.9
+QUESTIONS_PER_SEQUENCE = 8
+
+
+def build_tokenizer(vocab):
+    return bpe.Tokenizer.train(corpus.all_sentences_for_tokenizer(vocab), [corpus.END_TOKEN, corpus.PAD_TOKEN])
+
+
+def training_sequence(rng, vocab, tokenizer, stage, chunk_count):
+    """One context and several questions: (ids, target positions, target ids, target kinds)."""
+    make = corpus.make_example if STAGES[stage][3] else corpus.make_direct_example
+    example = make(rng, vocab, chunk_count, STAGES[stage][0], lambda s: len(tokenizer.encode(" " + s)))
+    cross = [q for q in example.questions if q[0] == "cross"]
+    single = [q for q in example.questions if q[0] == "single"]
+    rng.shuffle(cross)
+    rng.shuffle(single)
+    asked = cross[:QUESTIONS_PER_SEQUENCE // 2]
+    asked += single[:QUESTIONS_PER_SEQUENCE - len(asked)]
+    rng.shuffle(asked)
+    prefix, chunks, _ = layout.pieces(tokenizer, corpus.PREFIX, example.chunks, "")
+    ids = prefix + [t for chunk in chunks for t in chunk]
+    positions, targets, kinds = [], [], []
+    for kind, question, answer in asked:
+        ids += tokenizer.encode(corpus.QUESTION_TEMPLATE.format(question=question))
+        answer_tokens = layout.answer_ids(tokenizer, answer)
+        for i, token in enumerate(answer_tokens):
+            positions.append(len(ids) - 1)  # the hidden state here predicts `token`
+            targets.append(token)
+            kinds.append(kind if i < len(answer_tokens) - 1 else "end")  # accuracy counts answer words only
+            ids.append(token)
+    return ids, positions, targets, kinds
+
+
+def batches(rng, vocab, tokenizer, stage, token_budget):
+    """Sequences with one chunk count, so they are of about one length and padding wastes little."""
+    _, fewest, most, _ = STAGES[stage]
+    chunk_count = rng.randint(fewest, most)
+    batch, longest = [], 0
+    while True:
+        sequence = training_sequence(rng, vocab, tokenizer, stage, chunk_count)
+        longest_next = max(longest, len(sequence[0]))
+        if batch and longest_next * (len(batch) + 1) > token_budget:
+            return batch
+        batch.append(sequence)
+        longest = longest_next
+
+
+def step_loss(model, batch, pad_id):
+    width = max(len(s[0]) for s in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    rows, cols, targets = [], [], []
+    for i, (sequence, positions, answer, _) in enumerate(batch):
+        ids[i, :len(sequence)] = torch.tensor(sequence)
+        rows += [i] * len(positions)
+        cols += positions
+        targets += answer
+    hidden, _ = model.hidden_states(ids)
+    logits = model.logits_at(hidden[rows, cols])
+    targets = torch.tensor(targets)
+    return F.cross_entropy(logits, targets), (logits.argmax(-1) == targets)
+
+
+def learning_rate(step, total, peak, warmup=200):
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    decay_from = int(total * 0.75)
+    if step < decay_from:
+        return peak
+    progress = (step - decay_from) / max(1, total - decay_from)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def save_model(model, tokenizer, directory):
+    os.makedirs(directory, exist_ok=True)
+    end, pad = tokenizer.special[corpus.END_TOKEN], tokenizer.special[corpus.PAD_TOKEN]
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(model.c.to_hf(bos_id=None, eos_id=end, pad_id=pad), f, indent=2)
+    with open(os.path.join(directory, "generation_config.json"), "w") as f:
+        json.dump({"eos_token_id": end, "pad_token_id": pad, "do_sample": False, "max_new_tokens": 8}, f, indent=2)
+    with open(os.path.join(directory, "tokenizer_config.json"), "w") as f:
+        json.dump(layout.tokenizer_config(), f, indent=2)
+    tokenizer.save(os.path.join(directory, "tokenizer.json"))
+    save_safetensors(model.hf_state(), os.path.join(directory, "model.safetensors"))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", required=True, help="checkpoint and log folder (resumed from when it holds a checkpoint)")
+    parser.add_argument("--out", required=True, help="the model directory to write at the end")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--kv-heads", type=int, default=2)
+    parser.add_argument("--intermediate", type=int, default=768)
+    parser.add_argument("--lr", type=float, default=1.5e-3)
+    parser.add_argument("--token-budget", type=int, default=6144, help="padded tokens per batch")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--checkpoint-minutes", type=float, default=5)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    os.makedirs(args.work, exist_ok=True)
+    vocab = corpus.Vocabulary()
+    tokenizer = build_tokenizer(vocab)
+    config = Config(tokenizer.size, args.hidden, args.layers, args.heads, args.kv_heads, args.intermediate)
+    model = Llama(config)
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "embed" not in n]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2 or "embed" in n]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=args.lr, betas=(0.9, 0.95))
+    rng = random.Random(args.seed)
+    state = {"step": 0, "stage": 0, "elapsed": 0.0, "log": []}
+    checkpoint = os.path.join(args.work, "checkpoint.pt")
+    if os.path.exists(checkpoint):
+        saved = torch.load(checkpoint)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        rng.setstate(saved["rng"])
+        torch.set_rng_state(saved["torch_rng"])
+        state = saved["state"]
+        print(f"resumed at step {state['step']} (stage {state['stage']})", flush=True)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"vocabulary {tokenizer.size}, parameters {params / 1e6:.2f} M, config {vars(config)}", flush=True)
+
+    recent = []
+    started, last_save = time.time(), time.time()
+    while state["step"] < args.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(state["step"], args.steps, args.lr)
+        batch = batches(rng, vocab, tokenizer, state["stage"], args.token_budget)
+        loss, correct = step_loss(model, batch, tokenizer.special[corpus.PAD_TOKEN])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        kinds = [k for s in batch for k in s[3]]
+        cross = [c for c, k in zip(correct.tolist(), kinds) if k == "cross"]
+        single = [c for c, k in zip(correct.tolist(), kinds) if k == "single"]
+        recent.append((sum(cross) + sum(single)) / max(1, len(cross) + len(single)))
+        recent = recent[-50:]
+        state["step"] += 1
+        elapsed = state["elapsed"] + time.time() - started
+        entry = {"step": state["step"], "minutes": round(elapsed / 60, 2), "stage": state["stage"], "loss": round(loss.item(), 4),
+                 "single": round(sum(single) / max(1, len(single)), 3), "cross": round(sum(cross) / max(1, len(cross)), 3),
+                 "tokens": sum(len(s[0]) for s in batch)}
+        state["log"].append(entry)
+        if state["step"] % 10 == 0:
+            print(json.dumps(entry), flush=True)
+        if len(recent) == 50 and sum(recent) / 50 >= ADVANCE_AT and state["stage"] < len(STAGES) - 1:
+            state["stage"] += 1
+            recent = []
+            print(f"step {state['step']}: stage {state['stage']} {STAGES[state['stage']]}", flush=True)
+        if time.time() - last_save > args.checkpoint_minutes * 60 or state["step"] == args.steps:
+            state["elapsed"] = elapsed
+            started = time.time()
+            saved = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng.getstate(),
+                     "torch_rng": torch.get_rng_state(), "state": state, "args": vars(args)}
+            torch.save(saved, checkpoint + ".tmp")
+            os.replace(checkpoint + ".tmp", checkpoint)
+            save_model(model, tokenizer, os.path.join(args.work, "latest-model"))
+            last_save = time.time()
+    with open(os.path.join(args.work, "train_log.jsonl"), "w") as f:
+        for entry in state["log"]:
+            f.write(json.dumps(entry) + "\n")
+    if os.path.exists(args.out):
+        shutil.rmtree(args.out)
+    save_model(model, tokenizer, args.out)
+    print(f"done: {state['step']} steps in {state['elapsed'] / 60:.1f} minutes; model in {args.out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
