@@ -3,6 +3,8 @@
 # commands need: PostgreSQL 15 with pgvector 0.8, Redis, OpenBLAS, ICU (Unicode normalization of
 # tokenizers), Node.js (test fixtures).
 # Idempotent: every step checks first, so a second run installs and builds nothing.
+# `setup.sh --tools` adds what the tools under tools/ need (Debian's PyTorch for the fixture
+# trainer and the reference checks); the run and test commands do not need it.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -10,6 +12,9 @@ require_root
 require_command dotnet "the .NET 10 SDK (https://learn.microsoft.com/dotnet/core/install/linux-debian)"
 
 packages=(postgresql-15 postgresql-server-dev-15 redis-server libopenblas0 libicu72 build-essential dpkg-dev nodejs npm)
+if [[ "${1:-}" == "--tools" ]]; then
+  packages+=(python3-torch python3-numpy)
+fi
 missing=()
 for p in "${packages[@]}"; do
   # Node.js may come from elsewhere (e.g. NodeSource); only npm and node on PATH matter.

@@ -24,6 +24,8 @@ public sealed partial class Chunker
 
     public ChunkingOptions Options => _options;
 
+    public Tokenizer Tokenizer => _tokenizer;
+
     public IReadOnlyList<TextChunk> Split(string text, DocumentFormat format = DocumentFormat.PlainText)
     {
         ArgumentNullException.ThrowIfNull(text);

@@ -40,4 +40,11 @@ public sealed class IngestOptions
 {
     /// <summary>Chunks embedded and written to the index together.</summary>
     public int BatchSize { get; init; } = 32;
+
+    /// <summary>
+    /// The prompt layout's chunk separator. When set, a chunk's cache is of its text and the
+    /// separator tokenized together, as <see cref="PromptLayout"/> puts it into a prompt (so a query
+    /// hits it); when null, of the chunk's own tokens.
+    /// </summary>
+    public string? ChunkSeparator { get; init; }
 }

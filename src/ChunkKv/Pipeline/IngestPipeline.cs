@@ -51,13 +51,14 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
 
         var chunks = chunker.Split(document.Text, document.Format);
         await index.BeginDocumentAsync(collection, document.ExternalId, hash, document.Metadata ?? [], cancellationToken);
-        var chunkKeys = chunks.Select(c => keys.Of(c.TokenIds)).ToArray();
+        var cacheTokens = chunks.Select(CacheTokens).ToArray();
+        var chunkKeys = cacheTokens.Select(ids => keys.Of(ids)).ToArray();
         var embedded = await IndexMissingAsync(collection, document.ExternalId, chunks, chunkKeys, progress, cancellationToken);
 
         var computed = 0;
         if (precomputer is not null)
         {
-            var distinct = chunkKeys.Zip(chunks, (key, chunk) => (key, chunk.TokenIds)).DistinctBy(c => c.key).ToList();
+            var distinct = chunkKeys.Zip(cacheTokens, (key, ids) => (key, ids)).DistinctBy(c => c.key).ToList();
             // A cache that reaches no tier throws here: the document stays unfinished (not ready), and
             // the next ingest of it resumes and computes what is missing.
             computed = await precomputer.EnsureAsync(distinct,
@@ -72,6 +73,11 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
         return new IngestResult(document.ExternalId, outcome, chunks.Count, chunks.Sum(c => c.TokenIds.Length), embedded, computed,
             clock.Elapsed);
     }
+
+    /// <summary>The tokens a chunk's cache holds: with the layout's separator when there is one (<see cref="IngestOptions.ChunkSeparator"/>).</summary>
+    private int[] CacheTokens(TextChunk chunk) => _options.ChunkSeparator is { } separator
+        ? chunker.Tokenizer.Encode(chunk.Text + separator, addSpecialTokens: false)
+        : chunk.TokenIds;
 
     /// <summary>Removes a document from the index and the caches that no other chunk uses; false when there was none.</summary>
     public async Task<bool> DeleteAsync(string collection, string externalId, CancellationToken cancellationToken = default)
@@ -127,7 +133,7 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var options = chunker.Options;
         hash.AppendData(Encoding.UTF8.GetBytes(
-            $"chunkkv.doc\n{document.Format}\n{options.TargetTokens}\n{options.OverlapTokens}\n{embedder.Name}\n{keys.Codec.Id}:{keys.Codec.GroupSize}\nkv{Transformer.KvComputeVersion}\n"));
+            $"chunkkv.doc\n{document.Format}\n{options.TargetTokens}\n{options.OverlapTokens}\n{embedder.Name}\n{_options.ChunkSeparator}\n{string.Join(',', keys.PromptPrefix ?? [])}\n{keys.Codec.Id}:{keys.Codec.GroupSize}\nkv{Transformer.KvComputeVersion}\n"));
         hash.AppendData(keys.ModelFingerprint);
         hash.AppendData(Encoding.UTF8.GetBytes((document.Metadata ?? []).ToJsonString()));
         hash.AppendData("\n"u8);

@@ -1,26 +1,35 @@
+using System.Runtime.InteropServices;
 using ChunkKv.Caching;
 using ChunkKv.Caching.Codecs;
+using ChunkKv.Fusion;
 using ChunkKv.Inference.Kv;
 using ChunkKv.Inference.Models;
 
 namespace ChunkKv.Pipeline;
 
-/// <summary>How chunk caches are addressed: the model fingerprint and the codec (see <see cref="ChunkCacheKey"/>).</summary>
-public sealed record ChunkCacheKeys(byte[] ModelFingerprint, KvCodec Codec)
+/// <summary>
+/// How chunk caches are addressed: the model fingerprint, the codec and the prompt prefix the
+/// chunks are computed after (see <see cref="ChunkCacheKey"/>; the prefix's tokens are its context).
+/// </summary>
+public sealed record ChunkCacheKeys(byte[] ModelFingerprint, KvCodec Codec, int[]? PromptPrefix = null)
 {
-    public static ChunkCacheKeys For(LanguageModel model, KvCodec codec) => new(Convert.FromHexString(model.Fingerprint), codec);
+    public static ChunkCacheKeys For(LanguageModel model, KvCodec codec, int[]? promptPrefix = null) =>
+        new(Convert.FromHexString(model.Fingerprint), codec, promptPrefix);
 
-    /// <summary>The key of a chunk computed alone at positions 0..n-1, as ingestion computes it.</summary>
-    public ChunkCacheKey Of(ReadOnlySpan<int> tokenIds) => ChunkCacheKey.Compute(ModelFingerprint, Codec, tokenIds);
+    /// <summary>The key of a chunk computed after <see cref="PromptPrefix"/> (none: alone, at positions 0..n-1).</summary>
+    public ChunkCacheKey Of(ReadOnlySpan<int> tokenIds) =>
+        ChunkCacheKey.Compute(ModelFingerprint, Codec, tokenIds, MemoryMarshal.AsBytes((PromptPrefix ?? []).AsSpan()));
 }
 
 /// <summary>
-/// Computes a chunk's KV cache with the engine (the chunk alone, positions 0..n-1, keys after
-/// RoPE) and stores it. Encoding and writing one chunk overlaps computing the next.
+/// Computes a chunk's KV cache with the engine (after the prompt prefix, at the positions that
+/// continue it, keys after RoPE) and stores it. Encoding and writing one chunk overlaps computing the next.
 /// </summary>
-public sealed class KvPrecomputer(LanguageModel model, KvStore store, KvCodec codec)
+public sealed class KvPrecomputer(LanguageModel model, KvStore store, KvCodec codec, int[]? promptPrefix = null)
 {
-    public ChunkCacheKeys Keys { get; } = ChunkCacheKeys.For(model, codec);
+    private readonly Lazy<KvCache?> prefixCache = new(() => PromptCacheComputation.Prefix(model.Transformer, promptPrefix ?? []));
+
+    public ChunkCacheKeys Keys { get; } = ChunkCacheKeys.For(model, codec, promptPrefix);
 
     public KvStore Store => store;
 
@@ -87,15 +96,8 @@ public sealed class KvPrecomputer(LanguageModel model, KvStore store, KvCodec co
     }
 
     /// <summary>The chunk's cache as ingestion stores it.</summary>
-    public KvCache Compute(int[] tokenIds) => Compute(model, tokenIds);
+    public KvCache Compute(int[] tokenIds) => PromptCacheComputation.Chunk(model.Transformer, prefixCache.Value, tokenIds);
 
-    /// <summary>The chunk's cache as ingestion stores it, computed with <paramref name="model"/>.</summary>
-    public static KvCache Compute(LanguageModel model, int[] tokenIds)
-    {
-        var transformer = model.Transformer;
-        var sequence = transformer.NewSequence(tokenIds.Length);
-        transformer.ComputeKv(tokenIds, Enumerable.Range(0, tokenIds.Length).ToArray(), sequence);
-        return sequence.ShareAsCache(); // the sequence is exactly full and goes no further
-
-    }
+    /// <summary>The cache of a chunk computed alone at positions 0..n-1, with <paramref name="model"/>.</summary>
+    public static KvCache Compute(LanguageModel model, int[] tokenIds) => PromptCacheComputation.Chunk(model.Transformer, null, tokenIds);
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using ChunkKv.Caching;
 using ChunkKv.Caching.Codecs;
 using ChunkKv.Caching.Format;
@@ -32,9 +31,8 @@ public sealed class PromptCacheLoader(LanguageModel model, KvStore store, KvCode
 {
     private readonly byte[] fingerprint = Convert.FromHexString(model.Fingerprint);
 
-    /// <summary>The key of a chunk computed after <paramref name="prefix"/> (empty: the chunk alone, at positions from 0).</summary>
-    public ChunkCacheKey KeyOf(ReadOnlySpan<int> prefix, ReadOnlySpan<int> chunk) =>
-        ChunkCacheKey.Compute(fingerprint, codec, chunk, MemoryMarshal.AsBytes(prefix));
+    /// <summary>The key of a chunk computed after <paramref name="prefix"/> (empty: the chunk alone, at positions from 0), as ingestion keys it.</summary>
+    public ChunkCacheKey KeyOf(int[] prefix, ReadOnlySpan<int> chunk) => new ChunkCacheKeys(fingerprint, codec, prefix).Of(chunk);
 
     public async Task<LoadedCaches> LoadAsync(FusionPrompt prompt, CancellationToken cancellationToken = default)
     {

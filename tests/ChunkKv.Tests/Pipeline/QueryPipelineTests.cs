@@ -1,0 +1,125 @@
+using ChunkKv.Caching;
+using ChunkKv.Caching.Codecs;
+using ChunkKv.Caching.Tiers;
+using ChunkKv.Chunking;
+using ChunkKv.Fusion;
+using ChunkKv.Inference.Generation;
+using ChunkKv.Inference.Models;
+using ChunkKv.Inference.Tests;
+using ChunkKv.Pipeline;
+using ChunkKv.Retrieval.Embedding;
+using ChunkKv.Retrieval.Indexing;
+using ChunkKv.Tests.Chunking;
+
+namespace ChunkKv.Tests.Pipeline;
+
+/// <summary>
+/// Ingest then ask, end to end (tiny random model, real Qwen3 tokenizer, embedded index, memory
+/// store): ingestion stores each chunk's cache in the prompt layout after the collection's prefix,
+/// so a query finds every one of them; a cache that is gone is computed on the spot, and the answer
+/// is what a plain prefill of the same prompt gives.
+/// </summary>
+public sealed class QueryPipelineTests : IDisposable
+{
+    private const string Prefix = "Notes for the question below.\n\n";
+    private readonly LanguageModel _model = ModelFixtures.TinyQwen3();
+    private readonly string _folder = Fixtures.TempDirectory("query");
+    private readonly EmbeddedChunkIndex _index;
+    private readonly KvStore _store = new([new MemoryTier(64 << 20)]);
+    private readonly HashingEmbedder _embedder = new(64);
+    private readonly PromptLayout _layout = PromptLayout.Default with { Prefix = Prefix };
+    private readonly KvCodec _codec = KvCodec.Create(KvCodecId.F32);
+
+    public QueryPipelineTests() => _index = EmbeddedChunkIndex.Open(Path.Combine(_folder, "index"));
+
+    private async Task IngestAsync(params string[] texts)
+    {
+        var tokenizer = _model.Tokenizer!;
+        var prefix = _layout.Build(tokenizer, [], "x").Prefix;
+        var precomputer = new KvPrecomputer(_model, _store, _codec, prefix);
+        var pipeline = new IngestPipeline(new Chunker(tokenizer, new ChunkingOptions { TargetTokens = 40 }), _embedder, _index,
+            precomputer.Keys, precomputer, new IngestOptions { ChunkSeparator = _layout.ChunkSeparator });
+        for (var i = 0; i < texts.Length; i++)
+        {
+            await pipeline.IngestAsync("docs", new DocumentInput($"doc-{i}", texts[i]));
+        }
+    }
+
+    private QueryPipeline Pipeline() => new(_model, _embedder, _index, new PromptCacheLoader(_model, _store, _codec), _layout);
+
+    [Fact]
+    public async Task Every_retrieved_chunk_cache_is_a_hit_and_full_equals_a_plain_prefill()
+    {
+        await IngestAsync(Corpus.Prose(paragraphs: 6, seed: 3), Corpus.Prose(paragraphs: 6, seed: 4));
+        var request = new QueryRequest("docs", "What does the cache of layer seven hold?", TopK: 4, Method: FusionMethod.Full, MaxTokens: 6);
+
+        var streamed = new List<string>();
+        var result = await Pipeline().AskAsync(request, streamed.Add);
+
+        Assert.Equal(4, result.Sources.Count);
+        Assert.All(result.Sources, s => Assert.Equal(CacheSource.Hit, s.Cache));
+        Assert.Equal(result.Answer, string.Concat(streamed));
+        // The same prompt, prefilled plainly, gives the same greedy answer.
+        var prompt = _layout.Build(_model.Tokenizer!, result.Sources.Select(s => s.Hit.Content), request.Question);
+        var plain = Generator.Generate(_model.Transformer, prompt.AllTokens(), 6, SamplingOptions.Greedy);
+        Assert.Equal(plain.Tokens, result.AnswerTokens);
+        Assert.Equal(prompt.Length, result.PromptTokens);
+        Assert.True(result.Timings.Ttft > 0 && result.Timings.Ttft >= result.Timings.KvLoad);
+    }
+
+    [Fact]
+    public async Task Chunks_of_one_document_go_into_the_prompt_in_their_order()
+    {
+        await IngestAsync(Corpus.Prose(paragraphs: 10, seed: 5));
+        var result = await Pipeline().AskAsync(new QueryRequest("docs", "the keys of the cache", TopK: 5, MaxTokens: 1));
+        var ordinals = result.Sources.Select(s => s.Hit.Ordinal).ToList();
+        Assert.Equal(ordinals.Order(), ordinals);
+        Assert.Equal(result.Sources.Select(s => s.PromptStart).Order(), result.Sources.Select(s => s.PromptStart));
+    }
+
+    [Fact]
+    public async Task A_missing_cache_is_computed_on_the_spot_and_stored()
+    {
+        await IngestAsync(Corpus.Prose(paragraphs: 4, seed: 6));
+        var pipeline = Pipeline();
+        var first = await pipeline.AskAsync(new QueryRequest("docs", "layer seven", TopK: 2, MaxTokens: 2));
+        var lost = first.Sources[0];
+        var loader = new PromptCacheLoader(_model, _store, _codec);
+        var prefix = _layout.Build(_model.Tokenizer!, [], "x").Prefix;
+        var chunkIds = _model.Tokenizer!.Encode(lost.Hit.Content + _layout.ChunkSeparator, addSpecialTokens: false);
+        await _store.RemoveAsync(loader.KeyOf(prefix, chunkIds));
+
+        var again = await pipeline.AskAsync(new QueryRequest("docs", "layer seven", TopK: 2, MaxTokens: 2));
+
+        Assert.Equal(CacheSource.Computed, again.Sources[0].Cache);
+        Assert.Equal(first.AnswerTokens, again.AnswerTokens);
+        Assert.True(await _store.ContainsAsync(loader.KeyOf(prefix, chunkIds)));
+    }
+
+    [Fact]
+    public async Task CacheBlend_reports_the_recomputed_rows_of_each_source()
+    {
+        await IngestAsync(Corpus.Prose(paragraphs: 8, seed: 7));
+        var result = await Pipeline().AskAsync(new QueryRequest("docs", "keys and values", TopK: 4, Method: FusionMethod.Parse("cacheblend:0.2"), MaxTokens: 1));
+        var chunkTokens = result.Sources.Sum(s => s.PromptTokens);
+        Assert.Equal((int)Math.Floor(0.2 * chunkTokens), result.RecomputedTokens);
+        Assert.Equal(result.RecomputedTokens, result.Sources.Sum(s => s.RecomputedOffsets.Length));
+        Assert.All(result.Sources, s => Assert.All(s.RecomputedOffsets, o => Assert.InRange(o, 0, s.PromptTokens - 1)));
+    }
+
+    [Fact]
+    public async Task A_prompt_longer_than_the_model_allows_is_refused_before_any_work()
+    {
+        await IngestAsync(Corpus.Prose(paragraphs: 4, seed: 8));
+        var error = await Assert.ThrowsAsync<PromptTooLongException>(() =>
+            Pipeline().AskAsync(new QueryRequest("docs", "layer", TopK: 2, MaxTokens: _model.Config.MaxPositions)));
+        Assert.Equal(_model.Config.MaxPositions, error.MaxPositions);
+    }
+
+    public void Dispose()
+    {
+        _index.Dispose();
+        _model.Dispose();
+        Directory.Delete(_folder, recursive: true);
+    }
+}

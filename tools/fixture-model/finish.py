@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""After training: the held-apart sets, the reference the engine is checked against, the loss curve.
+
+    finish.py --work .build/fixture-train --model tests/fixtures/fixture-model
+
+writes into the model directory
+  eval/heldout.jsonl, eval/heldout-small.jsonl   held-apart questions (seeds 1001 and 1002; training used 1)
+  reference.json     for the first prompts of heldout-small: the trainer's token ids and its own
+                     forward pass's last-position logits (f32, with the f16 weights the engine loads)
+  loss.svg           training loss and accuracy per step
+  training.json      the run's figures: steps, minutes, tokens, stages, PyTorch accuracies
+"""
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import evaluate  # noqa: E402
+import layout  # noqa: E402
+
+REFERENCE_PROMPTS = 6
+
+
+def loss_svg(log, path):
+    width, height, pad = 720, 320, 40
+    steps = [e["step"] for e in log]
+    losses = [e["loss"] for e in log]
+    top = max(losses)
+
+    def x(step):
+        return pad + (width - 2 * pad) * step / max(steps)
+
+    def curve(values, scale):
+        smooth, window = [], 20
+        for i in range(len(values)):
+            part = values[max(0, i - window + 1):i + 1]
+            smooth.append(sum(part) / len(part))
+        return " ".join(f"{x(s):.1f},{height - pad - (height - 2 * pad) * v / scale:.1f}" for s, v in zip(steps, smooth))
+
+    stage_lines = "".join(
+        f'<line x1="{x(e["step"]):.1f}" y1="{pad}" x2="{x(e["step"]):.1f}" y2="{height - pad}" stroke="#bbb" stroke-dasharray="4"/>'
+        f'<text x="{x(e["step"]) + 3:.1f}" y="{pad + 12}" font-size="10" fill="#777">stage {e["stage"]}</text>'
+        for prev, e in zip(log, log[1:]) if e["stage"] != prev["stage"])
+    svg = f'''<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{pad}" y="20" font-size="13">fixture model training: answer loss (blue, 0-{top:.1f}) and answer accuracy single (green) / cross (orange), 0-1; smoothed over 20 steps</text>
+<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="black"/>
+<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="black"/>
+<text x="{width - pad}" y="{height - 10}" font-size="11" text-anchor="end">step {max(steps)}</text>
+{stage_lines}
+<polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="{curve(losses, top)}"/>
+<polyline fill="none" stroke="#2ca02c" stroke-width="1.5" points="{curve([e["single"] for e in log], 1)}"/>
+<polyline fill="none" stroke="#ff7f0e" stroke-width="1.5" points="{curve([e["cross"] for e in log], 1)}"/>
+</svg>
+'''
+    with open(path, "w") as f:
+        f.write(svg)
+
+
+@torch.no_grad()
+def reference(model, tokenizer, records):
+    prompts = []
+    for record in records[:REFERENCE_PROMPTS // 2] + [r for r in records if r["kind"] == "cross"][:REFERENCE_PROMPTS // 2]:
+        prefix, chunks, question = layout.pieces(tokenizer, record["prefix"], record["chunks"], record["question"])
+        ids = prefix + [t for c in chunks for t in c] + question
+        hidden, _ = model.hidden_states(torch.tensor([ids]))
+        logits = model.logits_at(hidden[0, -1])
+        prompts.append({"id": record["id"], "prefix_ids": prefix, "chunk_ids": chunks, "question_ids": question,
+                        "answer_ids": layout.answer_ids(tokenizer, record["answer"]), "last_logits": [round(v, 6) for v in logits.tolist()]})
+    return {"note": "the trainer's own forward pass (tools/fixture-model/model.py, f32 arithmetic on the f16 weights)", "prompts": prompts}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--score-limit", type=int, default=500, help="held-apart questions per kind scored in PyTorch")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    model, tokenizer = evaluate.load(args.model)
+    eval_dir = os.path.join(args.model, "eval")
+    os.makedirs(eval_dir, exist_ok=True)
+    sets = {}
+    for name, per_kind in (("heldout", 500), ("heldout-small", 50)):
+        sets[name] = evaluate.held_apart(evaluate.SEEDS[name], per_kind, tokenizer)
+        layout.write_jsonl(os.path.join(eval_dir, f"{name}.jsonl"), sets[name])
+    with open(os.path.join(args.model, "reference.json"), "w") as f:
+        json.dump(reference(model, tokenizer, sets["heldout-small"]), f)
+    with open(os.path.join(args.work, "train_log.jsonl")) as f:
+        log = [json.loads(line) for line in f]
+    loss_svg(log, os.path.join(args.model, "loss.svg"))
+    chosen = [r for r in sets["heldout"] if r["kind"] == "single"][:args.score_limit] + \
+             [r for r in sets["heldout"] if r["kind"] == "cross"][:args.score_limit]
+    accuracy = evaluate.score(model, tokenizer, chosen)
+    checkpoint = torch.load(os.path.join(args.work, "checkpoint.pt"))
+    state = checkpoint["state"]
+    summary = {
+        "command": "bash tools/fixture-model/make.sh",
+        "args": checkpoint["args"],
+        "steps": state["step"], "minutes": round(state["elapsed"] / 60, 1),
+        "training_tokens": sum(e["tokens"] for e in log),
+        "stage_starts": {str(e["stage"]): e["step"] for prev, e in zip(log, log[1:]) if e["stage"] != prev["stage"]},
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "pytorch_accuracy_heldout": accuracy,
+        "heldout_questions_per_kind": args.score_limit,
+    }
+    with open(os.path.join(args.model, "training.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
