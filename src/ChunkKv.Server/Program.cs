@@ -1,24 +1,60 @@
 using System.Globalization;
+using System.Text.Json;
+using ChunkKv.Server.Api;
+using ChunkKv.Server.Engine;
 using ChunkKv.Server.Health;
 using ChunkKv.Server.Storage;
+using Microsoft.Extensions.Options;
 
 // Responses and logs read the same whatever the host's locale.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
 var builder = WebApplication.CreateBuilder(args);
-// CHUNKKV_POSTGRES, CHUNKKV_REDIS, ... map onto the options below (see README, "Configuration").
+// CHUNKKV_POSTGRES, CHUNKKV_REDIS, CHUNKKV_MODEL, ... map onto the options (see README, "Configuration").
 builder.Configuration.AddEnvironmentVariables(prefix: "CHUNKKV_");
 
-builder.Services.AddProblemDetails();
+builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+{
+    // A body that does not bind (malformed JSON, a wrong type) says why: that is the caller's to fix.
+    if (context.Exception is BadHttpRequestException bad)
+    {
+        context.ProblemDetails.Title = "Bad request";
+        context.ProblemDetails.Detail = bad.InnerException?.Message ?? bad.Message;
+    }
+});
 builder.Services.AddOpenApi();
+builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
 builder.Services.AddChunkKvStorage(builder.Configuration);
 builder.Services.AddChunkKvHealthChecks();
+builder.Services.AddChunkKvEngine(builder.Configuration);
 
 var app = builder.Build();
-app.UseExceptionHandler();
+app.UseExceptionHandler(new ExceptionHandlerOptions
+{
+    StatusCodeSelector = exception => exception is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+});
 app.UseStatusCodePages();
 app.MapOpenApi();
 app.MapHealthApi();
+
+var hasModel = app.Services.GetRequiredService<IOptions<EngineOptions>>().Value.Model is { Length: > 0 };
+if (hasModel)
+{
+    // Loaded now, so a bad model directory stops the server at start-up with its reason.
+    var engine = app.Services.GetRequiredService<ChunkKvEngine>();
+    app.Logger.LogInformation("model {Model} loaded ({Layers} layers); index {Index}", engine.Model.Directory, engine.Model.Config.Layers, engine.Index.Provider);
+}
+else
+{
+    app.Logger.LogWarning("no model configured (CHUNKKV_MODEL): /v1 answers 503 until the server is started with one");
+}
+var api = app.MapGroup("").AddEndpointFilter(async (context, next) => hasModel
+    ? await next(context)
+    : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "No model", detail: "the server was started without a model (CHUNKKV_MODEL)"));
+api.MapCollectionsApi();
+api.MapDocumentsApi();
+api.MapQueryApi();
+api.MapChatApi();
 app.Run();
 
 /// <summary>Entry point, visible to the in-process API tests.</summary>

@@ -5,13 +5,15 @@ using Microsoft.Extensions.Configuration;
 namespace ChunkKv.Server.Tests;
 
 /// <summary>The real server in process, talking HTTP, with its stores pointed where a test says.</summary>
-public sealed class ServerFactory(string? postgres, string? redis) : WebApplicationFactory<Program>
+public sealed class ServerFactory(string? postgres, string? redis, IReadOnlyDictionary<string, string?>? settings = null)
+    : WebApplicationFactory<Program>
 {
     protected override void ConfigureWebHost(IWebHostBuilder builder) =>
         // Added after the server's own sources, so these win over the CHUNKKV_* environment.
-        builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(new Dictionary<string, string?>
+        builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>())
         {
             ["Postgres"] = postgres ?? "",
             ["Redis"] = redis ?? "",
+            ["Model"] = settings?.GetValueOrDefault("Model") ?? "",
         }));
 }

@@ -60,6 +60,10 @@ public sealed class EmbeddedChunkIndex : IChunkIndex, IDisposable
     public Task<CollectionInfo?> GetCollectionAsync(string name, CancellationToken cancellationToken = default) =>
         Task.FromResult(Read(() => _state.Collections.GetValueOrDefault(name)?.Info));
 
+    public Task<IReadOnlyList<CollectionInfo>> ListCollectionsAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<CollectionInfo>>(Read(() => _state.Collections.Values.Select(c => c.Info)
+            .OrderBy(c => c.Name, StringComparer.Ordinal).ToList()));
+
     public Task<DocumentInfo?> GetDocumentAsync(string collection, string externalId, CancellationToken cancellationToken = default) =>
         Task.FromResult(Read(() => Collection(collection).Documents.GetValueOrDefault(externalId) is { } d
             ? new DocumentInfo(externalId, d.ContentHash, d.Metadata.DeepClone().AsObject(),

@@ -20,6 +20,9 @@ public interface IChunkIndex
 
     Task<CollectionInfo?> GetCollectionAsync(string name, CancellationToken cancellationToken = default);
 
+    /// <summary>Every collection, by name.</summary>
+    Task<IReadOnlyList<CollectionInfo>> ListCollectionsAsync(CancellationToken cancellationToken = default);
+
     Task<DocumentInfo?> GetDocumentAsync(string collection, string externalId, CancellationToken cancellationToken = default);
 
     /// <summary>

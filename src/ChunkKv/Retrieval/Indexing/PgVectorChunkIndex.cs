@@ -46,6 +46,18 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
     public async Task<CollectionInfo?> GetCollectionAsync(string name, CancellationToken cancellationToken = default) =>
         (await FindCollectionAsync(name, cancellationToken))?.Info;
 
+    public async Task<IReadOnlyList<CollectionInfo>> ListCollectionsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT name, embedder, embedding_dim FROM collections ORDER BY name COLLATE \"C\"");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var collections = new List<CollectionInfo>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            collections.Add(new CollectionInfo(reader.GetString(0), reader.GetString(1), reader.GetInt32(2)));
+        }
+        return collections;
+    }
+
     public async Task<DocumentInfo?> GetDocumentAsync(string collection, string externalId, CancellationToken cancellationToken = default)
     {
         var (id, _) = await CollectionAsync(collection, cancellationToken);

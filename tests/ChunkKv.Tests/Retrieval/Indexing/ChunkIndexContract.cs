@@ -33,6 +33,22 @@ public abstract class ChunkIndexContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Collections_are_listed_by_name()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var names = new[] { $"b-{suffix}", $"a-{suffix}", $"B-{suffix}" };
+        foreach (var name in names)
+        {
+            await Index.EnsureCollectionAsync(name, "hashing-v1:16", Dimension);
+        }
+
+        var listed = (await Index.ListCollectionsAsync()).Where(c => c.Name.EndsWith(suffix, StringComparison.Ordinal)).ToList();
+
+        Assert.Equal(names.Order(StringComparer.Ordinal), listed.Select(c => c.Name));
+        Assert.All(listed, c => Assert.Equal((("hashing-v1:16", Dimension)), (c.Embedder, c.Dimension)));
+    }
+
+    [Fact]
     public async Task A_document_is_searchable_only_once_ready_and_its_chunks_are_added_once()
     {
         await Index.EnsureCollectionAsync("docs", "e", Dimension);

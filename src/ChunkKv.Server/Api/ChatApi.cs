@@ -1,0 +1,210 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using ChunkKv.Fusion;
+using ChunkKv.Inference.Generation;
+using ChunkKv.Pipeline;
+using ChunkKv.Server.Engine;
+
+namespace ChunkKv.Server.Api;
+
+public sealed record ChatMessage(string? Role, JsonElement Content);
+
+public sealed record StreamOptions(bool IncludeUsage = false);
+
+/// <param name="Model"><c>chunkkv:&lt;collection&gt;</c>: the collection retrieval answers from.</param>
+/// <param name="Method">ChunkKv's extra field: the fusion method (default the server's).</param>
+public sealed record ChatBody(string? Model, IReadOnlyList<ChatMessage>? Messages, bool Stream = false, int? MaxTokens = null,
+    int? MaxCompletionTokens = null, float? Temperature = null, float? TopP = null, JsonElement? Stop = null,
+    StreamOptions? StreamOptions = null, string? Method = null, int? TopK = null);
+
+/// <summary>
+/// <c>POST /v1/chat/completions</c>, OpenAI-compatible: the last user message is the question, answered
+/// with retrieval from the collection the model names (<c>"model": "chunkkv:docs"</c>), so existing
+/// OpenAI clients work unchanged. <c>GET /v1/models</c> lists what can be named.
+/// </summary>
+public static class ChatApi
+{
+    public const string ModelPrefix = "chunkkv:";
+
+    public static IEndpointRouteBuilder MapChatApi(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapPost("/v1/chat/completions", CompleteAsync).WithName("ChatCompletions").WithTags("OpenAI")
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        endpoints.MapGet("/v1/models", ModelsAsync).WithName("Models").WithTags("OpenAI");
+        return endpoints;
+    }
+
+    private static async Task<IResult> ModelsAsync(ChunkKvEngine engine, CancellationToken cancellationToken)
+    {
+        var collections = await engine.Index.ListCollectionsAsync(cancellationToken);
+        return Results.Ok(new
+        {
+            @object = "list",
+            data = collections.Select(c => new { id = ModelPrefix + c.Name, @object = "model", created = 0, owned_by = "chunkkv" }),
+        });
+    }
+
+    private static async Task<IResult> CompleteAsync(ChatBody body, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var collection = body.Model is { } model && model.StartsWith(ModelPrefix, StringComparison.Ordinal) ? model[ModelPrefix.Length..] : null;
+        if (collection is null || CollectionsApi.NameProblem(collection) is not null)
+        {
+            errors["model"] = [$"model must be '{ModelPrefix}<collection>' (GET /v1/models lists them)"];
+        }
+        var question = body.Messages?.LastOrDefault(m => m.Role == "user") is { } last ? Text(last.Content) : null;
+        if (body.Messages is null || body.Messages.Count == 0)
+        {
+            errors["messages"] = ["messages must hold at least one message"];
+        }
+        else if (question is null)
+        {
+            errors["messages"] = ["the last user message must have text content (a string or text parts)"];
+        }
+        var stops = Stops(body.Stop, errors);
+        if (errors.Count > 0)
+        {
+            return Results.ValidationProblem(errors);
+        }
+        var (request, _, invalid) = QueryApi.Validate(new QueryBody(collection, question, body.TopK, body.Method,
+            body.MaxCompletionTokens ?? body.MaxTokens, body.Temperature, body.TopP), engine.Options);
+        if (request is null)
+        {
+            return Results.ValidationProblem(invalid);
+        }
+        if (await engine.Index.GetCollectionAsync(request.Collection, cancellationToken) is null)
+        {
+            return Problems.UnknownCollection(request.Collection);
+        }
+        await engine.Compute.WaitAsync(cancellationToken);
+        try
+        {
+            var id = $"chatcmpl-{Guid.NewGuid():N}";
+            var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            if (!body.Stream)
+            {
+                var result = await engine.Query.AskAsync(request, cancellationToken: cancellationToken);
+                var (text, stopped) = CutAtStop(result.Answer, stops);
+                return Results.Ok(new
+                {
+                    id, @object = "chat.completion", created, model = body.Model,
+                    choices = new[] { new { index = 0, message = new { role = "assistant", content = text }, finish_reason = FinishReason(result, stopped) } },
+                    usage = Usage(result),
+                    chunkkv = new { method = result.Method.Name, recomputed_tokens = result.RecomputedTokens, timings = result.Timings },
+                });
+            }
+            await StreamAsync(engine, request, body, stops, id, created, http, cancellationToken);
+            return Results.Empty;
+        }
+        catch (PromptTooLongException e)
+        {
+            return Problems.PromptTooLong(e);
+        }
+        finally
+        {
+            engine.Compute.Release();
+        }
+    }
+
+    private static async Task StreamAsync(ChunkKvEngine engine, QueryRequest request, ChatBody body, string[] stops, string id, long created,
+        HttpContext http, CancellationToken cancellationToken)
+    {
+        var json = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        async Task SendAsync(object chunk)
+        {
+            await http.Response.WriteAsync($"data: {JsonSerializer.Serialize(chunk, json)}\n\n", cancellationToken);
+            await http.Response.Body.FlushAsync(cancellationToken);
+        }
+        object Chunk(object delta, string? finish) => new
+        {
+            id, @object = "chat.completion.chunk", created, model = body.Model,
+            choices = new[] { new { index = 0, delta, finish_reason = finish } },
+        };
+
+        using var stopDecoding = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var asking = Task.Run(async () =>
+        {
+            try
+            {
+                return await engine.Query.AskAsync(request, piece => pieces.Writer.TryWrite(piece), stopDecoding.Token);
+            }
+            finally
+            {
+                pieces.Writer.Complete();
+            }
+        }, cancellationToken);
+        await SendAsync(Chunk(new { role = "assistant", content = "" }, null));
+        var sent = "";
+        var stopped = false;
+        await foreach (var piece in pieces.Reader.ReadAllAsync(cancellationToken))
+        {
+            if (stopped)
+            {
+                continue;
+            }
+            var (text, hit) = CutAtStop(sent + piece, stops);
+            if (text.Length > sent.Length)
+            {
+                await SendAsync(Chunk(new { content = text[sent.Length..] }, null));
+                sent = text;
+            }
+            if (hit)
+            {
+                stopped = true;
+                await stopDecoding.CancelAsync(); // the rest would only be cut off
+            }
+        }
+        var result = await asking;
+        await SendAsync(Chunk(new { }, FinishReason(result, stopped)));
+        if (body.StreamOptions?.IncludeUsage == true)
+        {
+            await SendAsync(new { id, @object = "chat.completion.chunk", created, model = body.Model, choices = Array.Empty<object>(), usage = Usage(result) });
+        }
+        await http.Response.WriteAsync("data: [DONE]\n\n", cancellationToken);
+    }
+
+    private static object Usage(QueryResult result) => new
+    {
+        prompt_tokens = result.PromptTokens, completion_tokens = result.AnswerTokens.Length, total_tokens = result.PromptTokens + result.AnswerTokens.Length,
+    };
+
+    private static string FinishReason(QueryResult result, bool stopped) =>
+        stopped || result.StopReason is StopReason.EndOfSequence or StopReason.Cancelled ? "stop" : "length";
+
+    /// <summary>A message's text: a string, or the text parts of an array of content parts.</summary>
+    private static string? Text(JsonElement content) => content.ValueKind switch
+    {
+        JsonValueKind.String => content.GetString() is { Length: > 0 } s && !string.IsNullOrWhiteSpace(s) ? s : null,
+        JsonValueKind.Array => string.Concat(content.EnumerateArray()
+            .Where(p => p.ValueKind == JsonValueKind.Object && p.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() == "text"
+                && p.TryGetProperty("text", out var x) && x.ValueKind == JsonValueKind.String)
+            .Select(p => p.GetProperty("text").GetString())) is { Length: > 0 } joined ? joined : null,
+        _ => null,
+    };
+
+    private static string[] Stops(JsonElement? value, Dictionary<string, string[]> errors)
+    {
+        var stop = value ?? default;
+        switch (stop.ValueKind)
+        {
+            case JsonValueKind.Undefined or JsonValueKind.Null:
+                return [];
+            case JsonValueKind.String when stop.GetString() is { Length: > 0 } one:
+                return [one];
+            case JsonValueKind.Array when stop.GetArrayLength() <= 4 && stop.EnumerateArray().All(s => s.ValueKind == JsonValueKind.String && s.GetString()!.Length > 0):
+                return stop.EnumerateArray().Select(s => s.GetString()!).ToArray();
+            default:
+                errors["stop"] = ["stop is a non-empty string or an array of up to 4 of them"];
+                return [];
+        }
+    }
+
+    private static (string Text, bool Stopped) CutAtStop(string text, string[] stops)
+    {
+        var at = stops.Select(s => text.IndexOf(s, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
+        return at >= 0 ? (text[..at], true) : (text, false);
+    }
+}

@@ -1,0 +1,54 @@
+using System.Text.RegularExpressions;
+using ChunkKv.Retrieval.Indexing;
+using ChunkKv.Server.Engine;
+
+namespace ChunkKv.Server.Api;
+
+public sealed record CollectionBody(string? Name);
+
+public sealed record CollectionView(string Name, string Embedder, int Dimension);
+
+/// <summary><c>/v1/collections</c>: create (idempotent) and get.</summary>
+public static partial class CollectionsApi
+{
+    public static IEndpointRouteBuilder MapCollectionsApi(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/v1/collections").WithTags("Collections");
+        group.MapPost("/", CreateAsync).WithName("CreateCollection").Produces<CollectionView>(StatusCodes.Status201Created).ProducesValidationProblem();
+        group.MapGet("/{name}", GetAsync).WithName("GetCollection").Produces<CollectionView>().ProducesProblem(StatusCodes.Status404NotFound);
+        return endpoints;
+    }
+
+    /// <summary>Names are what a URL path segment carries unescaped: letters, digits, '-', '_' and '.', up to 64.</summary>
+    internal static string? NameProblem(string? name) =>
+        string.IsNullOrEmpty(name) ? "a name is required"
+        : NamePattern().IsMatch(name) ? null
+        : "a name is 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit";
+
+    private static async Task<IResult> CreateAsync(CollectionBody body, ChunkKvEngine engine, CancellationToken cancellationToken)
+    {
+        if (NameProblem(body.Name) is { } problem)
+        {
+            return Problems.Invalid("name", problem);
+        }
+        var existed = await engine.Index.GetCollectionAsync(body.Name!, cancellationToken) is not null;
+        try
+        {
+            var collection = await engine.Index.EnsureCollectionAsync(body.Name!, engine.Embedder.Name, engine.Embedder.Dimension, cancellationToken);
+            var view = new CollectionView(collection.Name, collection.Embedder, collection.Dimension);
+            return existed ? Results.Ok(view) : Results.Created($"/v1/collections/{collection.Name}", view);
+        }
+        catch (CollectionMismatchException e)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Collection exists with another embedder", detail: e.Message);
+        }
+    }
+
+    private static async Task<IResult> GetAsync(string name, ChunkKvEngine engine, CancellationToken cancellationToken) =>
+        await engine.Index.GetCollectionAsync(name, cancellationToken) is { } c
+            ? Results.Ok(new CollectionView(c.Name, c.Embedder, c.Dimension))
+            : Problems.UnknownCollection(name);
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex NamePattern();
+}

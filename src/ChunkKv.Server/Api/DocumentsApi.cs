@@ -1,0 +1,124 @@
+using System.Text.Json.Nodes;
+using ChunkKv.Chunking;
+using ChunkKv.Pipeline;
+using ChunkKv.Server.Engine;
+
+namespace ChunkKv.Server.Api;
+
+public sealed record DocumentBody(string? Id, string? Text, string? Format, JsonObject? Metadata);
+
+public sealed record DocumentView(string Id, string Status, int Chunks, JsonObject Metadata);
+
+public sealed record IngestView(string Id, string Outcome, int Chunks, int Tokens, int CachesComputed, double Seconds);
+
+/// <summary>
+/// <c>/v1/collections/{collection}/documents</c>: add as JSON (or as a <c>text/plain</c> / <c>text/markdown</c>
+/// body with <c>?id=</c>), get, delete. A document is searchable, with every chunk's cache stored, when the add returns.
+/// </summary>
+public static class DocumentsApi
+{
+    public static IEndpointRouteBuilder MapDocumentsApi(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/v1/collections/{collection}/documents").WithTags("Documents");
+        group.MapPost("/", AddAsync).WithName("AddDocument").Accepts<DocumentBody>("application/json", "text/plain", "text/markdown")
+            .Produces<IngestView>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/{id}", GetAsync).WithName("GetDocument").Produces<DocumentView>().ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapDelete("/{id}", DeleteAsync).WithName("DeleteDocument").Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
+        return endpoints;
+    }
+
+    private static async Task<IResult> AddAsync(string collection, HttpRequest http, ChunkKvEngine engine, CancellationToken cancellationToken)
+    {
+        DocumentBody? body;
+        var mediaType = http.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
+        if (mediaType is "text/plain" or "text/markdown")
+        {
+            using var reader = new StreamReader(http.Body);
+            body = new DocumentBody(http.Query["id"], await reader.ReadToEndAsync(cancellationToken),
+                mediaType == "text/markdown" ? "markdown" : "text", null);
+        }
+        else if (mediaType == "application/json")
+        {
+            try
+            {
+                body = await http.ReadFromJsonAsync<DocumentBody>(cancellationToken);
+            }
+            catch (System.Text.Json.JsonException e)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed JSON", detail: e.Message);
+            }
+        }
+        else
+        {
+            return Results.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type",
+                detail: "send application/json, text/plain or text/markdown");
+        }
+        if (body is null)
+        {
+            return Problems.Invalid("body", "a document is required");
+        }
+        var errors = new Dictionary<string, string[]>();
+        if (CollectionsApi.NameProblem(body.Id) is { } idProblem)
+        {
+            errors["id"] = [idProblem.Replace("a name", "an id", StringComparison.Ordinal)];
+        }
+        if (string.IsNullOrWhiteSpace(body.Text))
+        {
+            errors["text"] = ["the document has no text"];
+        }
+        else if (body.Text.Length > engine.Options.MaxDocumentCharacters)
+        {
+            errors["text"] = [$"the document has {body.Text.Length} characters; the limit is {engine.Options.MaxDocumentCharacters}"];
+        }
+        DocumentFormat format = DocumentFormat.PlainText;
+        if (body.Format is not (null or "text" or "markdown"))
+        {
+            errors["format"] = ["format is 'text' or 'markdown'"];
+        }
+        else if (body.Format == "markdown")
+        {
+            format = DocumentFormat.Markdown;
+        }
+        if (errors.Count > 0)
+        {
+            return Results.ValidationProblem(errors);
+        }
+        if (await engine.Index.GetCollectionAsync(collection, cancellationToken) is null)
+        {
+            return Problems.UnknownCollection(collection);
+        }
+        await engine.Compute.WaitAsync(cancellationToken);
+        try
+        {
+            var result = await engine.Ingest.IngestAsync(collection, new DocumentInput(body.Id!, body.Text!, format, body.Metadata),
+                cancellationToken: cancellationToken);
+            var view = new IngestView(result.DocumentId, result.Outcome.ToString().ToLowerInvariant(), result.Chunks, result.Tokens,
+                result.CachesComputed, result.Elapsed.TotalSeconds);
+            return result.Outcome == IngestOutcome.Unchanged ? Results.Ok(view) : Results.Created($"/v1/collections/{collection}/documents/{result.DocumentId}", view);
+        }
+        finally
+        {
+            engine.Compute.Release();
+        }
+    }
+
+    private static async Task<IResult> GetAsync(string collection, string id, ChunkKvEngine engine, CancellationToken cancellationToken)
+    {
+        if (await engine.Index.GetCollectionAsync(collection, cancellationToken) is null)
+        {
+            return Problems.UnknownCollection(collection);
+        }
+        return await engine.Index.GetDocumentAsync(collection, id, cancellationToken) is { } d
+            ? Results.Ok(new DocumentView(d.ExternalId, d.Status.ToString().ToLowerInvariant(), d.ChunkCount, d.Metadata))
+            : Problems.UnknownDocument(collection, id);
+    }
+
+    private static async Task<IResult> DeleteAsync(string collection, string id, ChunkKvEngine engine, CancellationToken cancellationToken)
+    {
+        if (await engine.Index.GetCollectionAsync(collection, cancellationToken) is null)
+        {
+            return Problems.UnknownCollection(collection);
+        }
+        return await engine.Ingest.DeleteAsync(collection, id, cancellationToken) ? Results.NoContent() : Problems.UnknownDocument(collection, id);
+    }
+}

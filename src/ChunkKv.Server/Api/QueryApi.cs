@@ -1,0 +1,177 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using ChunkKv.Fusion;
+using ChunkKv.Inference.Generation;
+using ChunkKv.Pipeline;
+using ChunkKv.Retrieval.Indexing;
+using ChunkKv.Server.Engine;
+
+namespace ChunkKv.Server.Api;
+
+public sealed record QueryBody(
+    string? Collection, string? Question, int? TopK, string? Method, int? MaxTokens, float? Temperature, float? TopP,
+    bool Stream = false, IReadOnlyList<string>? Compare = null);
+
+public sealed record SourceView(string DocumentId, int Ordinal, double Score, string Content, string Cache, int PromptTokens, int[] RecomputedOffsets);
+
+public sealed record CompareView(string Method, string Answer, double TtftSeconds, bool FirstTokenAgrees, int RecomputedTokens);
+
+public sealed record QueryView(string Answer, string Method, string StopReason, IReadOnlyList<SourceView> Sources, int PromptTokens,
+    int RecomputedTokens, QueryTimings Timings, IReadOnlyList<CompareView>? Compare);
+
+/// <summary><c>POST /v1/query</c>: retrieve, fuse the chunks' caches, answer; optionally streamed, optionally compared with other methods.</summary>
+public static class QueryApi
+{
+    public static IEndpointRouteBuilder MapQueryApi(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapPost("/v1/query", QueryAsync).WithName("Query").WithTags("Query")
+            .Produces<QueryView>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        return endpoints;
+    }
+
+    /// <summary>The request as the pipeline takes it, or the problems with it.</summary>
+    internal static (QueryRequest? Request, IReadOnlyList<FusionMethod> Compare, Dictionary<string, string[]> Errors) Validate(QueryBody body, EngineOptions limits)
+    {
+        var errors = new Dictionary<string, string[]>();
+        void Error(string field, string message) => errors[field] = [message];
+        if (string.IsNullOrWhiteSpace(body.Collection))
+        {
+            Error("collection", "a collection is required");
+        }
+        if (string.IsNullOrWhiteSpace(body.Question))
+        {
+            Error("question", "a question is required");
+        }
+        else if (body.Question.Length > limits.MaxQuestionCharacters)
+        {
+            Error("question", $"the question has {body.Question.Length} characters; the limit is {limits.MaxQuestionCharacters}");
+        }
+        var topK = body.TopK ?? limits.DefaultTopK;
+        if (topK < 1 || topK > limits.MaxTopK)
+        {
+            Error("top_k", $"top_k must be from 1 to {limits.MaxTopK}");
+        }
+        var maxTokens = body.MaxTokens ?? limits.DefaultMaxTokens;
+        if (maxTokens < 1 || maxTokens > limits.MaxTokens)
+        {
+            Error("max_tokens", $"max_tokens must be from 1 to {limits.MaxTokens}");
+        }
+        if (body.Temperature is < 0 or > 2 or float.NaN)
+        {
+            Error("temperature", "temperature must be from 0 to 2");
+        }
+        if (body.TopP is <= 0 or > 1 or float.NaN)
+        {
+            Error("top_p", "top_p must be greater than 0 and at most 1");
+        }
+        FusionMethod? method = null;
+        try
+        {
+            method = FusionMethod.Parse(body.Method ?? limits.DefaultMethod);
+        }
+        catch (FormatException e)
+        {
+            Error("method", e.Message);
+        }
+        var compare = new List<FusionMethod>();
+        foreach (var name in body.Compare ?? [])
+        {
+            try
+            {
+                compare.Add(FusionMethod.Parse(name ?? ""));
+            }
+            catch (FormatException e)
+            {
+                Error("compare", e.Message);
+            }
+        }
+        if (errors.Count > 0)
+        {
+            return (null, [], errors);
+        }
+        var sampling = new SamplingOptions(body.Temperature ?? 0, body.TopP ?? 1);
+        return (new QueryRequest(body.Collection!, body.Question!, topK, method, maxTokens, sampling), compare, errors);
+    }
+
+    private static async Task<IResult> QueryAsync(QueryBody body, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
+    {
+        var (request, compare, errors) = Validate(body, engine.Options);
+        if (request is null)
+        {
+            return Results.ValidationProblem(errors);
+        }
+        if (await engine.Index.GetCollectionAsync(request.Collection, cancellationToken) is null)
+        {
+            return Problems.UnknownCollection(request.Collection);
+        }
+        await engine.Compute.WaitAsync(cancellationToken);
+        try
+        {
+            if (!body.Stream)
+            {
+                var result = await engine.Query.AskAsync(request, cancellationToken: cancellationToken);
+                return Results.Ok(await ViewAsync(engine, request, result, compare, cancellationToken));
+            }
+            await StreamAsync(engine, request, compare, http, cancellationToken);
+            return Results.Empty;
+        }
+        catch (PromptTooLongException e)
+        {
+            return Problems.PromptTooLong(e);
+        }
+        finally
+        {
+            engine.Compute.Release();
+        }
+    }
+
+    /// <summary>Server-sent events: <c>{"text": ...}</c> per piece of the answer, then one <c>done</c> event with the whole result.</summary>
+    private static async Task StreamAsync(ChunkKvEngine engine, QueryRequest request, IReadOnlyList<FusionMethod> compare, HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        var options = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var asking = Task.Run(async () =>
+        {
+            try
+            {
+                return await engine.Query.AskAsync(request, piece => pieces.Writer.TryWrite(piece), cancellationToken);
+            }
+            finally
+            {
+                pieces.Writer.Complete();
+            }
+        }, cancellationToken);
+        // Each piece goes out as soon as it is decoded.
+        await foreach (var piece in pieces.Reader.ReadAllAsync(cancellationToken))
+        {
+            await http.Response.WriteAsync($"data: {JsonSerializer.Serialize(new { text = piece }, options)}\n\n", cancellationToken);
+            await http.Response.Body.FlushAsync(cancellationToken);
+        }
+        var result = await asking;
+        var view = await ViewAsync(engine, request, result, compare, cancellationToken);
+        await http.Response.WriteAsync($"event: done\ndata: {JsonSerializer.Serialize(view, options)}\n\n", cancellationToken);
+    }
+
+    internal static async Task<QueryView> ViewAsync(ChunkKvEngine engine, QueryRequest request, QueryResult result, IReadOnlyList<FusionMethod> compare,
+        CancellationToken cancellationToken)
+    {
+        List<CompareView>? compared = null;
+        if (compare.Count > 0)
+        {
+            compared = [];
+            foreach (var method in compare)
+            {
+                var other = await engine.Query.AskAsync(request with { Method = method }, cancellationToken: cancellationToken);
+                compared.Add(new CompareView(method.Name, other.Answer, other.Timings.Ttft,
+                    other.AnswerTokens.FirstOrDefault(-1) == result.AnswerTokens.FirstOrDefault(-1), other.RecomputedTokens));
+            }
+        }
+        return new QueryView(result.Answer, result.Method.Name, result.StopReason.ToString(),
+            result.Sources.Select(s => new SourceView(s.Hit.DocumentId, s.Hit.Ordinal, s.Hit.Score, s.Hit.Content,
+                s.Cache.ToString().ToLowerInvariant(), s.PromptTokens, s.RecomputedOffsets)).ToList(),
+            result.PromptTokens, result.RecomputedTokens, result.Timings, compared);
+    }
+}

@@ -1,0 +1,29 @@
+namespace ChunkKv.Server.Engine;
+
+/// <summary>The model, where local data lives, cache sizes, request limits and defaults (environment: CHUNKKV_MODEL, ...).</summary>
+public sealed class EngineOptions
+{
+    /// <summary>A Hugging Face Llama/Mistral/Qwen directory (config.json, *.safetensors, tokenizer.json).</summary>
+    public string? Model { get; set; }
+
+    /// <summary>The embedded index and the disk cache tier live here.</summary>
+    public string DataDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "chunkkv-data");
+
+    public long MemoryCacheMegabytes { get; set; } = 1024;
+    public long DiskCacheMegabytes { get; set; } = 16 * 1024;
+
+    /// <summary>Codec of stored chunk caches: f32, f16, bf16, int8, int4, int2.</summary>
+    public string Codec { get; set; } = "f16";
+
+    /// <summary>Tokens per chunk at ingestion.</summary>
+    public int ChunkTokens { get; set; } = 128;
+
+    public string DefaultMethod { get; set; } = "cacheblend:0.15";
+    public int DefaultTopK { get; set; } = 5;
+    public int DefaultMaxTokens { get; set; } = 64;
+
+    public int MaxTopK { get; set; } = 32;
+    public int MaxTokens { get; set; } = 1024;
+    public int MaxQuestionCharacters { get; set; } = 4000;
+    public int MaxDocumentCharacters { get; set; } = 2_000_000;
+}

@@ -1,0 +1,85 @@
+using ChunkKv.Caching;
+using ChunkKv.Caching.Codecs;
+using ChunkKv.Caching.Tiers;
+using ChunkKv.Chunking;
+using ChunkKv.Inference.Models;
+using ChunkKv.Pipeline;
+using ChunkKv.Retrieval.Embedding;
+using ChunkKv.Retrieval.Indexing;
+using ChunkKv.Server.Storage;
+using Microsoft.Extensions.Options;
+
+namespace ChunkKv.Server.Engine;
+
+/// <summary>
+/// What answers questions: the model, the index (PostgreSQL when configured, else the embedded
+/// one), the cache store (memory ▸ disk ▸ Redis when configured), the embedder, and the ingest and
+/// query pipelines over them, all in the prompt layout of the model.
+/// </summary>
+public sealed class ChunkKvEngine : IDisposable
+{
+    public ChunkKvEngine(IOptions<EngineOptions> options, PostgresConnection postgres, RedisConnection redis, ILoggerFactory logging)
+    {
+        Options = options.Value;
+        var directory = Options.Model is { Length: > 0 } model ? model
+            : throw new InvalidOperationException("no model configured: set CHUNKKV_MODEL (or --Model) to a model directory");
+        Model = LanguageModel.Load(directory);
+        Tokenizer = Model.Tokenizer ?? throw new InvalidOperationException($"{directory} has no tokenizer.json");
+        Layout = PromptLayout.FromModelDirectory(directory);
+        Codec = KvCodec.Create(KvCodec.ParseId(Options.Codec));
+        Directory.CreateDirectory(Options.DataDirectory);
+        Index = postgres.DataSource is { } dataSource
+            ? new PgVectorChunkIndex(dataSource)
+            : EmbeddedChunkIndex.Open(Path.Combine(Options.DataDirectory, "index"), logging.CreateLogger<EmbeddedChunkIndex>());
+        var tiers = new List<IKvTier>
+        {
+            new MemoryTier(Options.MemoryCacheMegabytes << 20),
+            new DiskTier(Path.Combine(Options.DataDirectory, "kv"), Options.DiskCacheMegabytes << 20),
+        };
+        if (redis.Multiplexer is { } multiplexer)
+        {
+            tiers.Add(new RedisTier(multiplexer));
+        }
+        Store = new KvStore(tiers, logger: logging.CreateLogger<KvStore>());
+        Embedder = new HashingEmbedder();
+        Prefix = Layout.Build(Tokenizer, [], "").Prefix;
+        Caches = new PromptCacheLoader(Model, Store, Codec);
+        Query = new QueryPipeline(Model, Embedder, Index, Caches, Layout);
+        var precomputer = new KvPrecomputer(Model, Store, Codec, Prefix);
+        Ingest = new IngestPipeline(new Chunker(Tokenizer, new ChunkingOptions { TargetTokens = Options.ChunkTokens }), Embedder, Index,
+            precomputer.Keys, precomputer, new IngestOptions { ChunkSeparator = Layout.ChunkSeparator });
+    }
+
+    public EngineOptions Options { get; }
+    public LanguageModel Model { get; }
+    public Inference.Tokenization.Tokenizer Tokenizer { get; }
+    public PromptLayout Layout { get; }
+    public KvCodec Codec { get; }
+    public IChunkIndex Index { get; }
+    public KvStore Store { get; }
+    public IEmbedder Embedder { get; }
+    public int[] Prefix { get; }
+    public PromptCacheLoader Caches { get; }
+    public QueryPipeline Query { get; }
+    public IngestPipeline Ingest { get; }
+
+    /// <summary>One computation at a time on the engine: both cores go to it, and two would only slow each other.</summary>
+    public SemaphoreSlim Compute { get; } = new(1, 1);
+
+    public void Dispose()
+    {
+        (Index as IDisposable)?.Dispose();
+        Model.Dispose();
+        Compute.Dispose();
+    }
+}
+
+public static class EngineServices
+{
+    public static IServiceCollection AddChunkKvEngine(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<EngineOptions>(configuration);
+        services.AddSingleton<ChunkKvEngine>();
+        return services;
+    }
+}
