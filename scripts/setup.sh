@@ -3,6 +3,7 @@
 # commands need: PostgreSQL 15 with pgvector 0.8, Redis, OpenBLAS, ICU (Unicode normalization of
 # tokenizers), Node.js (test fixtures).
 # Idempotent: every step checks first, so a second run installs and builds nothing.
+# `setup.sh --run` installs only what the main job needs (no database server);
 # `setup.sh --tools` adds what the tools under tools/ need (Debian's PyTorch for the fixture
 # trainer and the reference checks); the run and test commands do not need it.
 set -euo pipefail
@@ -12,9 +13,11 @@ require_root
 require_command dotnet "the .NET 10 SDK (https://learn.microsoft.com/dotnet/core/install/linux-debian)"
 
 packages=(postgresql-15 postgresql-server-dev-15 redis-server libopenblas0 libicu72 build-essential dpkg-dev nodejs npm)
-if [[ "${1:-}" == "--tools" ]]; then
-  packages+=(python3-torch python3-numpy)
-fi
+case "${1:-}" in
+  --tools) packages+=(python3-torch python3-numpy) ;;
+  # The main job alone: the engine's BLAS and ICU, curl for its own checks; no database server.
+  --run) packages=(libopenblas0 libicu72 curl) ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
   # Node.js may come from elsewhere (e.g. NodeSource); only npm and node on PATH matter.
@@ -27,6 +30,10 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+if [[ "${1:-}" == "--run" ]]; then
+  step "setup complete"
+  exit 0
+fi
 pg_config=/usr/lib/postgresql/15/bin/pg_config
 if [[ ! -f "$($pg_config --sharedir)/extension/vector.control" ]]; then
   bash "$(dirname "$0")/build-pgvector.sh" "$pg_config"

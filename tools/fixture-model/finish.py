@@ -73,6 +73,27 @@ def reference(model, tokenizer, records):
     return {"note": "the trainer's own forward pass (tools/fixture-model/model.py, f32 arithmetic on the f16 weights)", "prompts": prompts}
 
 
+def samples(tokenizer, directory):
+    """The main job's sample documents: worlds of the task, one chunk a paragraph, with questions they answer."""
+    import random
+    import corpus
+    rng = random.Random(2024)
+    vocab = corpus.Vocabulary()
+    os.makedirs(directory, exist_ok=True)
+    questions = []
+    for d in range(3):
+        example = corpus.make_example(rng, vocab, 6, evaluate.CHUNK_TOKENS, lambda s: len(tokenizer.encode(" " + s)))
+        with open(os.path.join(directory, f"team-notes-{d + 1}.txt"), "w") as f:
+            f.write("\n\n".join(example.chunks) + "\n")
+        for kind in ("single", "cross"):
+            kind_questions = [q for q in example.questions if q[0] == kind]
+            if kind_questions:
+                _, question, answer = rng.choice(kind_questions)
+                questions.append({"document": f"team-notes-{d + 1}", "kind": kind, "question": question, "answer": answer})
+    with open(os.path.join(directory, "questions.json"), "w") as f:
+        json.dump(questions, f, indent=2)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", required=True)
@@ -87,6 +108,7 @@ def main():
     for name, per_kind in (("heldout", 500), ("heldout-small", 50)):
         sets[name] = evaluate.held_apart(evaluate.SEEDS[name], per_kind, tokenizer)
         layout.write_jsonl(os.path.join(eval_dir, f"{name}.jsonl"), sets[name])
+    samples(tokenizer, os.path.join(args.model, "samples"))
     with open(os.path.join(args.model, "reference.json"), "w") as f:
         json.dump(reference(model, tokenizer, sets["heldout-small"]), f)
     with open(os.path.join(args.work, "train_log.jsonl")) as f:
