@@ -87,10 +87,14 @@ public static class TtftBenchmark
         }
 
         // The floor: the question alone over a fused cache already in place, and the K/V's bytes copied once.
-        sequence.Truncate(prompt.ContextLength);
-        var floorClock = Stopwatch.StartNew();
-        transformer.Prefill(prompt.Question, Enumerable.Range(prompt.ContextLength, prompt.Question.Length).ToArray(), sequence);
-        var questionSeconds = floorClock.Elapsed.TotalSeconds;
+        var questionSeconds = double.MaxValue;
+        for (var i = 0; i < 3; i++)
+        {
+            sequence.Truncate(prompt.ContextLength);
+            var floorClock = Stopwatch.StartNew();
+            transformer.Prefill(prompt.Question, Enumerable.Range(prompt.ContextLength, prompt.Question.Length).ToArray(), sequence);
+            questionSeconds = Math.Min(questionSeconds, floorClock.Elapsed.TotalSeconds);
+        }
         var kvBytes = 2L * model.Config.Layers * prompt.ContextLength * model.Config.KvHeads * model.Config.HeadDim * sizeof(float);
         var copyGbps = CopySpeed(kvBytes);
         var floor = questionSeconds + kvBytes / (copyGbps * 1e9);
