@@ -3,8 +3,11 @@ using System.Text.Json;
 using ChunkKv.Server.Api;
 using ChunkKv.Server.Engine;
 using ChunkKv.Server.Health;
+using ChunkKv.Server.Observability;
 using ChunkKv.Server.Storage;
 using Microsoft.Extensions.Options;
+using Prometheus;
+using Scalar.AspNetCore;
 
 // Responses and logs read the same whatever the host's locale.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -34,14 +37,19 @@ app.UseExceptionHandler(new ExceptionHandlerOptions
     StatusCodeSelector = exception => exception is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
 });
 app.UseStatusCodePages();
+app.UseHttpMetrics(); // requests by route and status
 app.MapOpenApi();
+// The API reference page; its fonts are the browser's own, so it works with no internet.
+app.MapScalarApiReference("/docs", options => options.DisableDefaultFonts());
 app.MapHealthApi();
+app.MapMetrics("/metrics");
 
 var hasModel = app.Services.GetRequiredService<IOptions<EngineOptions>>().Value.Model is { Length: > 0 };
 if (hasModel)
 {
     // Loaded now, so a bad model directory stops the server at start-up with its reason.
     var engine = app.Services.GetRequiredService<ChunkKvEngine>();
+    ChunkKvMetrics.Observe(engine.Store);
     app.Logger.LogInformation("model {Model} loaded ({Layers} layers); index {Index}", engine.Model.Directory, engine.Model.Config.Layers, engine.Index.Provider);
 }
 else

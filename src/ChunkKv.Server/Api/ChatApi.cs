@@ -4,6 +4,7 @@ using ChunkKv.Fusion;
 using ChunkKv.Inference.Generation;
 using ChunkKv.Pipeline;
 using ChunkKv.Server.Engine;
+using ChunkKv.Server.Observability;
 
 namespace ChunkKv.Server.Api;
 
@@ -84,6 +85,7 @@ public static class ChatApi
             if (!body.Stream)
             {
                 var result = await engine.Query.AskAsync(request, cancellationToken: cancellationToken);
+                ChunkKvMetrics.Query(result);
                 var (text, stopped) = CutAtStop(result.Answer, stops);
                 return Results.Ok(new
                 {
@@ -158,6 +160,7 @@ public static class ChatApi
             }
         }
         var result = await asking;
+        ChunkKvMetrics.Query(result);
         await SendAsync(Chunk(new { }, FinishReason(result, stopped)));
         if (body.StreamOptions?.IncludeUsage == true)
         {

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using ChunkKv.Chunking;
 using ChunkKv.Pipeline;
 using ChunkKv.Server.Engine;
+using ChunkKv.Server.Observability;
 
 namespace ChunkKv.Server.Api;
 
@@ -92,6 +93,7 @@ public static class DocumentsApi
         {
             var result = await engine.Ingest.IngestAsync(collection, new DocumentInput(body.Id!, body.Text!, format, body.Metadata),
                 cancellationToken: cancellationToken);
+            ChunkKvMetrics.Ingest(result);
             var view = new IngestView(result.DocumentId, result.Outcome.ToString().ToLowerInvariant(), result.Chunks, result.Tokens,
                 result.CachesComputed, result.Elapsed.TotalSeconds);
             return result.Outcome == IngestOutcome.Unchanged ? Results.Ok(view) : Results.Created($"/v1/collections/{collection}/documents/{result.DocumentId}", view);

@@ -5,6 +5,7 @@ using ChunkKv.Inference.Generation;
 using ChunkKv.Pipeline;
 using ChunkKv.Retrieval.Indexing;
 using ChunkKv.Server.Engine;
+using ChunkKv.Server.Observability;
 
 namespace ChunkKv.Server.Api;
 
@@ -110,6 +111,7 @@ public static class QueryApi
             if (!body.Stream)
             {
                 var result = await engine.Query.AskAsync(request, cancellationToken: cancellationToken);
+                ChunkKvMetrics.Query(result);
                 return Results.Ok(await ViewAsync(engine, request, result, compare, cancellationToken));
             }
             await StreamAsync(engine, request, compare, http, cancellationToken);
@@ -151,6 +153,7 @@ public static class QueryApi
             await http.Response.Body.FlushAsync(cancellationToken);
         }
         var result = await asking;
+        ChunkKvMetrics.Query(result);
         var view = await ViewAsync(engine, request, result, compare, cancellationToken);
         await http.Response.WriteAsync($"event: done\ndata: {JsonSerializer.Serialize(view, options)}\n\n", cancellationToken);
     }

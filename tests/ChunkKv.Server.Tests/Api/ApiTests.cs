@@ -153,4 +153,22 @@ public sealed class ApiTests(ApiServer server) : IClassFixture<ApiServer>
         Assert.Equal(text[..text.IndexOf(stop, StringComparison.Ordinal)], choice.GetProperty("message").GetProperty("content").GetString());
         Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
     }
+
+    [Fact]
+    public async Task Metrics_count_queries_by_method_and_the_reference_page_is_served()
+    {
+        var name = await CollectionWithDocumentsAsync();
+        await Client.PostAsJsonAsync("/v1/query", new { collection = name, question = "What moves?", method = "epic:3", max_tokens = 2 });
+
+        var metrics = await Client.GetStringAsync("/metrics");
+        Assert.Contains("chunkkv_ttft_seconds_count{method=\"epic:3\"}", metrics);
+        Assert.Contains("chunkkv_recomputed_ratio_bucket{method=\"epic:3\"", metrics);
+        Assert.Contains("chunkkv_ingested_chunks_total", metrics);
+        Assert.Contains("chunkkv_cache_hits{tier=\"memory\"}", metrics);
+        Assert.Contains("http_requests_received_total", metrics);
+
+        var docs = await Client.GetAsync("/docs");
+        Assert.Equal(HttpStatusCode.OK, docs.StatusCode);
+        Assert.Contains("openapi", await docs.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+    }
 }
