@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Takes a fresh Debian 12 (bookworm) machine, as root, to the state ChunkKv's run and test
 # commands need: PostgreSQL 15 with pgvector 0.8, Redis, OpenBLAS, ICU (Unicode normalization of
-# tokenizers), Node.js (test fixtures).
+# tokenizers), Node.js (test fixtures), chromium (the playground page's browser test).
 # Idempotent: every step checks first, so a second run installs and builds nothing.
 # `setup.sh --run` installs only what the main job needs (no database server);
 # `setup.sh --tools` adds what the tools under tools/ need (Debian's PyTorch for the fixture
@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 require_root
 require_command dotnet "the .NET 10 SDK (https://learn.microsoft.com/dotnet/core/install/linux-debian)"
 
-packages=(postgresql-15 postgresql-server-dev-15 redis-server libopenblas0 libicu72 build-essential dpkg-dev nodejs npm)
+packages=(postgresql-15 postgresql-server-dev-15 redis-server libopenblas0 libicu72 build-essential dpkg-dev nodejs npm chromium)
 case "${1:-}" in
   --tools) packages+=(python3-torch python3-numpy) ;;
   # The main job alone: the engine's BLAS and ICU, curl for its own checks; no database server.

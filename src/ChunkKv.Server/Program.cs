@@ -4,6 +4,7 @@ using ChunkKv.Server.Api;
 using ChunkKv.Server.Engine;
 using ChunkKv.Server.Health;
 using ChunkKv.Server.Observability;
+using ChunkKv.Server.Playground;
 using ChunkKv.Server.Storage;
 using Microsoft.Extensions.Options;
 using Prometheus;
@@ -43,6 +44,7 @@ app.MapOpenApi();
 app.MapScalarApiReference("/docs", options => options.DisableDefaultFonts());
 app.MapHealthApi();
 app.MapMetrics("/metrics");
+app.MapPlayground();
 
 var hasModel = app.Services.GetRequiredService<IOptions<EngineOptions>>().Value.Model is { Length: > 0 };
 if (hasModel)

@@ -13,7 +13,9 @@ public sealed record QueryBody(
     string? Collection, string? Question, int? TopK, string? Method, int? MaxTokens, float? Temperature, float? TopP,
     bool Stream = false, IReadOnlyList<string>? Compare = null);
 
-public sealed record SourceView(string DocumentId, int Ordinal, double Score, string Content, string Cache, int PromptTokens, int[] RecomputedOffsets);
+/// <param name="Tokens">The chunk's prompt tokens as text, one each, so a page can mark the recomputed ones.</param>
+public sealed record SourceView(string DocumentId, int Ordinal, double Score, string Content, string Cache, int PromptTokens, int[] RecomputedOffsets,
+    IReadOnlyList<string> Tokens);
 
 public sealed record CompareView(string Method, string Answer, double TtftSeconds, bool FirstTokenAgrees, int RecomputedTokens);
 
@@ -174,7 +176,8 @@ public static class QueryApi
         }
         return new QueryView(result.Answer, result.Method.Name, result.StopReason.ToString(),
             result.Sources.Select(s => new SourceView(s.Hit.DocumentId, s.Hit.Ordinal, s.Hit.Score, s.Hit.Content,
-                s.Cache.ToString().ToLowerInvariant(), s.PromptTokens, s.RecomputedOffsets)).ToList(),
+                s.Cache.ToString().ToLowerInvariant(), s.PromptTokens, s.RecomputedOffsets,
+                s.TokenIds.Select(id => engine.Tokenizer.Decode([id], skipSpecialTokens: false)).ToList())).ToList(),
             result.PromptTokens, result.RecomputedTokens, result.Timings, compared);
     }
 }

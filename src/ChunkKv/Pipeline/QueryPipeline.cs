@@ -14,7 +14,10 @@ public sealed record QueryRequest(string Collection, string Question, int TopK =
     string? Prefix = null);
 
 /// <summary>A retrieved chunk as it went into the prompt, with where its cache came from and the rows of it recomputed.</summary>
-public sealed record QuerySource(SearchHit Hit, CacheSource Cache, int PromptStart, int PromptTokens, int[] RecomputedOffsets);
+public sealed record QuerySource(SearchHit Hit, CacheSource Cache, int PromptStart, int[] TokenIds, int[] RecomputedOffsets)
+{
+    public int PromptTokens => TokenIds.Length;
+}
 
 /// <summary>Seconds spent in each step of a query.</summary>
 public sealed record QueryTimings(double Embed, double Search, double KvLoad, double Assemble, double Recompute, double Ttft,
@@ -77,7 +80,7 @@ public sealed class QueryPipeline(LanguageModel model, IEmbedder embedder, IChun
             onText(final[printed..]);
         }
 
-        var sources = ordered.Select((hit, i) => new QuerySource(hit, loaded.Chunks[i], prompt.ChunkStarts[i], prompt.Chunks[i].Length,
+        var sources = ordered.Select((hit, i) => new QuerySource(hit, loaded.Chunks[i], prompt.ChunkStarts[i], prompt.Chunks[i],
             fused.Recomputed.Where(r => r >= prompt.ChunkStarts[i] && r < prompt.ChunkStarts[i] + prompt.Chunks[i].Length)
                 .Select(r => r - prompt.ChunkStarts[i]).ToArray())).ToList();
         var timings = new QueryTimings(embedded, searched - embedded, loadedAt - searched, fused.Timings.Assemble.TotalSeconds,

@@ -6,7 +6,7 @@ namespace ChunkKv.Server.Tests.Api;
 /// The server in process with a tiny random Qwen3-architecture model that reads real Qwen3 tokens,
 /// the embedded index and memory + disk tiers in a scratch folder: the main job's set-up, small.
 /// </summary>
-public sealed class ApiServer : IAsyncLifetime
+public class ApiServer : IAsyncLifetime
 {
     private static readonly Lazy<string> ModelDirectory = new(() =>
     {
@@ -38,6 +38,9 @@ public sealed class ApiServer : IAsyncLifetime
         throw new InvalidOperationException("ChunkKv.sln not found above the test binaries");
     }
 
+    /// <summary>Listen on a loopback port with Kestrel (a browser needs a real address) instead of in memory.</summary>
+    protected virtual bool UseKestrel => false;
+
     public Task InitializeAsync()
     {
         Factory = new ServerFactory(postgres: null, redis: null, new Dictionary<string, string?>
@@ -47,6 +50,11 @@ public sealed class ApiServer : IAsyncLifetime
             ["ChunkTokens"] = "48",
             ["MaxTokens"] = "64",
         });
+        if (UseKestrel)
+        {
+            Factory.UseKestrel(0);
+            Factory.StartServer();
+        }
         Client = Factory.CreateClient();
         return Task.CompletedTask;
     }
