@@ -25,6 +25,12 @@ builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = 
         context.ProblemDetails.Title = "Bad request";
         context.ProblemDetails.Detail = bad.InnerException?.Message ?? bad.Message;
     }
+    else if (context.Exception is Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
+    {
+        // The index's database is down or unreachable: a clear 503 the client may retry, not a 500.
+        context.ProblemDetails.Title = "Storage unavailable";
+        context.ProblemDetails.Detail = "the retrieval database did not answer; try again shortly (GET /health shows the stores)";
+    }
 });
 builder.Services.AddOpenApi();
 builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
@@ -35,7 +41,12 @@ builder.Services.AddChunkKvEngine(builder.Configuration);
 var app = builder.Build();
 app.UseExceptionHandler(new ExceptionHandlerOptions
 {
-    StatusCodeSelector = exception => exception is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+    StatusCodeSelector = exception => exception switch
+    {
+        BadHttpRequestException bad => bad.StatusCode,
+        Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException => StatusCodes.Status503ServiceUnavailable,
+        _ => StatusCodes.Status500InternalServerError,
+    },
 });
 app.UseStatusCodePages();
 app.UseHttpMetrics(); // requests by route and status

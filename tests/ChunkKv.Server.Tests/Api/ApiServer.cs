@@ -8,6 +8,8 @@ namespace ChunkKv.Server.Tests.Api;
 /// </summary>
 public class ApiServer : IAsyncLifetime
 {
+    public static string Model => ModelDirectory.Value;
+
     private static readonly Lazy<string> ModelDirectory = new(() =>
     {
         var directory = Path.Combine(Path.GetTempPath(), $"chunkkv-api-model-{Guid.NewGuid():N}");
