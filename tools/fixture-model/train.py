@@ -123,7 +123,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", required=True, help="checkpoint and log folder (resumed from when it holds a checkpoint)")
     parser.add_argument("--out", required=True, help="the model directory to write at the end")
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=3000, help="total steps; the learning-rate schedule spans them")
+    parser.add_argument("--stop-after", type=int, default=0, help="stop (checkpointed) at this step, schedule unchanged")
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--heads", type=int, default=4)
@@ -163,7 +164,8 @@ def main():
 
     recent = []
     started, last_save = time.time(), time.time()
-    while state["step"] < args.steps:
+    last = min(args.steps, args.stop_after or args.steps)
+    while state["step"] < last:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(state["step"], args.steps, args.lr)
         batch = batches(rng, vocab, tokenizer, state["stage"], args.token_budget)
@@ -189,7 +191,7 @@ def main():
             state["stage"] += 1
             recent = []
             print(f"step {state['step']}: stage {state['stage']} {STAGES[state['stage']]}", flush=True)
-        if time.time() - last_save > args.checkpoint_minutes * 60 or state["step"] == args.steps:
+        if time.time() - last_save > args.checkpoint_minutes * 60 or state["step"] == last:
             state["elapsed"] = elapsed
             started = time.time()
             saved = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng.getstate(),
@@ -198,6 +200,9 @@ def main():
             os.replace(checkpoint + ".tmp", checkpoint)
             save_model(model, tokenizer, os.path.join(args.work, "latest-model"))
             last_save = time.time()
+    if last < args.steps:
+        print(f"stopped after step {last}; run again to go on", flush=True)
+        return
     with open(os.path.join(args.work, "train_log.jsonl"), "w") as f:
         for entry in state["log"]:
             f.write(json.dumps(entry) + "\n")

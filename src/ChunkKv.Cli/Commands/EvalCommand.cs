@@ -10,7 +10,7 @@ using ChunkKv.Pipeline;
 namespace ChunkKv.Cli.Commands;
 
 /// <summary>
-/// <c>chunkkv eval --model DIR --dataset FILE.jsonl --methods full,reuse,... [--codec f16] [--limit N] [--json]</c>:
+/// <c>chunkkv eval --model DIR --dataset FILE.jsonl --methods full,reuse,... [--codec f16] [--limit N] [--report out.html] [--json]</c>:
 /// per method and question kind, accuracy against the gold answers and fidelity to <c>full</c>, with
 /// caches through the real store (memory tier).
 /// </summary>
@@ -60,6 +60,11 @@ public sealed class EvalCommand : ICommand
         var scores = await evaluator.EvaluateAsync(records, methods,
             json ? null : done => { if (done % 50 == 0 || done == records.Count) { Console.Error.WriteLine($"[{done}/{records.Count}]"); } },
             cancellationToken);
+        if (arguments.Optional("report") is { } report)
+        {
+            await File.WriteAllTextAsync(report, EvalReport.Html($"ChunkKv fusion methods on {Path.GetFileName(dataset)} ({codec} caches)", scores), cancellationToken);
+            Console.Error.WriteLine($"report written to {report}");
+        }
         if (json)
         {
             output.WriteLine(JsonSerializer.Serialize(new { dataset = Path.GetFileName(dataset), codec = codec.ToString(), results = scores },
