@@ -19,7 +19,7 @@ public static class CliApp
 
     private static readonly ICommand[] Commands = [
         new TokenizeCommand(), new LogitsCommand(), new GenerateCommand(), new RandomModelCommand(),
-        new MigrateCommand(), new BenchCommand(), new FuseCommand(), new EvalCommand(), new IngestCommand(), new AskCommand(),
+        new MigrateCommand(), new BenchCommand(), new FuseCommand(), new EvalCommand(), new IngestCommand(), new AskCommand(), new HashKeyCommand(),
     ];
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error,

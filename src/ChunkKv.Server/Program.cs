@@ -6,6 +6,7 @@ using ChunkKv.Server.Health;
 using ChunkKv.Server.Observability;
 using ChunkKv.Server.Playground;
 using ChunkKv.Server.Storage;
+using ChunkKv.Server.Tenancy;
 using Microsoft.Extensions.Options;
 using Prometheus;
 using Scalar.AspNetCore;
@@ -37,6 +38,8 @@ builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.P
 builder.Services.AddChunkKvStorage(builder.Configuration);
 builder.Services.AddChunkKvHealthChecks();
 builder.Services.AddChunkKvEngine(builder.Configuration);
+builder.Services.Configure<TenancyOptions>(builder.Configuration);
+builder.Services.AddSingleton<TenantFilter>();
 
 var app = builder.Build();
 app.UseExceptionHandler(new ExceptionHandlerOptions
@@ -69,9 +72,24 @@ else
 {
     app.Logger.LogWarning("no model configured (CHUNKKV_MODEL): /v1 answers 503 until the server is started with one");
 }
+var tenants = app.Services.GetRequiredService<TenantFilter>();
+var badTenant = app.Services.GetRequiredService<IOptions<TenancyOptions>>().Value.ApiKeys.FirstOrDefault(k => k.Tenant.Length == 0 || k.Tenant.Contains('~'));
+if (badTenant is not null)
+{
+    throw new InvalidOperationException($"API key {badTenant.Sha256[..Math.Min(8, badTenant.Sha256.Length)]}...: a tenant needs a name without '~'");
+}
+if (tenants.HasKeys)
+{
+    app.Logger.LogInformation("API keys configured: each request acts for its key's tenant");
+}
+else
+{
+    app.Logger.LogWarning("no API keys configured: single tenant, loopback callers only");
+}
 var api = app.MapGroup("").AddEndpointFilter(async (context, next) => hasModel
     ? await next(context)
-    : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "No model", detail: "the server was started without a model (CHUNKKV_MODEL)"));
+    : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "No model", detail: "the server was started without a model (CHUNKKV_MODEL)"))
+    .AddEndpointFilter(tenants);
 api.MapCollectionsApi();
 api.MapDocumentsApi();
 api.MapQueryApi();

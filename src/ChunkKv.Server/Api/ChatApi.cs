@@ -4,6 +4,7 @@ using ChunkKv.Fusion;
 using ChunkKv.Inference.Generation;
 using ChunkKv.Pipeline;
 using ChunkKv.Server.Engine;
+using ChunkKv.Server.Tenancy;
 using ChunkKv.Server.Observability;
 
 namespace ChunkKv.Server.Api;
@@ -35,13 +36,14 @@ public static class ChatApi
         return endpoints;
     }
 
-    private static async Task<IResult> ModelsAsync(ChunkKvEngine engine, CancellationToken cancellationToken)
+    private static async Task<IResult> ModelsAsync(ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
     {
-        var collections = await engine.Index.ListCollectionsAsync(cancellationToken);
+        var tenant = http.Tenant();
+        var collections = (await engine.Index.ListCollectionsAsync(cancellationToken)).Select(c => tenant.Visible(c.Name)).OfType<string>();
         return Results.Ok(new
         {
             @object = "list",
-            data = collections.Select(c => new { id = ModelPrefix + c.Name, @object = "model", created = 0, owned_by = "chunkkv" }),
+            data = collections.Select(name => new { id = ModelPrefix + name, @object = "model", created = 0, owned_by = "chunkkv" }),
         });
     }
 
@@ -67,15 +69,16 @@ public static class ChatApi
         {
             return Results.ValidationProblem(errors);
         }
-        var (request, _, invalid) = QueryApi.Validate(new QueryBody(collection, question, body.TopK, body.Method,
+        var (asked, _, invalid) = QueryApi.Validate(new QueryBody(collection, question, body.TopK, body.Method,
             body.MaxCompletionTokens ?? body.MaxTokens, body.Temperature, body.TopP), engine.Options);
-        if (request is null)
+        if (asked is null)
         {
             return Results.ValidationProblem(invalid);
         }
+        var request = asked with { Collection = http.Tenant().Stored(asked.Collection) };
         if (await engine.Index.GetCollectionAsync(request.Collection, cancellationToken) is null)
         {
-            return Problems.UnknownCollection(request.Collection);
+            return Problems.UnknownCollection(asked.Collection);
         }
         await engine.Compute.WaitAsync(cancellationToken);
         try

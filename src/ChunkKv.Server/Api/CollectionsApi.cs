@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using ChunkKv.Retrieval.Indexing;
 using ChunkKv.Server.Engine;
+using ChunkKv.Server.Tenancy;
 
 namespace ChunkKv.Server.Api;
 
@@ -25,18 +26,19 @@ public static partial class CollectionsApi
         : NamePattern().IsMatch(name) ? null
         : "a name is 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit";
 
-    private static async Task<IResult> CreateAsync(CollectionBody body, ChunkKvEngine engine, CancellationToken cancellationToken)
+    private static async Task<IResult> CreateAsync(CollectionBody body, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
     {
         if (NameProblem(body.Name) is { } problem)
         {
             return Problems.Invalid("name", problem);
         }
-        var existed = await engine.Index.GetCollectionAsync(body.Name!, cancellationToken) is not null;
+        var stored = http.Tenant().Stored(body.Name!);
+        var existed = await engine.Index.GetCollectionAsync(stored, cancellationToken) is not null;
         try
         {
-            var collection = await engine.Index.EnsureCollectionAsync(body.Name!, engine.Embedder.Name, engine.Embedder.Dimension, cancellationToken);
-            var view = new CollectionView(collection.Name, collection.Embedder, collection.Dimension);
-            return existed ? Results.Ok(view) : Results.Created($"/v1/collections/{collection.Name}", view);
+            var collection = await engine.Index.EnsureCollectionAsync(stored, engine.Embedder.Name, engine.Embedder.Dimension, cancellationToken);
+            var view = new CollectionView(body.Name!, collection.Embedder, collection.Dimension);
+            return existed ? Results.Ok(view) : Results.Created($"/v1/collections/{body.Name}", view);
         }
         catch (CollectionMismatchException e)
         {
@@ -44,9 +46,9 @@ public static partial class CollectionsApi
         }
     }
 
-    private static async Task<IResult> GetAsync(string name, ChunkKvEngine engine, CancellationToken cancellationToken) =>
-        await engine.Index.GetCollectionAsync(name, cancellationToken) is { } c
-            ? Results.Ok(new CollectionView(c.Name, c.Embedder, c.Dimension))
+    private static async Task<IResult> GetAsync(string name, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken) =>
+        await engine.Index.GetCollectionAsync(http.Tenant().Stored(name), cancellationToken) is { } c
+            ? Results.Ok(new CollectionView(name, c.Embedder, c.Dimension))
             : Problems.UnknownCollection(name);
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using ChunkKv.Chunking;
 using ChunkKv.Pipeline;
 using ChunkKv.Server.Engine;
+using ChunkKv.Server.Tenancy;
 using ChunkKv.Server.Observability;
 
 namespace ChunkKv.Server.Api;
@@ -84,14 +85,15 @@ public static class DocumentsApi
         {
             return Results.ValidationProblem(errors);
         }
-        if (await engine.Index.GetCollectionAsync(collection, cancellationToken) is null)
+        var stored = http.HttpContext.Tenant().Stored(collection);
+        if (await engine.Index.GetCollectionAsync(stored, cancellationToken) is null)
         {
             return Problems.UnknownCollection(collection);
         }
         await engine.Compute.WaitAsync(cancellationToken);
         try
         {
-            var result = await engine.Ingest.IngestAsync(collection, new DocumentInput(body.Id!, body.Text!, format, body.Metadata),
+            var result = await engine.Ingest.IngestAsync(stored, new DocumentInput(body.Id!, body.Text!, format, body.Metadata),
                 cancellationToken: cancellationToken);
             ChunkKvMetrics.Ingest(result);
             var view = new IngestView(result.DocumentId, result.Outcome.ToString().ToLowerInvariant(), result.Chunks, result.Tokens,
@@ -104,23 +106,25 @@ public static class DocumentsApi
         }
     }
 
-    private static async Task<IResult> GetAsync(string collection, string id, ChunkKvEngine engine, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(string collection, string id, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
     {
-        if (await engine.Index.GetCollectionAsync(collection, cancellationToken) is null)
+        var stored = http.Tenant().Stored(collection);
+        if (await engine.Index.GetCollectionAsync(stored, cancellationToken) is null)
         {
             return Problems.UnknownCollection(collection);
         }
-        return await engine.Index.GetDocumentAsync(collection, id, cancellationToken) is { } d
+        return await engine.Index.GetDocumentAsync(stored, id, cancellationToken) is { } d
             ? Results.Ok(new DocumentView(d.ExternalId, d.Status.ToString().ToLowerInvariant(), d.ChunkCount, d.Metadata))
             : Problems.UnknownDocument(collection, id);
     }
 
-    private static async Task<IResult> DeleteAsync(string collection, string id, ChunkKvEngine engine, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteAsync(string collection, string id, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
     {
-        if (await engine.Index.GetCollectionAsync(collection, cancellationToken) is null)
+        var stored = http.Tenant().Stored(collection);
+        if (await engine.Index.GetCollectionAsync(stored, cancellationToken) is null)
         {
             return Problems.UnknownCollection(collection);
         }
-        return await engine.Ingest.DeleteAsync(collection, id, cancellationToken) ? Results.NoContent() : Problems.UnknownDocument(collection, id);
+        return await engine.Ingest.DeleteAsync(stored, id, cancellationToken) ? Results.NoContent() : Problems.UnknownDocument(collection, id);
     }
 }

@@ -5,6 +5,7 @@ using ChunkKv.Inference.Generation;
 using ChunkKv.Pipeline;
 using ChunkKv.Retrieval.Indexing;
 using ChunkKv.Server.Engine;
+using ChunkKv.Server.Tenancy;
 using ChunkKv.Server.Observability;
 
 namespace ChunkKv.Server.Api;
@@ -98,14 +99,15 @@ public static class QueryApi
 
     private static async Task<IResult> QueryAsync(QueryBody body, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
     {
-        var (request, compare, errors) = Validate(body, engine.Options);
-        if (request is null)
+        var (asked, compare, errors) = Validate(body, engine.Options);
+        if (asked is null)
         {
             return Results.ValidationProblem(errors);
         }
+        var request = asked with { Collection = http.Tenant().Stored(asked.Collection) };
         if (await engine.Index.GetCollectionAsync(request.Collection, cancellationToken) is null)
         {
-            return Problems.UnknownCollection(request.Collection);
+            return Problems.UnknownCollection(asked.Collection);
         }
         await engine.Compute.WaitAsync(cancellationToken);
         try
