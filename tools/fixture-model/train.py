@@ -81,7 +81,7 @@ def batches(rng, vocab, tokenizer, stage, token_budget):
         longest = longest_next
 
 
-def step_loss(model, batch, pad_id):
+def step_loss(model, batch, pad_id, lm_weight=0.0):
     width = max(len(s[0]) for s in batch)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     rows, cols, targets = [], [], []
@@ -93,7 +93,15 @@ def step_loss(model, batch, pad_id):
     hidden, _ = model.hidden_states(ids)
     logits = model.logits_at(hidden[rows, cols])
     targets = torch.tensor(targets)
-    return F.cross_entropy(logits, targets), (logits.argmax(-1) == targets)
+    loss = F.cross_entropy(logits, targets)
+    if lm_weight > 0:
+        # Next-token loss over every real token: the template words, the questions and the pronouns
+        # are predictable, and predicting them forms the previous-token and copying heads the lookup is built from.
+        next_ids = ids[:, 1:]
+        keep = next_ids != pad_id
+        lm_logits = model.logits_at(hidden[:, :-1][keep])
+        loss = loss + lm_weight * F.cross_entropy(lm_logits, next_ids[keep])
+    return loss, (logits.argmax(-1) == targets)
 
 
 def learning_rate(step, total, peak, warmup=200):
@@ -132,6 +140,7 @@ def main():
     parser.add_argument("--intermediate", type=int, default=768)
     parser.add_argument("--lr", type=float, default=1.5e-3)
     parser.add_argument("--token-budget", type=int, default=6144, help="padded tokens per batch")
+    parser.add_argument("--lm-weight", type=float, default=0.0, help="weight of a next-token loss over every token, beside the answer loss")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--checkpoint-minutes", type=float, default=5)
@@ -169,7 +178,7 @@ def main():
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(state["step"], args.steps, args.lr)
         batch = batches(rng, vocab, tokenizer, state["stage"], args.token_budget)
-        loss, correct = step_loss(model, batch, tokenizer.special[corpus.PAD_TOKEN])
+        loss, correct = step_loss(model, batch, tokenizer.special[corpus.PAD_TOKEN], args.lm_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
