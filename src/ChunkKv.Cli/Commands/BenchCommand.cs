@@ -9,13 +9,14 @@ namespace ChunkKv.Cli.Commands;
 /// <c>chunkkv bench store [--json] [--tokens N] [--seconds S] [--redis CONF] [--dir PATH] [--kv-model SHAPE|none]</c> and
 /// <c>chunkkv bench prefill [--shape NAME] [--tokens 512,2048,4096] [--decode-tokens N] [--json]</c> and
 /// <c>chunkkv bench ingest [--shape NAME] [--tokenizer DIR] [--documents N] [--chunk-tokens N] [--codec f16] [--json]</c> and
+/// <c>chunkkv bench serve --collection C [--clients 8] [--seconds 60] [--questions FILE] [--server URL] [--json]</c> and
 /// <c>chunkkv bench ttft [--shape NAME] [--chunks 8] [--chunk-tokens 512] [--question-tokens 32] [--methods ...] [--store memory|disk|redis] [--json]</c>.
 /// </summary>
 public sealed class BenchCommand : ICommand
 {
     public string Name => "bench";
     public string Summary =>
-        "benchmarks: 'bench store' (KV store tiers and codecs), 'bench prefill' (engine speed), 'bench ingest' (chunks/s with and without KV precompute), 'bench ttft' (fusion methods' time to first token)";
+        "benchmarks: 'bench store' (KV store tiers and codecs), 'bench prefill' (engine speed), 'bench ingest' (chunks/s with and without KV precompute), 'bench ttft' (fusion methods' time to first token), 'bench serve' (load test of a running server)";
 
     /// <summary>The Qwen3 tokenizer that scripts/fixtures.sh fetches (its vocabulary fits the Qwen2.5 shape).</summary>
     private static string DefaultTokenizer()
@@ -87,8 +88,19 @@ public sealed class BenchCommand : ICommand
                     arguments.Optional("model-cache") ?? BenchModels.DefaultCache), Console.Error, cancellationToken);
                 output.Write(arguments.Flag("json") ? ttft.ToJson() : ttft.ToTable());
                 return CliApp.Ok;
+            case "serve":
+                var questions = arguments.Optional("questions") is { } file
+                    ? File.ReadAllLines(file).Where(l => l.Trim().Length > 0).ToList()
+                    : ["What does the cache hold?", "Which layer keeps the keys?", "Where does the question go?"];
+                using (var client = ServerClient.Create(arguments))
+                {
+                    var serve = await ServeBenchmark.RunAsync(new ServeBenchmark.Settings(client, arguments.Required("collection"), questions,
+                        arguments.PositiveInteger("clients", 8), arguments.PositiveNumber("seconds", 60), arguments.Optional("method")), cancellationToken);
+                    output.Write(arguments.Flag("json") ? serve.ToJson() : serve.ToTable());
+                }
+                return CliApp.Ok;
             default:
-                throw new UsageException($"unknown benchmark '{target}'; known: store, prefill, ingest, ttft");
+                throw new UsageException($"unknown benchmark '{target}'; known: store, prefill, ingest, ttft, serve");
         }
     }
 }
