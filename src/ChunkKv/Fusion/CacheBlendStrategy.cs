@@ -7,30 +7,37 @@ namespace ChunkKv.Fusion;
 /// <c>Σ (fresh − cached)²</c> over KV heads and head dimensions; the chosen rows and the question
 /// are computed from layer c's attention on. CacheBlend keeps the top <c>max(1, ⌊r·N_c⌋)</c> rows
 /// of all chunks; Cache-Craft spends the same budget per chunk in proportion to how far the
-/// chunk's cache is from what its context makes of it, then takes each chunk's top rows.
+/// chunk's cache is from what its context makes of it, then takes each chunk's top rows
+/// (<see cref="CacheCraftStrategy"/> adds its variants).
 /// </summary>
 internal sealed class CacheBlendStrategy(bool perChunkBudgets) : IFusionStrategy
 {
     public static CacheBlendStrategy CacheBlend { get; } = new(perChunkBudgets: false);
     public static CacheBlendStrategy CacheCraft { get; } = new(perChunkBudgets: true);
 
-    public ActiveRows Run(FusionRun run)
+    public ActiveRows Run(FusionRun run) => Blend(run, fixedChunks: new HashSet<int>());
+
+    /// <param name="fixedChunks">Chunks whose K/V in the sequence stay as they are (Cache-Craft's variants): none of their rows is a candidate.</param>
+    internal ActiveRows Blend(FusionRun run, IReadOnlySet<int> fixedChunks)
     {
         var check = run.Method.CheckLayer;
         if (check >= run.Layers)
         {
             throw new ArgumentException($"check layer {check} is beyond the model's {run.Layers} layers");
         }
-        var chunkSlots = run.ChunkSlots;
-        var rows = run.Start(run.WithQuestion(chunkSlots));
+        var prompt = run.Prompt;
+        var candidates = Enumerable.Range(0, prompt.Chunks.Count).Where(c => !fixedChunks.Contains(c)).SelectMany(run.SlotsOfChunk).ToArray();
+        var rows = run.Start(run.WithQuestion(candidates));
         rows.Run(0, check);
-        var cached = Section(run, check, chunkSlots).ToArray();
+        var cached = Section(run, check).ToArray();
         rows.ComputeKv(check);
-        var fresh = Section(run, check, chunkSlots);
+        var fresh = Section(run, check);
         var width = run.Sequence.RowWidth;
-        var scores = new double[chunkSlots.Length];
-        for (var i = 0; i < scores.Length; i++)
+        // Deviation of every chunk row (index: slot − |P|); the fixed chunks' rows keep 0 and are never chosen.
+        var scores = new double[prompt.ChunkTokens];
+        foreach (var slot in candidates)
         {
+            var i = slot - prompt.Prefix.Length;
             double sum = 0;
             for (var j = i * width; j < (i + 1) * width; j++)
             {
@@ -39,28 +46,30 @@ internal sealed class CacheBlendStrategy(bool perChunkBudgets) : IFusionStrategy
             }
             scores[i] = sum;
         }
-        var budget = RowSelection.Budget(run.Method.Ratio, chunkSlots.Length);
-        var keep = perChunkBudgets ? PerChunk(run, scores, budget) : RowSelection.Top(chunkSlots, scores, budget);
+        var budget = RowSelection.Budget(run.Method.Ratio, candidates.Length);
+        var keep = perChunkBudgets
+            ? PerChunk(run, scores, budget, fixedChunks)
+            : RowSelection.Top(candidates, candidates.Select(s => scores[s - prompt.Prefix.Length]).ToArray(), budget);
         rows.Keep(run.WithQuestion(keep));
         rows.Run(check, run.Layers);
         return rows;
     }
 
-    /// <summary>Layer <paramref name="layer"/>'s keys (or values) of the chunk slots, in place.</summary>
-    private static Span<float> Section(FusionRun run, int layer, int[] chunkSlots)
+    /// <summary>Layer <paramref name="layer"/>'s keys (or values) of every chunk slot, <c>[|P|, ContextLength)</c>, in place.</summary>
+    private static Span<float> Section(FusionRun run, int layer)
     {
         var source = run.Method.ScoreValues ? run.Sequence.Values[layer] : run.Sequence.Keys[layer];
-        return source.AsSpan(chunkSlots[0] * run.Sequence.RowWidth, chunkSlots.Length * run.Sequence.RowWidth);
+        return source.AsSpan(run.Prompt.Prefix.Length * run.Sequence.RowWidth, run.Prompt.ChunkTokens * run.Sequence.RowWidth);
     }
 
     /// <summary>The budget split over chunks by their total deviation, each chunk's top rows.</summary>
-    private static int[] PerChunk(FusionRun run, double[] scores, int budget)
+    private static int[] PerChunk(FusionRun run, double[] scores, int budget, IReadOnlySet<int> fixedChunks)
     {
         var prompt = run.Prompt;
         var offsets = prompt.ChunkStarts.Select(s => s - prompt.Prefix.Length).ToArray();
         var impact = Enumerable.Range(0, prompt.Chunks.Count)
             .Select(c => scores.AsSpan(offsets[c], prompt.Chunks[c].Length).ToArray().Sum()).ToArray();
-        var budgets = Split(budget, impact, prompt.Chunks.Select(c => c.Length).ToArray());
+        var budgets = Split(budget, impact, prompt.Chunks.Select((c, i) => fixedChunks.Contains(i) ? 0 : c.Length).ToArray());
         var keep = new List<int>();
         for (var c = 0; c < prompt.Chunks.Count; c++)
         {

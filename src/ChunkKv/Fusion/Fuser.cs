@@ -24,9 +24,12 @@ public sealed record FusionResult(FusionMethod Method, float[] Logits, int[] Rec
 /// was computed at to its global positions (values unchanged); the method then recomputes rows
 /// (<see cref="IFusionStrategy"/>), and the question is always computed.
 /// </summary>
-public sealed class Fuser(Transformer transformer)
+/// <param name="variants">Where <c>cachecraft</c> keeps and finds its chunk variants; none: it runs without them.</param>
+public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants = null)
 {
     public Transformer Transformer => transformer;
+
+    public ChunkVariantCache? Variants => variants;
 
     /// <param name="caches">The stored caches (<see cref="PromptCacheComputation"/>); not read by <c>full</c>, only the prefix's by <c>prefix</c>.</param>
     /// <param name="sequence">A sequence to fill (its buffers are kept from an earlier request); a new one when null.</param>
@@ -39,7 +42,7 @@ public sealed class Fuser(Transformer transformer)
         sequence.Truncate(0);
         Assemble(prompt, caches, method, sequence);
         var assembled = clock.Elapsed;
-        var run = new FusionRun(transformer, prompt, sequence, method);
+        var run = new FusionRun(transformer, prompt, sequence, method, variants);
         var rows = Strategy(method).Run(run);
         var logits = rows.LastLogits();
         var recomputed = rows.Slots.Where(s => s >= prompt.Prefix.Length && s < prompt.ContextLength).ToArray();
@@ -54,7 +57,7 @@ public sealed class Fuser(Transformer transformer)
         FusionKind.Epic => FixedRowStrategy.Epic,
         FusionKind.KvLink => FixedRowStrategy.KvLink,
         FusionKind.CacheBlend => CacheBlendStrategy.CacheBlend,
-        FusionKind.CacheCraft => CacheBlendStrategy.CacheCraft,
+        FusionKind.CacheCraft => CacheCraftStrategy.Instance,
         FusionKind.Query => QueryStrategy.Instance,
         _ => throw new ArgumentOutOfRangeException(nameof(method), method.Kind, "no strategy"),
     };

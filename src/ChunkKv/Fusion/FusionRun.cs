@@ -7,8 +7,11 @@ namespace ChunkKv.Fusion;
 /// One prompt being fused: the assembled sequence (slot = global index) and what a strategy needs
 /// to name rows. A strategy runs <see cref="ActiveRows"/> over it and hands back the last layer's rows.
 /// </summary>
-internal sealed class FusionRun(Transformer transformer, FusionPrompt prompt, KvSequence sequence, FusionMethod method)
+internal sealed class FusionRun(Transformer transformer, FusionPrompt prompt, KvSequence sequence, FusionMethod method,
+    ChunkVariantCache? variants = null)
 {
+    public ChunkVariantCache? Variants => variants;
+
     public Transformer Transformer => transformer;
     public FusionPrompt Prompt => prompt;
     public KvSequence Sequence => sequence;

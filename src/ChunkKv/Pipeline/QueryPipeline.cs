@@ -34,7 +34,7 @@ public sealed record QueryResult(string Answer, int[] AnswerTokens, StopReason S
 /// </summary>
 public sealed class QueryPipeline(LanguageModel model, IEmbedder embedder, IChunkIndex index, PromptCacheLoader caches, PromptLayout layout)
 {
-    private readonly Fuser fuser = new(model.Transformer);
+    private readonly Fuser fuser = new(model.Transformer, new ChunkVariantCache());
 
     public async Task<QueryResult> AskAsync(QueryRequest request, Action<string>? onText = null, CancellationToken cancellationToken = default)
     {

@@ -243,4 +243,45 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
         fuser.Transformer.Prefill(prompt.AllTokens(), plain);
         Assert.Equal(fuser.Transformer.Prefill([7], plain), fuser.Transformer.Prefill([7], fused.Sequence));
     }
+
+    [Fact]
+    public void CacheCraft_reuses_a_variant_when_the_same_chunks_precede_it_again()
+    {
+        var (fuser, caches, prompt) = Setup("llama3", chunks: 3);
+        var variants = new ChunkVariantCache();
+        var crafting = new Fuser(fuser.Transformer, variants);
+        var method = FusionMethod.Parse("cachecraft:0.3");
+
+        var first = crafting.Fuse(prompt, caches, method);
+        Assert.NotEmpty(first.Recomputed);
+        Assert.Equal(2, variants.Count); // chunks 2 and 3; the first is exact
+
+        var again = crafting.Fuse(prompt, caches, method);
+        Assert.Empty(again.Recomputed); // every later chunk came as it was fused before
+        Assert.True(MaxDifference(first.Logits, again.Logits) < 1e-4f, $"max |Δlogit| {MaxDifference(first.Logits, again.Logits)}");
+
+        // Other chunks before the third: its variant does not apply, the second's still does.
+        var reordered = new FusionPrompt(prompt.Prefix, [prompt.Chunks[0], prompt.Chunks[1], Prompt(chunks: 3, seed: 9).Chunks[2]], prompt.Question);
+        var partly = crafting.Fuse(reordered, PromptCacheComputation.ForPrompt(fuser.Transformer, reordered), method);
+        Assert.NotEmpty(partly.Recomputed);
+        Assert.DoesNotContain(partly.Recomputed, s => s >= reordered.ChunkStarts[1] && s < reordered.ChunkStarts[2]);
+    }
+
+    [Fact]
+    public void The_variant_cache_evicts_the_least_worth_first_when_over_its_budget()
+    {
+        var (fuser, caches, _) = Setup("llama3", chunks: 3);
+        var one = caches.Chunks[0];
+        var bytes = 2L * one.Layers * one.Tokens * one.RowWidth * sizeof(float);
+        var cache = new ChunkVariantCache(capacityBytes: 2 * bytes);
+        cache.Add("a", one, savedRows: 10);
+        cache.Add("b", one, savedRows: 1);
+        Assert.NotNull(cache.Find("b")); // used twice now: worth 2
+        cache.Add("c", one, savedRows: 5); // over budget: the least worth goes
+
+        Assert.Equal(2, cache.Count);
+        Assert.NotNull(cache.Find("a"));
+        Assert.Null(cache.Find("b"));
+        Assert.NotNull(cache.Find("c"));
+    }
 }
