@@ -111,13 +111,12 @@ def main():
     samples(tokenizer, os.path.join(args.model, "samples"))
     with open(os.path.join(args.model, "reference.json"), "w") as f:
         json.dump(reference(model, tokenizer, sets["heldout-small"]), f)
-    with open(os.path.join(args.work, "train_log.jsonl")) as f:
-        log = [json.loads(line) for line in f]
+    checkpoint = torch.load(os.path.join(args.work, "checkpoint.pt"))
+    log = checkpoint["state"]["log"]  # the checkpoint's own record, so an interrupted run finishes too
     loss_svg(log, os.path.join(args.model, "loss.svg"))
     chosen = [r for r in sets["heldout"] if r["kind"] == "single"][:args.score_limit] + \
              [r for r in sets["heldout"] if r["kind"] == "cross"][:args.score_limit]
     accuracy = evaluate.score(model, tokenizer, chosen)
-    checkpoint = torch.load(os.path.join(args.work, "checkpoint.pt"))
     state = checkpoint["state"]
     summary = {
         "command": "bash tools/fixture-model/make.sh",
