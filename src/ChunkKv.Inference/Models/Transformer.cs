@@ -72,29 +72,22 @@ public sealed unsafe class Transformer : IDisposable
     /// The rows' keys and values are written into their slots before attention, so they are in
     /// <paramref name="sequence"/> when this returns; the other slots must already hold this layer's K/V.
     /// </summary>
-    public void ForwardLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence)
-    {
-        var workspace = Rent();
-        try
-        {
-            ForwardLayer(layer, hidden, rows, sequence, workspace, kvOnly: false);
-        }
-        finally
-        {
-            workspaces.Add(workspace);
-        }
-    }
+    public void ForwardLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence) =>
+        ForwardLayerRented(layer, hidden, rows, sequence, kvOnly: false);
 
     /// <summary>
     /// Only the rows' K/V of layer <paramref name="layer"/>, written into their slots; <paramref name="hidden"/>
     /// is read, not changed. CacheBlend compares these fresh K/V with the cached ones before choosing rows.
     /// </summary>
-    public void ComputeLayerKv(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence)
+    public void ComputeLayerKv(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence) =>
+        ForwardLayerRented(layer, hidden, rows, sequence, kvOnly: true);
+
+    private void ForwardLayerRented(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence, bool kvOnly)
     {
         var workspace = Rent();
         try
         {
-            ForwardLayer(layer, hidden, rows, sequence, workspace, kvOnly: true);
+            ForwardLayer(layer, hidden, rows, sequence, workspace, kvOnly);
         }
         finally
         {

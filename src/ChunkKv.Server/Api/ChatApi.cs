@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Threading.Channels;
 using ChunkKv.Fusion;
 using ChunkKv.Inference.Generation;
 using ChunkKv.Pipeline;
@@ -129,22 +128,11 @@ public static class ChatApi
         };
 
         using var stopDecoding = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var asking = Task.Run(async () =>
-        {
-            try
-            {
-                return await engine.Query.AskAsync(request, piece => pieces.Writer.TryWrite(piece), stopDecoding.Token);
-            }
-            finally
-            {
-                pieces.Writer.Complete();
-            }
-        }, cancellationToken);
+        var answer = AnswerStream.Start(engine, request, stopDecoding.Token);
         await SendAsync(Chunk(new { role = "assistant", content = "" }, null));
         var sent = "";
         var stopped = false;
-        await foreach (var piece in pieces.Reader.ReadAllAsync(cancellationToken))
+        await foreach (var piece in answer.Pieces(cancellationToken))
         {
             if (stopped)
             {
@@ -162,7 +150,7 @@ public static class ChatApi
                 await stopDecoding.CancelAsync(); // the rest would only be cut off
             }
         }
-        var result = await asking;
+        var result = await answer.Result;
         ChunkKvMetrics.Query(result);
         await SendAsync(Chunk(new { }, FinishReason(result, stopped)));
         if (body.StreamOptions?.IncludeUsage == true)

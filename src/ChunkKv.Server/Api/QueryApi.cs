@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Threading.Channels;
 using ChunkKv.Fusion;
 using ChunkKv.Inference.Generation;
 using ChunkKv.Pipeline;
@@ -138,25 +137,14 @@ public static class QueryApi
         var options = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
-        var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var asking = Task.Run(async () =>
-        {
-            try
-            {
-                return await engine.Query.AskAsync(request, piece => pieces.Writer.TryWrite(piece), cancellationToken);
-            }
-            finally
-            {
-                pieces.Writer.Complete();
-            }
-        }, cancellationToken);
+        var answer = AnswerStream.Start(engine, request, cancellationToken);
         // Each piece goes out as soon as it is decoded.
-        await foreach (var piece in pieces.Reader.ReadAllAsync(cancellationToken))
+        await foreach (var piece in answer.Pieces(cancellationToken))
         {
             await http.Response.WriteAsync($"data: {JsonSerializer.Serialize(new { text = piece }, options)}\n\n", cancellationToken);
             await http.Response.Body.FlushAsync(cancellationToken);
         }
-        var result = await asking;
+        var result = await answer.Result;
         ChunkKvMetrics.Query(result);
         var view = await ViewAsync(engine, request, result, compare, cancellationToken);
         await http.Response.WriteAsync($"event: done\ndata: {JsonSerializer.Serialize(view, options)}\n\n", cancellationToken);

@@ -1,0 +1,35 @@
+using System.Threading.Channels;
+using ChunkKv.Pipeline;
+using ChunkKv.Server.Engine;
+
+namespace ChunkKv.Server.Api;
+
+/// <summary>
+/// A query whose answer arrives in pieces as it is decoded: the pipeline runs on a worker and hands
+/// each piece to <see cref="Pieces"/>; <see cref="Result"/> completes with the whole result after the last.
+/// Both streaming endpoints (<c>/v1/query</c> and the OpenAI-compatible chat) read it the same way.
+/// </summary>
+internal sealed class AnswerStream
+{
+    private readonly Channel<string> pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    private AnswerStream(ChunkKvEngine engine, QueryRequest request, CancellationToken cancellationToken) =>
+        Result = Task.Run(async () =>
+        {
+            try
+            {
+                return await engine.Query.AskAsync(request, piece => pieces.Writer.TryWrite(piece), cancellationToken);
+            }
+            finally
+            {
+                pieces.Writer.Complete();
+            }
+        }, CancellationToken.None);
+
+    /// <param name="cancellationToken">Stops decoding (the answer so far is the result).</param>
+    public static AnswerStream Start(ChunkKvEngine engine, QueryRequest request, CancellationToken cancellationToken) => new(engine, request, cancellationToken);
+
+    public IAsyncEnumerable<string> Pieces(CancellationToken cancellationToken) => pieces.Reader.ReadAllAsync(cancellationToken);
+
+    public Task<QueryResult> Result { get; }
+}
