@@ -1,18 +1,18 @@
 """The synthetic multi-chunk QA task the fixture model is trained and evaluated on.
 
-Every example is a fresh random world of people, of whom some hold a role (cook, pilot, judge, ...),
-each role at most once, so nothing can be memorised: "Who is the pilot?" must be read from the
-context. A role is stated three ways:
+Every example is a fresh random world: people are given a birthplace, an employer and an
+instrument by sentences spread over chunks, so nothing can be memorised; the answer must be read
+from the context. Facts are stated three ways:
 
-- directly ("Brenna is the pilot."),
-- by the pronoun "They" resolved inside the same chunk ("Later we met Tovik. They are the judge."),
+- directly ("Brenna was born in Velmora."),
+- by the pronoun "They" resolved inside the same chunk ("Later we met Tovik. They play the harp."),
 - by "They" at the start of a chunk, resolved by the last person named in the previous chunk.
 
 The first two are single-chunk questions. The third is a cross-chunk question: with each chunk's
-KV computed alone, the pronoun has no antecedent, so the role is no longer tied to the person.
-"They" means the last person named, everywhere, so the model must resolve it by recency. People
-without a role, and their birthplaces, employers and instruments (never asked), fill the chunks,
-so an answer cannot be found by elimination or by taking the nearest name.
+KV computed alone, the pronoun has no antecedent, so the fact is no longer tied to the person.
+"They" means the last person named, everywhere, so the model must resolve it by recency. Fillers
+name places, organisations and instruments without a person, and some people are named with no
+fact, so an answer cannot be found by elimination.
 """
 import random
 
@@ -26,9 +26,6 @@ ORG_ENDINGS = ["corp", "works", "labs", "tronix", "soft", "gen"]
 PREFIX = "Answer the question from the notes below.\n\n"
 SEPARATOR = "\n\n"
 QUESTION_TEMPLATE = "Question: {question}\nAnswer:"
-ROLES = ["cook", "driver", "treasurer", "gardener", "pilot", "doctor", "teacher", "judge", "tailor", "baker", "painter", "guard",
-         "nurse", "clerk", "miner", "sailor"]
-ROLE = {"direct": "{name} is the {role}.", "pronoun": "They are the {role}.", "question": "Who is the {role}?"}
 END_TOKEN = "<|end|>"
 PAD_TOKEN = "<|pad|>"
 
@@ -86,69 +83,89 @@ def _filler(rng, vocab, choices=FILLERS):
                                       instrument=rng.choice(vocab.instruments))
 
 
+def make_direct_example(rng, vocab, chunk_count, chunk_words, tokens_of):
+    """The warm-up world: direct facts only ("Brenna was born in Velmora."), no pronouns, no fillers."""
+    people = rng.sample(vocab.people, min(len(vocab.people), 14 * chunk_count + 8))
+    facts, chunks = [], []
+    for _ in range(chunk_count):
+        sentences = [_filler(rng, vocab, OPENING_FILLERS)]
+        length = tokens_of(sentences[0])
+        while length < chunk_words:
+            sentence = _direct(rng, vocab, people.pop(), facts)
+            sentences.append(sentence)
+            length += tokens_of(sentence)
+        chunks.append(" ".join(sentences))
+    return Example(chunks, [(kind, ATTRIBUTES[a]["question"].format(name=n), v) for kind, n, a, v in facts])
+
+
 def make_example(rng, vocab, chunk_count, chunk_words, tokens_of):
     """One world: `chunk_count` chunks of about `chunk_words` tokens (counted with `tokens_of`)."""
     people = rng.sample(vocab.people, min(len(vocab.people), 14 * chunk_count + 8))
-    roles = rng.sample(ROLES, len(ROLES))
-    facts = []  # (kind, role, name)
+    facts = []  # (kind, name, attribute, value)
     chunks = []
-    carried = None  # the person whose role the next chunk states by pronoun
-    role_chance = min(0.6, max(0.2, len(ROLES) / (6 * chunk_count + 1)))
+    carried = None  # the person whose facts continue at the start of the next chunk
     for index in range(chunk_count):
+        sentences = []
+        length = 0
         if carried is not None:
-            role = roles.pop()
-            sentences = [ROLE["pronoun"].format(role=role)]
-            facts.append(("cross", role, carried))
-            if rng.random() < 0.5:
-                sentences.append(_attribute(rng, vocab, None))
+            for attribute in rng.sample(list(ATTRIBUTES), rng.randint(1, 2)):
+                value = rng.choice(vocab.values(attribute))
+                sentences.append(ATTRIBUTES[attribute]["pronoun"].format(value=value))
+                facts.append(("cross", carried, attribute, value))
             carried = None
         else:
-            # A chunk never opens on a name: "Brenna" there would be another token than " Brenna".
-            sentences = [rng.choice(INTRODUCTIONS).format(name=people.pop()) if rng.random() < 0.5
-                         else _filler(rng, vocab, OPENING_FILLERS)]
+            # A chunk never opens on a name: "Brenna" there would be another token than " Brenna"
+            # in the question, and the lookup is by token.
+            sentences.append(rng.choice(INTRODUCTIONS).format(name=people.pop()) if rng.random() < 0.5
+                             else _filler(rng, vocab, OPENING_FILLERS))
         length = sum(tokens_of(s) for s in sentences)
+        last = index == chunk_count - 1
         while True:
-            block = _block(rng, vocab, people.pop(), roles if rng.random() < role_chance else [], facts)
+            block = _block(rng, vocab, people.pop(), facts)
             block_length = sum(tokens_of(s) for s in block)
-            if length + block_length > chunk_words and len(sentences) > 1:
+            if length + block_length > chunk_words and sentences:
                 break
             sentences.extend(block)
             length += block_length
-            if rng.random() < 0.4:
+            if rng.random() < 0.5:
                 filler = _filler(rng, vocab)
                 sentences.append(filler)
                 length += tokens_of(filler)
-        if index < chunk_count - 1 and roles and rng.random() < 0.8:
-            # End the chunk on a person whose role the next chunk states by pronoun.
+        if not last and rng.random() < 0.8:
+            # End the chunk on a person whose facts the next chunk states by pronoun.
             carried = people.pop()
             sentences.append(rng.choice(INTRODUCTIONS).format(name=carried) if rng.random() < 0.6
-                             else _attribute(rng, vocab, carried))
+                             else _direct(rng, vocab, carried, facts))
         chunks.append(" ".join(sentences))
-    questions = [(kind, ROLE["question"].format(role=role), name) for kind, role, name in facts]
+    questions = [(kind, ATTRIBUTES[attribute]["question"].format(name=name), value) for kind, name, attribute, value in facts]
     return Example(chunks, questions)
 
 
-def _attribute(rng, vocab, name):
-    """A fact that is never asked: a person's (or, with no name, the last-named person's) birthplace, employer or instrument."""
+def _direct(rng, vocab, name, facts):
     attribute = rng.choice(list(ATTRIBUTES))
     value = rng.choice(vocab.values(attribute))
-    template = ATTRIBUTES[attribute]["pronoun" if name is None else "direct"]
-    return template.format(name=name, value=value)
+    facts.append(("single", name, attribute, value))
+    return ATTRIBUTES[attribute]["direct"].format(name=name, value=value)
 
 
-def _block(rng, vocab, name, roles, facts):
-    """A person's sentences inside one chunk: named directly or introduced, maybe given a role from `roles`."""
-    if roles:
-        role = roles.pop()
-        facts.append(("single", role, name))
-        if rng.random() < 0.5:
-            sentences = [ROLE["direct"].format(name=name, role=role)]
-        else:
-            sentences = [rng.choice(INTRODUCTIONS).format(name=name), ROLE["pronoun"].format(role=role)]
+def _block(rng, vocab, name, facts):
+    """A person's sentences inside one chunk: a direct fact or an introduction, then pronoun facts."""
+    roll = rng.random()
+    if roll < 0.15:
+        return [rng.choice(INTRODUCTIONS).format(name=name)]  # named, but no fact: blocks elimination
+    attributes = rng.sample(list(ATTRIBUTES), rng.randint(1, 3))
+    sentences = []
+    if roll < 0.55:
+        first = attributes.pop(0)
+        value = rng.choice(vocab.values(first))
+        facts.append(("single", name, first, value))
+        sentences.append(ATTRIBUTES[first]["direct"].format(name=name, value=value))
     else:
-        sentences = [rng.choice(INTRODUCTIONS).format(name=name) if rng.random() < 0.5 else _attribute(rng, vocab, name)]
-    if rng.random() < 0.5:
-        sentences.append(_attribute(rng, vocab, None))
+        sentences.append(rng.choice(INTRODUCTIONS).format(name=name))
+    for attribute in attributes:
+        value = rng.choice(vocab.values(attribute))
+        facts.append(("single", name, attribute, value))
+        sentences.append(ATTRIBUTES[attribute]["pronoun"].format(value=value))
     return sentences
 
 
@@ -165,7 +182,4 @@ def all_sentences_for_tokenizer(vocab):
     for spec in ATTRIBUTES.values():
         for _ in range(20):
             lines.append(spec["pronoun"].format(value=rng.choice(vocab.places)) + " " + spec["question"].format(name="X"))
-    for role in ROLES:
-        lines += [ROLE["direct"].format(name=rng.choice(vocab.people), role=role), ROLE["pronoun"].format(role=role),
-                  ROLE["question"].format(role=role)]
     return lines

@@ -4,15 +4,19 @@
     /usr/bin/python3 tools/fixture-model/train.py --work .build/fixture-train --out tests/fixtures/fixture-model
 
 Training examples are generated on the fly (seed 1); the evaluation sets come from other seeds
-(evaluate.py writes them). The loss is on the answer tokens only. A next-token loss over every
-token (--lm-weight) was tried and hurts: each person is named once, so it teaches that a name
-already seen will not come again, the opposite of the copying an answer needs (after 950 steps the
-names in the context ranked below the average name). Each training sequence asks several questions
-one after another (at least half of them cross-chunk where the world has them), so one pass over
-a context trains several lookups; batches are small (2048 padded tokens) for more updates per minute.
+(evaluate.py writes them). The loss is on answer tokens only: the context is random facts, so
+predicting it teaches nothing but noise, and skipping its vocabulary projection is most of the
+cost saved. (--lm-weight adds a next-token loss over every token; tried, it did not lift the
+plateau below, and on a variant of the task where people are the answers it taught that a name
+already seen will not come again, the opposite of copying.) Each training sequence asks several
+questions one after another (at least half of them cross-chunk where the world has them), so one
+pass over a context trains several lookups.
 
-The curriculum starts on short chunks, where learning to look things up starts early, and moves
-to full-length chunks once the training accuracy says the lookup works.
+The curriculum starts on short chunks and direct facts, where learning to look things up starts
+early, and moves to pronouns and full-length chunks once the training accuracy says the lookup works.
+On 2 CPU cores the model learns within ~200 steps to answer with a value of the asked kind taken
+from the context (~70 % with one chunk, ~45 % with two), then sits there: telling which person a
+value belongs to had not started after 3000+ steps (about 1.5 hours).
 """
 import argparse
 import json
@@ -32,10 +36,10 @@ import corpus  # noqa: E402
 import layout  # noqa: E402
 from model import Config, Llama, save_safetensors  # noqa: E402
 
-# (tokens per chunk, fewest chunks, most chunks); a stage is left when training accuracy reaches
-# ADVANCE_AT. Short contexts first, where learning to look things up starts early; then the
-# evaluation's lengths.
-STAGES = [(32, 1, 3), (64, 2, 5), (128, 2, 10)]
+# (tokens per chunk, fewest chunks, most chunks, the full task or direct facts only); a stage is
+# left when training accuracy reaches ADVANCE_AT. The first is plain associative recall, which a
+# small transformer learns quickly; pronouns, fillers and long contexts come once lookup works.
+STAGES = [(24, 1, 2, False), (24, 2, 3, True), (48, 2, 5, True), (128, 2, 10, True)]
 ADVANCE_AT = 0.9
 QUESTIONS_PER_SEQUENCE = 8
 
@@ -46,7 +50,8 @@ def build_tokenizer(vocab):
 
 def training_sequence(rng, vocab, tokenizer, stage, chunk_count):
     """One context and several questions: (ids, target positions, target ids, target kinds)."""
-    example = corpus.make_example(rng, vocab, chunk_count, STAGES[stage][0], lambda s: len(tokenizer.encode(" " + s)))
+    make = corpus.make_example if STAGES[stage][3] else corpus.make_direct_example
+    example = make(rng, vocab, chunk_count, STAGES[stage][0], lambda s: len(tokenizer.encode(" " + s)))
     cross = [q for q in example.questions if q[0] == "cross"]
     single = [q for q in example.questions if q[0] == "single"]
     rng.shuffle(cross)
@@ -70,7 +75,7 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count):
 
 def batches(rng, vocab, tokenizer, stage, token_budget):
     """Sequences with one chunk count, so they are of about one length and padding wastes little."""
-    _, fewest, most = STAGES[stage]
+    _, fewest, most, _ = STAGES[stage]
     chunk_count = rng.randint(fewest, most)
     batch, longest = [], 0
     while True:
@@ -132,7 +137,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", required=True, help="checkpoint and log folder (resumed from when it holds a checkpoint)")
     parser.add_argument("--out", required=True, help="the model directory to write at the end")
-    parser.add_argument("--steps", type=int, default=3200, help="total steps; the learning-rate schedule spans them")
+    parser.add_argument("--steps", type=int, default=3000, help="total steps; the learning-rate schedule spans them")
     parser.add_argument("--stop-after", type=int, default=0, help="stop (checkpointed) at this step, schedule unchanged")
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
@@ -140,7 +145,7 @@ def main():
     parser.add_argument("--kv-heads", type=int, default=2)
     parser.add_argument("--intermediate", type=int, default=768)
     parser.add_argument("--lr", type=float, default=1.5e-3)
-    parser.add_argument("--token-budget", type=int, default=2048, help="padded tokens per batch")
+    parser.add_argument("--token-budget", type=int, default=6144, help="padded tokens per batch")
     parser.add_argument("--lm-weight", type=float, default=0.0, help="weight of a next-token loss over every token, beside the answer loss")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
