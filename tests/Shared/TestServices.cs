@@ -26,7 +26,7 @@ public sealed class TestDatabase : IAsyncDisposable
     {
         Name = name;
         ConnectionString = connectionString;
-        DataSource = NpgsqlDataSource.Create(connectionString);
+        DataSource = ChunkKv.Retrieval.Indexing.PgVectorDataSource.Create(connectionString);
     }
 
     public string Name { get; }

@@ -14,7 +14,7 @@ public sealed class MigrateCommand : ICommand
         arguments.WithoutPositional();
         var connectionString = arguments.Optional("postgres") ?? Environment.GetEnvironmentVariable("CHUNKKV_POSTGRES")
             ?? throw new UsageException("no database: pass --postgres or set CHUNKKV_POSTGRES");
-        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        await using var dataSource = ChunkKv.Retrieval.Indexing.PgVectorDataSource.Create(connectionString);
         try
         {
             var report = await new MigrationRunner(dataSource).ApplyAsync(cancellationToken);

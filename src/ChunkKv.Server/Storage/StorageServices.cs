@@ -13,7 +13,7 @@ public static class StorageServices
         services.Configure<StorageOptions>(configuration);
         services.AddSingleton(sp => new PostgresConnection(
             sp.GetRequiredService<IOptions<StorageOptions>>().Value.Postgres is { Length: > 0 } connectionString
-                ? NpgsqlDataSource.Create(connectionString)
+                ? ChunkKv.Retrieval.Indexing.PgVectorDataSource.Create(connectionString)
                 : null));
         services.AddSingleton(sp => new RedisConnection(
             sp.GetRequiredService<IOptions<StorageOptions>>().Value.Redis is { Length: > 0 } configurationString

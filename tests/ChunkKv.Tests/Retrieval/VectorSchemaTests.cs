@@ -35,7 +35,7 @@ public sealed class VectorSchemaTests : IAsyncLifetime
         var query = vectors[123].Select(v => v + 0.01f * (float)(random.NextDouble() - 0.5)).ToArray();
         var search = $"""
             SELECT ordinal FROM chunks WHERE collection_id = @collection
-            ORDER BY embedding::vector({Dimension}) <=> @query::real[]::vector({Dimension}) LIMIT 3
+            ORDER BY embedding::vector({Dimension}) <=> @query::vector({Dimension}) LIMIT 3
             """;
 
         await using var connection = await _db.DataSource.OpenConnectionAsync();
@@ -109,12 +109,12 @@ public sealed class VectorSchemaTests : IAsyncLifetime
     {
         await using var command = _db.DataSource.CreateCommand("""
             INSERT INTO chunks (document_id, collection_id, ordinal, char_start, char_end, content, token_count, cache_key, embedding)
-            VALUES (@document, @collection, @ordinal, 0, 4, 'text', 1, '\x00', @embedding::real[]::vector)
+            VALUES (@document, @collection, @ordinal, 0, 4, 'text', 1, '\x00', @embedding)
             """);
         command.Parameters.AddWithValue("document", document);
         command.Parameters.AddWithValue("collection", collection);
         command.Parameters.AddWithValue("ordinal", ordinal);
-        command.Parameters.AddWithValue("embedding", embedding);
+        command.Parameters.AddWithValue("embedding", new Pgvector.Vector(embedding));
         await command.ExecuteNonQueryAsync();
     }
 
@@ -122,7 +122,7 @@ public sealed class VectorSchemaTests : IAsyncLifetime
     {
         await using var command = new NpgsqlCommand(sql, connection);
         command.Parameters.AddWithValue("collection", collection);
-        command.Parameters.AddWithValue("query", query);
+        command.Parameters.AddWithValue("query", new Pgvector.Vector(query));
         await using var reader = await command.ExecuteReaderAsync();
         var rows = new List<T>();
         while (await reader.ReadAsync())

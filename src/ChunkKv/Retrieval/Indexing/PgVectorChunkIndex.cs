@@ -2,13 +2,15 @@ using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Npgsql;
 using NpgsqlTypes;
+using Pgvector;
 
 namespace ChunkKv.Retrieval.Indexing;
 
 /// <summary>
 /// The PostgreSQL + pgvector provider over the schema of migrations/0001. Embeddings travel as
-/// <c>real[]</c> and are cast to <c>vector(dim)</c> in SQL (the Pgvector .NET package does not work
-/// with current Npgsql). Similarity search uses the collection's partial HNSW index with
+/// <c>Pgvector.Vector</c> parameters, so the data source must map pgvector's types
+/// (<see cref="PgVectorDataSource.Create"/>); SQL casts them to <c>vector(dim)</c>, the expression the
+/// collection's partial index is built on. Similarity search uses the collection's partial HNSW index with
 /// pgvector 0.8's iterative scan, so a metadata filter or documents still ingesting never leave
 /// a query short of results; hybrid search adds PostgreSQL full-text ranking and fuses both by
 /// reciprocal rank.
@@ -106,7 +108,7 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
             info.CheckDimension(chunk.Embedding, $"chunk {chunk.Ordinal}'s embedding");
             var command = new NpgsqlBatchCommand($"""
                 INSERT INTO chunks (document_id, collection_id, ordinal, char_start, char_end, content, token_count, cache_key, embedding)
-                VALUES (@doc, @c, @ordinal, @start, @end, @content, @tokens, @key, @embedding::real[]::vector({info.Dimension}))
+                VALUES (@doc, @c, @ordinal, @start, @end, @content, @tokens, @key, @embedding::vector({info.Dimension}))
                 ON CONFLICT (document_id, ordinal) DO NOTHING
                 """);
             command.Parameters.AddWithValue("doc", documentId);
@@ -117,7 +119,7 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
             command.Parameters.AddWithValue("content", chunk.Content);
             command.Parameters.AddWithValue("tokens", chunk.TokenCount);
             command.Parameters.AddWithValue("key", chunk.CacheKey);
-            command.Parameters.AddWithValue("embedding", chunk.Embedding);
+            command.Parameters.AddWithValue("embedding", new Vector(chunk.Embedding));
             batch.BatchCommands.Add(command);
         }
         if (batch.BatchCommands.Count > 0)
@@ -278,10 +280,10 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
     /// <summary>The nearest-neighbour search of one collection (parameters @filter, @q, @limit).</summary>
     internal static string VectorSql(int dimension, long collectionId) => $"""
         WITH nearest AS MATERIALIZED (
-            SELECT {HitColumns}, c.embedding::vector({dimension}) <=> @q::real[]::vector({dimension}) AS distance
+            SELECT {HitColumns}, c.embedding::vector({dimension}) <=> @q::vector({dimension}) AS distance
             FROM chunks c JOIN documents d ON d.id = c.document_id
             WHERE {Visible(collectionId)}
-            ORDER BY c.embedding::vector({dimension}) <=> @q::real[]::vector({dimension}) LIMIT @limit
+            ORDER BY c.embedding::vector({dimension}) <=> @q::vector({dimension}) LIMIT @limit
         )
         SELECT *, 1 - distance FROM nearest ORDER BY distance, id
         """;
@@ -299,7 +301,7 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction);
         command.Parameters.AddWithValue("filter", NpgsqlDbType.Jsonb, (request.Filter ?? []).ToJsonString());
-        command.Parameters.AddWithValue("q", request.Vector);
+        command.Parameters.AddWithValue("q", new Vector(request.Vector));
         command.Parameters.AddWithValue("text", request.Text ?? "");
         command.Parameters.AddWithValue("limit", limit);
         var ranking = new List<long>();

@@ -60,7 +60,8 @@ internal sealed class EmbeddingServer : IAsyncDisposable
             {
                 context = await _listener.GetContextAsync();
             }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
+            // Stopped between the IsListening check and the call, the listener says "call Start()" instead.
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
             {
                 return;
             }

@@ -40,19 +40,19 @@ public sealed class PgVectorChunkIndexTests : ChunkIndexContract
         // that plan to see the worst case. (On 300 rows a scan is cheaper, so scans are forbidden.)
         var sql = PgVectorChunkIndex.VectorSql(Dimension, collectionId)
             .Replace("@filter", "$1", StringComparison.Ordinal).Replace("@q", "$2", StringComparison.Ordinal).Replace("@limit", "$3", StringComparison.Ordinal);
-        var query = string.Join(",", vectors[42].Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
-        var plan = await GenericPlanAsync(sql, $"'{{}}', '{{{query}}}'::real[], 5");
+        var query = "[" + string.Join(",", vectors[42].Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))) + "]";
+        var plan = await GenericPlanAsync(sql, $"'{{}}', '{query}'::vector, 5");
         Assert.Contains($"Index Scan using chunks_embedding_hnsw_{collectionId}", plan);
 
         // The same search with the collection as a parameter: the partial index's predicate cannot
         // be proved for a generic plan, which is why the id is a literal. This shows the test sees generic plans.
         var parameterized = sql.Replace($"c.collection_id = {collectionId}::bigint", "c.collection_id = $4::bigint", StringComparison.Ordinal);
-        var parameterizedPlan = await GenericPlanAsync(parameterized, $"'{{}}', '{{{query}}}'::real[], 5, {collectionId}");
+        var parameterizedPlan = await GenericPlanAsync(parameterized, $"'{{}}', '{query}'::vector, 5, {collectionId}");
         Assert.DoesNotContain($"chunks_embedding_hnsw_{collectionId}", parameterizedPlan);
 
         // And the index itself, through a data source with automatic preparation on, stays right.
         var builder = new Npgsql.NpgsqlConnectionStringBuilder(_db.ConnectionString) { MaxAutoPrepare = 20, AutoPrepareMinUsages = 2 };
-        await using var prepared = Npgsql.NpgsqlDataSource.Create(builder.ConnectionString);
+        await using var prepared = PgVectorDataSource.Create(builder.ConnectionString);
         var index = new PgVectorChunkIndex(prepared);
         for (var run = 0; run < 8; run++)
         {
