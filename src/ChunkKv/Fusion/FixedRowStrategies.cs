@@ -16,14 +16,14 @@ internal sealed class FixedRowStrategy(Func<FusionRun, IEnumerable<int>> context
     public static FixedRowStrategy Reuse { get; } = new(_ => []);
 
     /// <summary><c>epic:k</c>: the first k tokens of each chunk after the first (EPIC's LegoLink: the chunk's attention sinks).</summary>
-    public static FixedRowStrategy Epic { get; } = new(run => Enumerable.Range(1, run.Prompt.Chunks.Count - 1)
+    public static FixedRowStrategy Epic { get; } = new(run => Enumerable.Range(1, Math.Max(0, run.Prompt.Chunks.Count - 1))
         .SelectMany(chunk => run.SlotsOfChunk(chunk).Take(run.Method.Tokens)));
 
     /// <summary>
     /// <c>kvlink:k</c>: the last k tokens of each chunk after the first — its separator, which the layout
     /// puts at the chunk's end — recomputed as link tokens that see everything before them.
     /// </summary>
-    public static FixedRowStrategy KvLink { get; } = new(run => Enumerable.Range(1, run.Prompt.Chunks.Count - 1)
+    public static FixedRowStrategy KvLink { get; } = new(run => Enumerable.Range(1, Math.Max(0, run.Prompt.Chunks.Count - 1))
         .SelectMany(chunk => run.SlotsOfChunk(chunk).TakeLast(run.Method.Tokens)));
 
     public ActiveRows Run(FusionRun run)

@@ -284,4 +284,27 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
         Assert.Null(cache.Find("b"));
         Assert.NotNull(cache.Find("c"));
     }
+
+    [Theory]
+    [InlineData("full")]
+    [InlineData("prefix")]
+    [InlineData("reuse")]
+    [InlineData("epic:4")]
+    [InlineData("kvlink")]
+    [InlineData("cacheblend:0.15")]
+    [InlineData("cachecraft:0.15")]
+    [InlineData("query:0.15")]
+    public void A_prompt_with_no_chunks_is_the_prefix_and_the_question(string name)
+    {
+        // What a search of an empty collection gives: nothing to fuse, and still an answer.
+        var (fuser, _, withChunks) = Setup("llama3");
+        var prompt = new FusionPrompt(withChunks.Prefix, [], withChunks.Question);
+        var caches = PromptCacheComputation.ForPrompt(fuser.Transformer, prompt);
+        var full = fuser.Fuse(prompt, caches, FusionMethod.Full);
+
+        var fused = new Fuser(fuser.Transformer, new ChunkVariantCache()).Fuse(prompt, caches, FusionMethod.Parse(name));
+
+        Assert.Empty(fused.Recomputed);
+        Assert.True(MaxDifference(full.Logits, fused.Logits) < 1e-4f);
+    }
 }
