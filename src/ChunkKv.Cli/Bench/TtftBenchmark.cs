@@ -83,7 +83,8 @@ public static class TtftBenchmark
             var counted = runs.Count > 1 ? runs.Skip(1).OrderBy(r => r.Ttft).ToList() : runs;
             var median = counted[counted.Count / 2];
             results.Add((method, median.Ttft, median.Load, median.Fused));
-            progress.WriteLine($"{method.Name}: {median.Ttft * 1000:F1} ms");
+            var counters = store.Statistics[0];
+            progress.WriteLine($"{method.Name}: {median.Ttft * 1000:F1} ms ({counters.Tier} so far: {counters.Hits} hits, {counters.Misses} misses, {counters.Faults} faults)");
         }
 
         // The floor: the question alone over a fused cache already in place, and the K/V's bytes copied once.
