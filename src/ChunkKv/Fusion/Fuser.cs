@@ -83,6 +83,10 @@ public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants =
         {
             sequence.Reserve(Positions(0, prompt.Prefix.Length));
         }
+        if (readsChunks && caches!.Chunks.Count != prompt.Chunks.Count)
+        {
+            throw new ArgumentException($"{caches.Chunks.Count} chunk caches for {prompt.Chunks.Count} chunks", nameof(caches));
+        }
         var last = prompt.Prefix.Length - 1;
         for (var i = 0; i < prompt.Chunks.Count; i++)
         {
@@ -94,11 +98,7 @@ public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants =
                 last = start + length - 1;
                 continue;
             }
-            if (caches!.Chunks.Count != prompt.Chunks.Count)
-            {
-                throw new ArgumentException($"{caches.Chunks.Count} chunk caches for {prompt.Chunks.Count} chunks", nameof(caches));
-            }
-            var cache = caches.Chunks[i];
+            var cache = caches!.Chunks[i];
             Expect(cache, length, null, $"chunk {i}");
             var first = sequence.Append(cache);
             if (method.Positions == ChunkPositions.Reordered)
