@@ -26,6 +26,12 @@ builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = 
         context.ProblemDetails.Title = "Bad request";
         context.ProblemDetails.Detail = bad.InnerException?.Message ?? bad.Message;
     }
+    else if (context.Exception is ChunkKv.Retrieval.Indexing.CollectionNotFoundException)
+    {
+        // Checked at the request's start, then deleted by another request while this one ran.
+        context.ProblemDetails.Title = "Unknown collection";
+        context.ProblemDetails.Detail = "the collection was deleted while the request ran";
+    }
     else if (context.Exception is Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
     {
         // The index's database is down or unreachable: a clear 503 the client may retry, not a 500.
@@ -47,6 +53,7 @@ app.UseExceptionHandler(new ExceptionHandlerOptions
     StatusCodeSelector = exception => exception switch
     {
         BadHttpRequestException bad => bad.StatusCode,
+        ChunkKv.Retrieval.Indexing.CollectionNotFoundException => StatusCodes.Status404NotFound,
         Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,
     },

@@ -11,11 +11,14 @@ public sealed record DocumentBody(string? Id, string? Text, string? Format, Json
 
 public sealed record DocumentView(string Id, string Status, int Chunks, JsonObject Metadata);
 
+/// <param name="NextAfter">Pass as <c>after</c> for the next page; null on the last page.</param>
+public sealed record DocumentList(IReadOnlyList<DocumentView> Documents, string? NextAfter);
+
 public sealed record IngestView(string Id, string Outcome, int Chunks, int Tokens, int CachesComputed, double Seconds);
 
 /// <summary>
 /// <c>/v1/collections/{collection}/documents</c>: add as JSON (or as a <c>text/plain</c> / <c>text/markdown</c>
-/// body with <c>?id=</c>), get, delete. A document is searchable, with every chunk's cache stored, when the add returns.
+/// body with <c>?id=</c>), list (paged by id), get, delete. A document is searchable, with every chunk's cache stored, when the add returns.
 /// </summary>
 public static class DocumentsApi
 {
@@ -24,6 +27,8 @@ public static class DocumentsApi
         var group = endpoints.MapGroup("/v1/collections/{collection}/documents").WithTags("Documents");
         group.MapPost("/", AddAsync).WithName("AddDocument").Accepts<DocumentBody>("application/json", "text/plain", "text/markdown")
             .Produces<IngestView>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/", ListAsync).WithName("ListDocuments").Produces<DocumentList>().ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/{id}", GetAsync).WithName("GetDocument").Produces<DocumentView>().ProducesProblem(StatusCodes.Status404NotFound);
         group.MapDelete("/{id}", DeleteAsync).WithName("DeleteDocument").Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
         return endpoints;
@@ -106,6 +111,29 @@ public static class DocumentsApi
         }
     }
 
+    public const int MaxPageSize = 1000;
+
+    /// <summary><c>?limit=</c> (1 to 1000, default 100) documents after <c>?after=</c>, by id in ordinal order.</summary>
+    private static async Task<IResult> ListAsync(string collection, string? after, string? limit, ChunkKvEngine engine, HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        var size = 100;
+        if (limit is not null && !(int.TryParse(limit, System.Globalization.CultureInfo.InvariantCulture, out size) && size is >= 1 and <= MaxPageSize))
+        {
+            return Problems.Invalid("limit", $"limit is a whole number from 1 to {MaxPageSize}, not '{limit}'");
+        }
+        var stored = http.Tenant().Stored(collection);
+        if (await engine.Index.GetCollectionAsync(stored, cancellationToken) is null)
+        {
+            return Problems.UnknownCollection(collection);
+        }
+        var page = await engine.Index.ListDocumentsAsync(stored, string.IsNullOrEmpty(after) ? null : after, size, cancellationToken);
+        return Results.Ok(new DocumentList(page.Select(View).ToList(), page.Count == size ? page[^1].ExternalId : null));
+    }
+
+    private static DocumentView View(Retrieval.Indexing.DocumentInfo d) =>
+        new(d.ExternalId, d.Status.ToString().ToLowerInvariant(), d.ChunkCount, d.Metadata);
+
     private static async Task<IResult> GetAsync(string collection, string id, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
     {
         var stored = http.Tenant().Stored(collection);
@@ -114,7 +142,7 @@ public static class DocumentsApi
             return Problems.UnknownCollection(collection);
         }
         return await engine.Index.GetDocumentAsync(stored, id, cancellationToken) is { } d
-            ? Results.Ok(new DocumentView(d.ExternalId, d.Status.ToString().ToLowerInvariant(), d.ChunkCount, d.Metadata))
+            ? Results.Ok(View(d))
             : Problems.UnknownDocument(collection, id);
     }
 

@@ -87,6 +87,14 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
         return deleted.Found;
     }
 
+    /// <summary>Deletes the collection with its documents, and the stored caches no other chunk uses; false when there was none.</summary>
+    public async Task<bool> DeleteCollectionAsync(string collection, CancellationToken cancellationToken = default)
+    {
+        var deleted = await index.DeleteCollectionAsync(collection, cancellationToken);
+        await RemoveCachesAsync(deleted.OrphanedCacheKeys, cancellationToken);
+        return deleted.Found;
+    }
+
     private async Task RemoveCachesAsync(IEnumerable<byte[]> keys, CancellationToken cancellationToken)
     {
         if (precomputer is null)

@@ -51,6 +51,34 @@ public sealed class ApiTests(ApiServer server) : IClassFixture<ApiServer>
     }
 
     [Fact]
+    public async Task Documents_are_listed_in_pages_and_a_deleted_collection_is_gone_with_them()
+    {
+        var name = await CollectionWithDocumentsAsync();
+        Assert.Equal(HttpStatusCode.Created, (await Client.PostAsJsonAsync($"/v1/collections/{name}/documents", new { id = "three", text = Prose(5, 3) })).StatusCode);
+
+        var first = await JsonAsync(await Client.GetAsync($"/v1/collections/{name}/documents?limit=2"));
+        Assert.Equal(["one", "three"], first.GetProperty("documents").EnumerateArray().Select(d => d.GetProperty("id").GetString()));
+        Assert.Equal("three", first.GetProperty("next_after").GetString());
+        var last = await JsonAsync(await Client.GetAsync($"/v1/collections/{name}/documents?limit=2&after=three"));
+        var two = Assert.Single(last.GetProperty("documents").EnumerateArray());
+        Assert.Equal(("two", "ready"), (two.GetProperty("id").GetString(), two.GetProperty("status").GetString()));
+        Assert.Equal(JsonValueKind.Null, last.GetProperty("next_after").ValueKind);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Client.GetAsync($"/v1/collections/{name}/documents?limit=0")).StatusCode);
+
+        var listed = await JsonAsync(await Client.GetAsync("/v1/collections"));
+        Assert.Contains(listed.GetProperty("collections").EnumerateArray(), c => c.GetProperty("name").GetString() == name);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await Client.DeleteAsync($"/v1/collections/{name}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync($"/v1/collections/{name}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync($"/v1/collections/{name}/documents")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.DeleteAsync($"/v1/collections/{name}")).StatusCode);
+        var after = await JsonAsync(await Client.GetAsync("/v1/collections"));
+        Assert.DoesNotContain(after.GetProperty("collections").EnumerateArray(), c => c.GetProperty("name").GetString() == name);
+        var query = await Client.PostAsJsonAsync("/v1/query", new { collection = name, question = "What moves?" });
+        Assert.Equal(HttpStatusCode.NotFound, query.StatusCode);
+    }
+
+    [Fact]
     public async Task A_document_is_ingested_searchable_and_removable()
     {
         var name = await CollectionWithDocumentsAsync();

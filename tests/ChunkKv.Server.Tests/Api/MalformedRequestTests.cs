@@ -109,6 +109,13 @@ public sealed class MalformedRequestTests(ApiServer server) : IClassFixture<ApiS
         {
             Add("POST", "/v1/chat/completions", body, 400);
         }
+        // Listing and deleting.
+        foreach (var limit in new[] { "0", "-1", "abc", "1.5", "1001", "99999999999" })
+        {
+            Add("GET", $"/v1/collections/known/documents?limit={limit}", null, 400);
+        }
+        Add("GET", "/v1/collections/missing/documents", null, 404);
+        Add("DELETE", "/v1/collections/missing", null, 404);
         Add("POST", "/v1/chat/completions", "{\"model\":\"chunkkv:missing\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", 404);
         Add("POST", "/v1/chat/completions", Chat(""), 415, "text/plain");
         return rows;

@@ -57,6 +57,9 @@ public sealed class TenantTests : IAsyncLifetime, IDisposable
         Assert.Equal(HttpStatusCode.NotFound, (await globex.GetAsync("/v1/collections/docs")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await globex.GetAsync("/v1/collections/docs/documents/secret")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await globex.DeleteAsync("/v1/collections/docs/documents/secret")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await globex.GetAsync("/v1/collections/docs/documents")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await globex.DeleteAsync("/v1/collections/docs")).StatusCode);
+        Assert.Empty((await globex.GetFromJsonAsync<JsonElement>("/v1/collections")).GetProperty("collections").EnumerateArray());
         Assert.Equal(HttpStatusCode.NotFound, (await globex.PostAsJsonAsync("/v1/query", new { collection = "docs", question = "What keeps the keys?" })).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await globex.PostAsJsonAsync("/v1/chat/completions",
             new { model = "chunkkv:docs", messages = new[] { new { role = "user", content = "What keeps the keys?" } } })).StatusCode);
@@ -74,6 +77,16 @@ public sealed class TenantTests : IAsyncLifetime, IDisposable
         Assert.Equal(HttpStatusCode.NotFound, (await globex.GetAsync("/v1/collections/docs/documents/secret")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await acme.GetAsync("/v1/collections/docs/documents/secret")).StatusCode);
         Assert.Equal(["chunkkv:docs"], (await acme.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()));
+        Assert.Equal(["secret"], (await acme.GetFromJsonAsync<JsonElement>("/v1/collections/docs/documents")).GetProperty("documents")
+            .EnumerateArray().Select(d => d.GetProperty("id").GetString()));
+
+        // globex deleting its own "docs" leaves acme's, and the caches acme's chunks still use.
+        Assert.Equal(HttpStatusCode.NoContent, (await globex.DeleteAsync("/v1/collections/docs")).StatusCode);
+        Assert.Equal(["docs"], (await acme.GetFromJsonAsync<JsonElement>("/v1/collections")).GetProperty("collections")
+            .EnumerateArray().Select(c => c.GetProperty("name").GetString()));
+        var cached = await (await acme.PostAsJsonAsync("/v1/query", new { collection = "docs", question = "What keeps the keys?", max_tokens = 2 }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        Assert.All(cached.GetProperty("sources").EnumerateArray(), s => Assert.Equal("hit", s.GetProperty("cache").GetString()));
     }
 
     [Theory]

@@ -64,11 +64,36 @@ public sealed class EmbeddedChunkIndex : IChunkIndex, IDisposable
         Task.FromResult<IReadOnlyList<CollectionInfo>>(Read(() => _state.Collections.Values.Select(c => c.Info)
             .OrderBy(c => c.Name, StringComparer.Ordinal).ToList()));
 
+    public Task<DeleteResult> DeleteCollectionAsync(string name, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Write(() =>
+        {
+            if (!_state.Collections.TryGetValue(name, out var collection))
+            {
+                return new DeleteResult(false, []);
+            }
+            var keys = collection.Documents.Values.SelectMany(d => d.Chunks.Values).Select(e => e.Chunk.CacheKey)
+                .DistinctBy(Convert.ToBase64String).ToList();
+            Commit(Record.Drop(name));
+            var orphaned = keys.Where(k => !_state.CacheKeyUses.ContainsKey(Convert.ToBase64String(k))).ToList();
+            CompactIfMostlyDead();
+            return new DeleteResult(true, orphaned);
+        }));
+
     public Task<DocumentInfo?> GetDocumentAsync(string collection, string externalId, CancellationToken cancellationToken = default) =>
-        Task.FromResult(Read(() => Collection(collection).Documents.GetValueOrDefault(externalId) is { } d
-            ? new DocumentInfo(externalId, d.ContentHash, d.Metadata.DeepClone().AsObject(),
-                d.Ready ? DocumentStatus.Ready : DocumentStatus.Ingesting, d.Ready ? d.Chunks.Count : 0)
-            : null));
+        Task.FromResult(Read(() => Collection(collection).Documents.GetValueOrDefault(externalId) is { } d ? Info(externalId, d) : null));
+
+    public Task<IReadOnlyList<DocumentInfo>> ListDocumentsAsync(string collection, string? after, int limit,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        return Task.FromResult<IReadOnlyList<DocumentInfo>>(Read(() => Collection(collection).Documents
+            .Where(d => after is null || string.CompareOrdinal(d.Key, after) > 0)
+            .OrderBy(d => d.Key, StringComparer.Ordinal).Take(limit).Select(d => Info(d.Key, d.Value)).ToList()));
+    }
+
+    private static DocumentInfo Info(string externalId, DocumentState d) =>
+        new(externalId, d.ContentHash, d.Metadata.DeepClone().AsObject(),
+            d.Ready ? DocumentStatus.Ready : DocumentStatus.Ingesting, d.Ready ? d.Chunks.Count : 0);
 
     public Task BeginDocumentAsync(string collection, string externalId, byte[] contentHash, JsonObject metadata,
         CancellationToken cancellationToken = default)

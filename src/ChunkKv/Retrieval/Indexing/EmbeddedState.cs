@@ -28,6 +28,17 @@ internal sealed class EmbeddedState
             Collections[name] = new CollectionState(new CollectionInfo(name, record["embedder"]!.GetValue<string>(), record["dim"]!.GetValue<int>()));
             return;
         }
+        if (op == "drop")
+        {
+            if (Collections.Remove(record["name"]!.GetValue<string>(), out var dropped))
+            {
+                foreach (var document in dropped.Documents.Values)
+                {
+                    Forget(dropped, document);
+                }
+            }
+            return;
+        }
         var collection = Collections[record["c"]!.GetValue<string>()];
         var id = record["doc"]!.GetValue<string>();
         switch (op)
@@ -57,25 +68,31 @@ internal sealed class EmbeddedState
             case "delete":
                 if (collection.Documents.Remove(id, out var gone))
                 {
-                    foreach (var entry in gone.Chunks.Values)
-                    {
-                        collection.Text.Remove(entry.Terms);
-                        LiveChunks--;
-                        var key = Convert.ToBase64String(entry.Chunk.CacheKey);
-                        var uses = CacheKeyUses[key] - 1;
-                        if (uses == 0)
-                        {
-                            CacheKeyUses.Remove(key);
-                        }
-                        else
-                        {
-                            CacheKeyUses[key] = uses;
-                        }
-                    }
+                    Forget(collection, gone);
                 }
                 break;
             default:
                 throw new InvalidDataException($"unknown journal record '{op}'");
+        }
+    }
+
+    /// <summary>Takes a removed document's chunks out of the text statistics and the cache key counts.</summary>
+    private void Forget(CollectionState collection, DocumentState document)
+    {
+        foreach (var entry in document.Chunks.Values)
+        {
+            collection.Text.Remove(entry.Terms);
+            LiveChunks--;
+            var key = Convert.ToBase64String(entry.Chunk.CacheKey);
+            var uses = CacheKeyUses[key] - 1;
+            if (uses == 0)
+            {
+                CacheKeyUses.Remove(key);
+            }
+            else
+            {
+                CacheKeyUses[key] = uses;
+            }
         }
     }
 
@@ -151,4 +168,6 @@ internal static class Record
         new() { ["op"] = "ready", ["c"] = collection, ["doc"] = id, ["n"] = count };
 
     public static JsonObject Delete(string collection, string id) => new() { ["op"] = "delete", ["c"] = collection, ["doc"] = id };
+
+    public static JsonObject Drop(string collection) => new() { ["op"] = "drop", ["name"] = collection };
 }

@@ -23,7 +23,20 @@ public interface IChunkIndex
     /// <summary>Every collection, by name.</summary>
     Task<IReadOnlyList<CollectionInfo>> ListCollectionsAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Removes the collection with every document and chunk in it; reports the cache keys that no
+    /// chunk left in the index uses. <see cref="DeleteResult.Found"/> is false when there was none.
+    /// </summary>
+    Task<DeleteResult> DeleteCollectionAsync(string name, CancellationToken cancellationToken = default);
+
     Task<DocumentInfo?> GetDocumentAsync(string collection, string externalId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// One page of the collection's documents (ready or still ingesting) in ordinal order of their
+    /// ids: at most <paramref name="limit"/> of those after <paramref name="after"/> (all when null).
+    /// </summary>
+    Task<IReadOnlyList<DocumentInfo>> ListDocumentsAsync(string collection, string? after, int limit,
+        CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Records a document as being ingested; a no-op when it is already recorded with the same

@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text.Json.Nodes;
 using Npgsql;
 using NpgsqlTypes;
@@ -17,8 +17,6 @@ namespace ChunkKv.Retrieval.Indexing;
 /// </summary>
 public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkIndex
 {
-    private readonly ConcurrentDictionary<string, (long Id, CollectionInfo Info)> _collections = new(StringComparer.Ordinal);
-
     public string Provider => "pgvector";
 
     public async Task<CollectionInfo> EnsureCollectionAsync(string name, string embedder, int dimension, CancellationToken cancellationToken = default)
@@ -60,6 +58,52 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
         return collections;
     }
 
+    public async Task<DeleteResult> DeleteCollectionAsync(string name, CancellationToken cancellationToken = default)
+    {
+        if (await FindCollectionAsync(name, cancellationToken) is not { } found)
+        {
+            return new DeleteResult(false, []);
+        }
+        // The statement sees the chunks as they were before it: the collection's keys, and whether
+        // a chunk of another collection also uses each. Its chunks and documents go by cascade.
+        var deleted = await ReadDeletionAsync("""
+            WITH gone AS (
+                DELETE FROM collections WHERE id = @c RETURNING id
+            ), keys AS (
+                SELECT DISTINCT cache_key FROM chunks WHERE collection_id IN (SELECT id FROM gone)
+            )
+            SELECT (SELECT count(*) FROM gone), k.cache_key FROM (SELECT 1) one LEFT JOIN keys k
+                ON NOT EXISTS (SELECT 1 FROM chunks o WHERE o.cache_key = k.cache_key AND o.collection_id NOT IN (SELECT id FROM gone))
+            """, found.Id, null, cancellationToken);
+        // The collection's partial HNSW index (made by the insert trigger) indexes nothing now.
+        var indexName = "chunks_embedding_hnsw_" + found.Id.ToString(CultureInfo.InvariantCulture);
+        await using var drop = dataSource.CreateCommand($"DROP INDEX IF EXISTS \"{indexName}\"");
+        await drop.ExecuteNonQueryAsync(cancellationToken);
+        return deleted;
+    }
+
+    public async Task<IReadOnlyList<DocumentInfo>> ListDocumentsAsync(string collection, string? after, int limit,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var (id, _) = await CollectionAsync(collection, cancellationToken);
+        await using var command = dataSource.CreateCommand("""
+            SELECT external_id, content_hash, metadata::text, status, chunk_count FROM documents
+            WHERE collection_id = @c AND (@after::text IS NULL OR external_id COLLATE "C" > @after::text)
+            ORDER BY external_id COLLATE "C" LIMIT @n
+            """);
+        command.Parameters.AddWithValue("c", id);
+        command.Parameters.Add(new NpgsqlParameter("after", NpgsqlDbType.Text) { Value = (object?)after ?? DBNull.Value });
+        command.Parameters.AddWithValue("n", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var documents = new List<DocumentInfo>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            documents.Add(Document(reader.GetString(0), reader, 1));
+        }
+        return documents;
+    }
+
     public async Task<DocumentInfo?> GetDocumentAsync(string collection, string externalId, CancellationToken cancellationToken = default)
     {
         var (id, _) = await CollectionAsync(collection, cancellationToken);
@@ -68,13 +112,13 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
         command.Parameters.AddWithValue("c", id);
         command.Parameters.AddWithValue("d", externalId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
-        {
-            return null;
-        }
-        return new DocumentInfo(externalId, (byte[])reader[0], JsonMetadata(reader.GetString(1)),
-            reader.GetString(2) == "ready" ? DocumentStatus.Ready : DocumentStatus.Ingesting, reader.GetInt32(3));
+        return await reader.ReadAsync(cancellationToken) ? Document(externalId, reader, 0) : null;
     }
+
+    /// <summary>A document from the columns content_hash, metadata, status, chunk_count starting at <paramref name="first"/>.</summary>
+    private static DocumentInfo Document(string externalId, NpgsqlDataReader reader, int first) =>
+        new(externalId, (byte[])reader[first], JsonMetadata(reader.GetString(first + 1)),
+            reader.GetString(first + 2) == "ready" ? DocumentStatus.Ready : DocumentStatus.Ingesting, reader.GetInt32(first + 3));
 
     public async Task BeginDocumentAsync(string collection, string externalId, byte[] contentHash, JsonObject metadata,
         CancellationToken cancellationToken = default)
@@ -163,7 +207,7 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
     public async Task<DeleteResult> DeleteDocumentAsync(string collection, string externalId, CancellationToken cancellationToken = default)
     {
         var (collectionId, _) = await CollectionAsync(collection, cancellationToken);
-        await using var command = dataSource.CreateCommand("""
+        return await ReadDeletionAsync("""
             WITH gone AS (
                 DELETE FROM documents WHERE collection_id = @c AND external_id = @d RETURNING id
             ), keys AS (
@@ -171,9 +215,18 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
             )
             SELECT (SELECT count(*) FROM gone), k.cache_key FROM (SELECT 1) one LEFT JOIN keys k
                 ON NOT EXISTS (SELECT 1 FROM chunks o WHERE o.cache_key = k.cache_key AND o.document_id NOT IN (SELECT id FROM gone))
-            """);
+            """, collectionId, externalId, cancellationToken);
+    }
+
+    /// <summary>Runs a deletion whose rows are (rows deleted, an orphaned cache key or null).</summary>
+    private async Task<DeleteResult> ReadDeletionAsync(string sql, long collectionId, string? externalId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(sql);
         command.Parameters.AddWithValue("c", collectionId);
-        command.Parameters.AddWithValue("d", externalId);
+        if (externalId is not null)
+        {
+            command.Parameters.AddWithValue("d", externalId);
+        }
         var found = false;
         var orphaned = new List<byte[]>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -322,10 +375,6 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
 
     private async Task<(long Id, CollectionInfo Info)?> FindCollectionAsync(string name, CancellationToken cancellationToken)
     {
-        if (_collections.TryGetValue(name, out var known))
-        {
-            return known;
-        }
         await using var command = dataSource.CreateCommand("SELECT id, embedder, embedding_dim FROM collections WHERE name = @name");
         command.Parameters.AddWithValue("name", name);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -333,8 +382,8 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
         {
             return null;
         }
-        var found = (reader.GetInt64(0), new CollectionInfo(name, reader.GetString(1), reader.GetInt32(2)));
-        return _collections.GetOrAdd(name, found);
+        // Not cached: another process sharing the database may delete the collection and create it again.
+        return (reader.GetInt64(0), new CollectionInfo(name, reader.GetString(1), reader.GetInt32(2)));
     }
 
     private async Task<long> DocumentIdAsync(long collectionId, string collection, string externalId, CancellationToken cancellationToken)

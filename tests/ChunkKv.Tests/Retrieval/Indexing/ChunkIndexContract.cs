@@ -171,6 +171,66 @@ public abstract class ChunkIndexContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Documents_are_listed_in_pages_by_id_ready_or_not()
+    {
+        await Index.EnsureCollectionAsync("docs", "e", Dimension);
+        await Index.EnsureCollectionAsync("other", "e", Dimension);
+        foreach (var id in new[] { "b", "a", "B", "c-2", "c-10" })
+        {
+            await AddReadyAsync(id, [Unit(0), Unit(1)], new() { ["id"] = id });
+        }
+        await Index.BeginDocumentAsync("docs", "d", [4], []);
+        await AddReadyAsync("elsewhere", [Unit(2)], collection: "other");
+
+        var pages = new List<IReadOnlyList<DocumentInfo>>();
+        string? after = null;
+        do
+        {
+            pages.Add(await Index.ListDocumentsAsync("docs", after, limit: 2));
+            after = pages[^1].Count == 2 ? pages[^1][^1].ExternalId : null;
+        }
+        while (after is not null);
+
+        Assert.Equal(["B", "a", "b", "c-10", "c-2", "d"], pages.SelectMany(p => p).Select(d => d.ExternalId));
+        Assert.Equal([2, 2, 2, 0], pages.Select(p => p.Count));
+        var b = pages[0][0];
+        Assert.Equal((DocumentStatus.Ready, 2, "B"), (b.Status, b.ChunkCount, b.Metadata["id"]!.GetValue<string>()));
+        Assert.Equal(DocumentStatus.Ingesting, pages[2][1].Status);
+        Assert.Equal(["c-2", "d"], (await Index.ListDocumentsAsync("docs", "c-10", 10)).Select(d => d.ExternalId));
+        await Assert.ThrowsAsync<CollectionNotFoundException>(() => Index.ListDocumentsAsync("nothing", null, 10));
+    }
+
+    [Fact]
+    public async Task Deleting_a_collection_removes_everything_in_it_and_orphans_only_keys_no_other_collection_uses()
+    {
+        await Index.EnsureCollectionAsync("docs", "e", Dimension);
+        await Index.EnsureCollectionAsync("other", "e", Dimension);
+        await AddReadyAsync("a", [Unit(0), Unit(1)]);                      // keys 0, 1
+        await AddReadyAsync("b", [Unit(2)], keys: [Key(1)]);                // key 1 again, same collection
+        await Index.BeginDocumentAsync("docs", "half", [4], []);            // still ingesting
+        await Index.AddChunksAsync("docs", "half", [Chunk(0, Unit(3)) with { CacheKey = Key(5) }]);
+        await AddReadyAsync("c", [Unit(4)], keys: [Key(0)], collection: "other"); // key 0 in another collection
+
+        var deleted = await Index.DeleteCollectionAsync("docs");
+
+        Assert.True(deleted.Found);
+        Assert.Equal([Convert.ToHexString(Key(1)), Convert.ToHexString(Key(5))],
+            deleted.OrphanedCacheKeys.Select(Convert.ToHexString).Order(StringComparer.Ordinal));
+        Assert.Null(await Index.GetCollectionAsync("docs"));
+        Assert.DoesNotContain("docs", (await Index.ListCollectionsAsync()).Select(c => c.Name));
+        Assert.True(await Index.IsCacheKeyReferencedAsync(Key(0)));
+        Assert.False(await Index.IsCacheKeyReferencedAsync(Key(1)));
+        Assert.Single(await Index.SearchAsync("other", new SearchRequest(Unit(4))));
+        Assert.False((await Index.DeleteCollectionAsync("docs")).Found);
+
+        // The name can be used again, from nothing.
+        await Index.EnsureCollectionAsync("docs", "e", Dimension);
+        Assert.Empty(await Index.ListDocumentsAsync("docs", null, 10));
+        await AddReadyAsync("a", [Unit(5)]);
+        Assert.Equal("a", Assert.Single(await Index.SearchAsync("docs", new SearchRequest(Unit(5)))).DocumentId);
+    }
+
+    [Fact]
     public async Task A_cache_key_lock_excludes_a_second_holder_until_released_and_references_are_seen_in_any_state()
     {
         await Index.EnsureCollectionAsync("docs", "e", Dimension);

@@ -41,6 +41,24 @@ public sealed class EmbeddedChunkIndexTests : ChunkIndexContract
     }
 
     [Fact]
+    public async Task A_deleted_collection_stays_deleted_after_reopening()
+    {
+        await Index.EnsureCollectionAsync("docs", "e", Dimension);
+        await Index.EnsureCollectionAsync("kept", "e", Dimension);
+        await AddReadyAsync("a", [Unit(0)]);
+        await AddReadyAsync("b", [Unit(1)], keys: [Key(7)], collection: "kept");
+        await Index.DeleteCollectionAsync("docs");
+        ((EmbeddedChunkIndex)Index).Dispose();
+
+        using var reopened = EmbeddedChunkIndex.Open(_folder);
+
+        Assert.Equal(["kept"], (await reopened.ListCollectionsAsync()).Select(c => c.Name));
+        Assert.False(await reopened.IsCacheKeyReferencedAsync(Key(0)));
+        Assert.True(await reopened.IsCacheKeyReferencedAsync(Key(7)));
+        Assert.Single(await reopened.ListDocumentsAsync("kept", null, 10));
+    }
+
+    [Fact]
     public async Task A_torn_last_record_is_cut_off_and_the_rest_survives()
     {
         await Index.EnsureCollectionAsync("docs", "e", Dimension);

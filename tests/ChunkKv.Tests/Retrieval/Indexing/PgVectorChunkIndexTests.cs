@@ -26,6 +26,24 @@ public sealed class PgVectorChunkIndexTests : ChunkIndexContract
     }
 
     [Fact]
+    public async Task Deleting_a_collection_drops_its_hnsw_index_and_another_process_sees_it_gone()
+    {
+        await Index.EnsureCollectionAsync("docs", "e", Dimension);
+        var other = new PgVectorChunkIndex(_db!.DataSource); // a second server process on the same database
+        Assert.NotNull(await other.GetCollectionAsync("docs"));
+        var collectionId = await _db.ScalarAsync<long>("SELECT id FROM collections WHERE name = 'docs'");
+        var indexes = $"SELECT count(*) FROM pg_indexes WHERE indexname = 'chunks_embedding_hnsw_{collectionId}'";
+        Assert.Equal(1, await _db.ScalarAsync<long>(indexes));
+
+        await Index.DeleteCollectionAsync("docs");
+        await Index.EnsureCollectionAsync("docs", "e", Dimension); // a new collection of the same name
+
+        Assert.Equal(0, await _db.ScalarAsync<long>(indexes));
+        await other.BeginDocumentAsync("docs", "a", [1], []); // the other process writes to the new one
+        Assert.Single(await Index.ListDocumentsAsync("docs", null, 10));
+    }
+
+    [Fact]
     public async Task Search_keeps_using_the_collection_hnsw_index_under_generic_plans_of_automatic_preparation()
     {
         await Index.EnsureCollectionAsync("docs", "e", Dimension);
