@@ -101,6 +101,7 @@ api.MapCollectionsApi();
 api.MapDocumentsApi();
 api.MapQueryApi();
 api.MapChatApi();
+api.MapJobsApi();
 app.Run();
 
 /// <summary>Entry point, visible to the in-process API tests.</summary>

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using ChunkKv.Chunking;
 using ChunkKv.Pipeline;
 using ChunkKv.Server.Engine;
+using ChunkKv.Server.Jobs;
 using ChunkKv.Server.Tenancy;
 using ChunkKv.Server.Observability;
 
@@ -14,11 +15,17 @@ public sealed record DocumentView(string Id, string Status, int Chunks, JsonObje
 /// <param name="NextAfter">Pass as <c>after</c> for the next page; null on the last page.</param>
 public sealed record DocumentList(IReadOnlyList<DocumentView> Documents, string? NextAfter);
 
-public sealed record IngestView(string Id, string Outcome, int Chunks, int Tokens, int CachesComputed, double Seconds);
+public sealed record IngestView(string Id, string Outcome, int Chunks, int Tokens, int CachesComputed, double Seconds)
+{
+    public static IngestView Of(IngestResult result) => new(result.DocumentId, result.Outcome.ToString().ToLowerInvariant(), result.Chunks,
+        result.Tokens, result.CachesComputed, result.Elapsed.TotalSeconds);
+}
 
 /// <summary>
 /// <c>/v1/collections/{collection}/documents</c>: add as JSON (or as a <c>text/plain</c> / <c>text/markdown</c>
-/// body with <c>?id=</c>), list (paged by id), get, delete. A document is searchable, with every chunk's cache stored, when the add returns.
+/// body with <c>?id=</c>), list (paged by id), get, delete. A small document is searchable, with every chunk's cache stored, when
+/// the add returns (201); a large one (over <c>BackgroundAboveCharacters</c>, or any with <c>?background=true</c>) becomes a
+/// background job (202, its progress at <c>/v1/jobs/{id}</c>).
 /// </summary>
 public static class DocumentsApi
 {
@@ -26,7 +33,7 @@ public static class DocumentsApi
     {
         var group = endpoints.MapGroup("/v1/collections/{collection}/documents").WithTags("Documents");
         group.MapPost("/", AddAsync).WithName("AddDocument").Accepts<DocumentBody>("application/json", "text/plain", "text/markdown")
-            .Produces<IngestView>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+            .Produces<IngestView>(StatusCodes.Status201Created).Produces<JobView>(StatusCodes.Status202Accepted).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/", ListAsync).WithName("ListDocuments").Produces<DocumentList>().ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/{id}", GetAsync).WithName("GetDocument").Produces<DocumentView>().ProducesProblem(StatusCodes.Status404NotFound);
@@ -34,7 +41,8 @@ public static class DocumentsApi
         return endpoints;
     }
 
-    private static async Task<IResult> AddAsync(string collection, HttpRequest http, ChunkKvEngine engine, CancellationToken cancellationToken)
+    private static async Task<IResult> AddAsync(string collection, HttpRequest http, ChunkKvEngine engine, IngestJobRunner jobs,
+        CancellationToken cancellationToken)
     {
         DocumentBody? body;
         var mediaType = http.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
@@ -90,10 +98,27 @@ public static class DocumentsApi
         {
             return Results.ValidationProblem(errors);
         }
-        var stored = http.HttpContext.Tenant().Stored(collection);
+        var background = http.Query["background"].ToString();
+        if (background is not ("" or "true" or "false"))
+        {
+            return Problems.Invalid("background", "background is 'true' or 'false'");
+        }
+        var tenant = http.HttpContext.Tenant();
+        var stored = tenant.Stored(collection);
         if (await engine.Index.GetCollectionAsync(stored, cancellationToken) is null)
         {
             return Problems.UnknownCollection(collection);
+        }
+        if (background == "true" || (background == "" && body.Text!.Length > engine.Options.BackgroundAboveCharacters))
+        {
+            var job = new IngestJob
+            {
+                Id = Guid.NewGuid().ToString("N"), Tenant = tenant.Name, Collection = collection, StoredCollection = stored,
+                DocumentId = body.Id!, Format = format == DocumentFormat.Markdown ? "markdown" : "text", Metadata = body.Metadata,
+                Text = body.Text, CreatedAt = DateTimeOffset.UtcNow,
+            };
+            jobs.Submit(job);
+            return Results.Accepted($"/v1/jobs/{job.Id}", JobView.Of(job));
         }
         await engine.Compute.WaitAsync(cancellationToken);
         try
@@ -101,8 +126,7 @@ public static class DocumentsApi
             var result = await engine.Ingest.IngestAsync(stored, new DocumentInput(body.Id!, body.Text!, format, body.Metadata),
                 cancellationToken: cancellationToken);
             ChunkKvMetrics.Ingest(result);
-            var view = new IngestView(result.DocumentId, result.Outcome.ToString().ToLowerInvariant(), result.Chunks, result.Tokens,
-                result.CachesComputed, result.Elapsed.TotalSeconds);
+            var view = IngestView.Of(result);
             return result.Outcome == IngestOutcome.Unchanged ? Results.Ok(view) : Results.Created($"/v1/collections/{collection}/documents/{result.DocumentId}", view);
         }
         finally

@@ -26,4 +26,7 @@ public sealed class EngineOptions
     public int MaxTokens { get; set; } = 1024;
     public int MaxQuestionCharacters { get; set; } = 4000;
     public int MaxDocumentCharacters { get; set; } = 2_000_000;
+
+    /// <summary>A document longer than this is ingested by a background job (202 and /v1/jobs/{id}) rather than before the response.</summary>
+    public int BackgroundAboveCharacters { get; set; } = 20_000;
 }

@@ -6,6 +6,7 @@ using ChunkKv.Inference.Models;
 using ChunkKv.Pipeline;
 using ChunkKv.Retrieval.Embedding;
 using ChunkKv.Retrieval.Indexing;
+using ChunkKv.Server.Jobs;
 using ChunkKv.Server.Storage;
 using Microsoft.Extensions.Options;
 
@@ -80,6 +81,11 @@ public static class EngineServices
     {
         services.Configure<EngineOptions>(configuration);
         services.AddSingleton<ChunkKvEngine>();
+        services.AddSingleton(provider => new JobStore(
+            Path.Combine(provider.GetRequiredService<IOptions<EngineOptions>>().Value.DataDirectory, "jobs"),
+            provider.GetRequiredService<ILogger<JobStore>>()));
+        services.AddSingleton<IngestJobRunner>();
+        services.AddHostedService(provider => provider.GetRequiredService<IngestJobRunner>());
         return services;
     }
 }

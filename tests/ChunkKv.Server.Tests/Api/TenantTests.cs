@@ -80,6 +80,15 @@ public sealed class TenantTests : IAsyncLifetime, IDisposable
         Assert.Equal(["secret"], (await acme.GetFromJsonAsync<JsonElement>("/v1/collections/docs/documents")).GetProperty("documents")
             .EnumerateArray().Select(d => d.GetProperty("id").GetString()));
 
+        // A background job is its tenant's alone.
+        var job = await (await acme.PostAsJsonAsync("/v1/collections/docs/documents?background=true", new { id = "later", text = Text + " Later." }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        var jobId = job.GetProperty("id").GetString();
+        Assert.Equal(HttpStatusCode.NotFound, (await globex.GetAsync($"/v1/jobs/{jobId}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await globex.DeleteAsync($"/v1/jobs/{jobId}")).StatusCode);
+        Assert.Empty((await globex.GetFromJsonAsync<JsonElement>("/v1/jobs")).GetProperty("jobs").EnumerateArray());
+        Assert.Equal(HttpStatusCode.OK, (await acme.GetAsync($"/v1/jobs/{jobId}")).StatusCode);
+
         // globex deleting its own "docs" leaves acme's, and the caches acme's chunks still use.
         Assert.Equal(HttpStatusCode.NoContent, (await globex.DeleteAsync("/v1/collections/docs")).StatusCode);
         Assert.Equal(["docs"], (await acme.GetFromJsonAsync<JsonElement>("/v1/collections")).GetProperty("collections")

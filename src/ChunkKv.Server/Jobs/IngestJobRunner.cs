@@ -1,0 +1,178 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.Channels;
+using ChunkKv.Chunking;
+using ChunkKv.Pipeline;
+using ChunkKv.Retrieval.Indexing;
+using ChunkKv.Server.Engine;
+using ChunkKv.Server.Observability;
+using Microsoft.Extensions.Options;
+
+namespace ChunkKv.Server.Jobs;
+
+/// <summary>
+/// Runs background ingestion jobs one at a time, in the order they came, under the engine's compute
+/// lock (the same one a request's ingestion or answer takes). At start-up it queues again every job
+/// a stopped server left unfinished. A cancelled job's half-ingested document is removed; a job
+/// interrupted by the server stopping stays unfinished on disk and resumes on the next start.
+/// </summary>
+public sealed class IngestJobRunner(JobStore store, IServiceProvider services, IOptions<EngineOptions> options, ILogger<IngestJobRunner> logger)
+    : BackgroundService
+{
+    /// <summary>How often a running job's progress is written to its file (it is in memory at once).</summary>
+    private static readonly TimeSpan SaveEvery = TimeSpan.FromSeconds(1);
+
+    private readonly Channel<string> _queue = Channel.CreateUnbounded<string>();
+    private readonly ConcurrentDictionary<string, CancellationTokenSource> _cancels = new(StringComparer.Ordinal);
+
+    public JobStore Store => store;
+
+    /// <summary>Saves the new job and queues it.</summary>
+    public void Submit(IngestJob job)
+    {
+        store.Add(job);
+        _queue.Writer.TryWrite(job.Id);
+    }
+
+    /// <summary>Asks a job to stop; false when it has already ended. A queued job ends at once.</summary>
+    public bool Cancel(IngestJob job)
+    {
+        lock (job)
+        {
+            if (job.Finished)
+            {
+                return false;
+            }
+            job.CancelRequested = true;
+            if (job.State == JobState.Queued && !_cancels.ContainsKey(job.Id))
+            {
+                (job.State, job.Text) = (JobState.Cancelled, null); // never started: nothing to undo
+            }
+            store.Save(job);
+        }
+        if (_cancels.TryGetValue(job.Id, out var running))
+        {
+            running.Cancel();
+        }
+        return true;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (options.Value.Model is not { Length: > 0 })
+        {
+            return; // no engine to ingest with; unfinished jobs wait for a start with a model
+        }
+        foreach (var job in store.Unfinished())
+        {
+            logger.LogInformation("resuming ingestion job {Job} ({Document} in {Collection})", job.Id, job.DocumentId, job.Collection);
+            _queue.Writer.TryWrite(job.Id);
+        }
+        try
+        {
+            await foreach (var id in _queue.Reader.ReadAllAsync(stoppingToken))
+            {
+                if (store.Find(id) is { Finished: false } job)
+                {
+                    await RunAsync(job, stoppingToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // The server is stopping: what is unfinished stays so on disk.
+        }
+    }
+
+    private async Task RunAsync(IngestJob job, CancellationToken stoppingToken)
+    {
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        _cancels[job.Id] = cancel;
+        try
+        {
+            if (job.CancelRequested)
+            {
+                await cancel.CancelAsync();
+            }
+            var engine = services.GetRequiredService<ChunkKvEngine>();
+            await engine.Compute.WaitAsync(cancel.Token);
+            try
+            {
+                Update(job, j => j.State = JobState.Running);
+                var sinceSave = Stopwatch.StartNew();
+                var progress = new SynchronousProgress<IngestProgress>(p =>
+                {
+                    var save = sinceSave.Elapsed > SaveEvery;
+                    if (save)
+                    {
+                        sinceSave.Restart();
+                    }
+                    Update(job, j => (j.Stage, j.Done, j.Total) = (p.Stage, p.Done, p.Total), save);
+                });
+                var format = job.Format == "markdown" ? DocumentFormat.Markdown : DocumentFormat.PlainText;
+                var result = await engine.Ingest.IngestAsync(job.StoredCollection,
+                    new DocumentInput(job.DocumentId, job.Text ?? "", format, job.Metadata), progress, cancel.Token);
+                ChunkKvMetrics.Ingest(result);
+                Update(job, j => (j.State, j.Result, j.Text) = (JobState.Succeeded, result, null));
+            }
+            finally
+            {
+                engine.Compute.Release();
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested && !job.CancelRequested)
+        {
+            Update(job, j => j.State = JobState.Queued); // resumes when the server starts again
+        }
+        catch (OperationCanceledException) when (job.CancelRequested)
+        {
+            await RemovePartialAsync(job);
+            Update(job, j => (j.State, j.Text) = (JobState.Cancelled, null));
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning("ingestion job {Job} failed: {Error}", job.Id, e.Message);
+            var error = e is CollectionNotFoundException ? $"collection '{job.Collection}' was deleted" : e.Message;
+            Update(job, j => (j.State, j.Error, j.Text) = (JobState.Failed, error, null));
+        }
+        finally
+        {
+            _cancels.TryRemove(job.Id, out _);
+        }
+    }
+
+    /// <summary>A cancelled document is not left half-way in the index; the caches it stored stay (they are reusable).</summary>
+    private async Task RemovePartialAsync(IngestJob job)
+    {
+        try
+        {
+            var engine = services.GetRequiredService<ChunkKvEngine>();
+            if (await engine.Index.GetDocumentAsync(job.StoredCollection, job.DocumentId) is { Status: DocumentStatus.Ingesting })
+            {
+                await engine.Ingest.DeleteAsync(job.StoredCollection, job.DocumentId);
+            }
+        }
+        catch (Exception e) when (e is CollectionNotFoundException or InvalidOperationException)
+        {
+            // The collection went, or the document is already gone: nothing is left to remove.
+        }
+    }
+
+    private void Update(IngestJob job, Action<IngestJob> change, bool save = true)
+    {
+        lock (job)
+        {
+            change(job);
+            if (save)
+            {
+                store.Save(job);
+            }
+        }
+    }
+
+    /// <summary>Reports on the caller's thread, in order (Progress&lt;T&gt; posts to the thread pool, out of order).</summary>
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
