@@ -1,33 +1,51 @@
+using System.CommandLine;
+using System.Globalization;
+
 namespace ChunkKv.Cli;
 
-/// <summary>Leading positional words (e.g. <c>bench store</c>), then <c>--name value</c> pairs and bare <c>--flag</c>s.</summary>
+/// <summary>
+/// What System.CommandLine parsed for one verb: its positional words and the options given (by
+/// name, without the dashes), with typed readers whose errors name the option.
+/// </summary>
 public sealed class CommandArguments
 {
     private readonly Dictionary<string, string?> _options = new(StringComparer.Ordinal);
     private readonly List<string> _positional = [];
 
-    /// <summary>Words before the first option; commands that take none refuse them.</summary>
+    /// <summary>The verb's positional words (only verbs that declare <see cref="ICommand.Arguments"/> get any).</summary>
     public IReadOnlyList<string> Positional => _positional;
 
-    public static CommandArguments Parse(IReadOnlyList<string> args)
+    internal static CommandArguments From(ParseResult parsed, IEnumerable<(CliOption Spec, Option Option)> options, Argument? arguments)
     {
-        var parsed = new CommandArguments();
-        var i = 0;
-        for (; i < args.Count && !args[i].StartsWith("--", StringComparison.Ordinal); i++)
+        var result = new CommandArguments();
+        foreach (var (spec, option) in options)
         {
-            parsed._positional.Add(args[i]);
-        }
-        for (; i < args.Count; i++)
-        {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || args[i].Length == 2)
+            if (parsed.GetResult(option) is not { Implicit: false })
             {
-                throw new UsageException($"unexpected argument '{args[i]}'");
+                continue;
             }
-            var name = args[i][2..];
-            var hasValue = i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal);
-            parsed._options[name] = hasValue ? args[++i] : null;
+            if (spec.IsFlag)
+            {
+                if (parsed.GetValue((Option<bool>)option))
+                {
+                    result._options[spec.Name] = null;
+                }
+            }
+            else
+            {
+                result._options[spec.Name] = parsed.GetValue((Option<string>)option);
+            }
         }
-        return parsed;
+        switch (arguments)
+        {
+            case Argument<string[]> many:
+                result._positional.AddRange(parsed.GetValue(many) ?? []);
+                break;
+            case Argument<string> one when parsed.GetValue(one) is { } value:
+                result._positional.Add(value);
+                break;
+        }
+        return result;
     }
 
     public bool Flag(string name) => _options.ContainsKey(name);
@@ -39,17 +57,17 @@ public sealed class CommandArguments
 
     public int PositiveInteger(string name, int fallback) =>
         Optional(name) is not { } text ? fallback
-        : int.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0 ? value
+        : int.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > 0 ? value
         : throw new UsageException($"--{name} must be a positive integer, not '{text}'");
 
     public double PositiveNumber(string name, double fallback) =>
         Optional(name) is not { } text ? fallback
-        : double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0 ? value
+        : double.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > 0 ? value
         : throw new UsageException($"--{name} must be a positive number, not '{text}'");
 
     public double NonNegativeNumber(string name, double fallback) =>
         Optional(name) is not { } text ? fallback
-        : double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var value) && value >= 0 ? value
+        : double.TryParse(text, CultureInfo.InvariantCulture, out var value) && value >= 0 ? value
         : throw new UsageException($"--{name} must be a number of 0 or more, not '{text}'");
 
     /// <summary>A comma-separated list of integers, e.g. <c>--ids 1,2,3</c>.</summary>
@@ -63,15 +81,11 @@ public sealed class CommandArguments
         var values = new int[parts.Length];
         for (var i = 0; i < parts.Length; i++)
         {
-            if (!int.TryParse(parts[i], System.Globalization.CultureInfo.InvariantCulture, out values[i]))
+            if (!int.TryParse(parts[i], CultureInfo.InvariantCulture, out values[i]))
             {
                 throw new UsageException($"--{name} must be comma-separated integers; '{parts[i]}' is not one");
             }
         }
         return values.Length > 0 ? values : throw new UsageException($"--{name} is empty");
     }
-
-    /// <summary>For commands that take no positional words.</summary>
-    public CommandArguments WithoutPositional() =>
-        _positional.Count == 0 ? this : throw new UsageException($"unexpected argument '{_positional[0]}'");
 }

@@ -53,6 +53,7 @@ public sealed class BenchStoreTests
         using var error = new StringWriter();
 
         Assert.Equal(CliApp.Usage, await CliApp.RunAsync(["bench", "nope"], output, error));
-        Assert.Contains("unknown benchmark 'nope'", error.ToString());
+        Assert.Contains("Unrecognized command or argument 'nope'", error.ToString());
+        Assert.Contains("see 'chunkkv bench --help'", error.ToString());
     }
 }

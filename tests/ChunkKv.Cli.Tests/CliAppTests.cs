@@ -20,7 +20,48 @@ public sealed class CliAppTests
         var (code, _, error) = await Cli.RunAsync("migrate", "oops");
 
         Assert.Equal(CliApp.Usage, code);
-        Assert.Contains("unexpected argument 'oops'", error);
+        Assert.Contains("chunkkv migrate: Unrecognized command or argument 'oops'", error);
+    }
+
+    [Theory]
+    [InlineData("--modle", "Unrecognized command or argument '--modle'")]   // a typo is an error, not ignored
+    [InlineData("--ids", "Required argument missing for option: '--ids'")]  // an option without its value
+    public async Task An_unknown_option_or_a_missing_value_is_a_usage_error(string option, string message)
+    {
+        var (code, output, error) = await Cli.RunAsync("logits", "--model", "m", option);
+
+        Assert.Equal(CliApp.Usage, code);
+        Assert.Contains(message, error);
+        Assert.Equal("", output);
+    }
+
+    [Fact]
+    public async Task A_flag_never_takes_the_next_word_and_a_required_option_is_named()
+    {
+        // "--no-special" is a flag: "extra" after it is a stray word, not its value.
+        var (code, _, error) = await Cli.RunAsync("tokenize", "--model", "m", "--text", "hi", "--no-special", "extra");
+        Assert.Equal(CliApp.Usage, code);
+        Assert.Contains("Unrecognized command or argument 'extra'", error);
+
+        (code, _, error) = await Cli.RunAsync("tokenize", "--text", "hi");
+        Assert.Equal(CliApp.Usage, code);
+        Assert.Contains("Option '--model' is required", error);
+    }
+
+    [Fact]
+    public async Task Every_verb_has_help_that_lists_its_options()
+    {
+        var (code, output, _) = await Cli.RunAsync("bench", "ttft", "--help");
+
+        Assert.Equal(CliApp.Ok, code);
+        foreach (var option in new[] { "--chunks", "--chunk-tokens", "--methods", "--store", "--json" })
+        {
+            Assert.Contains(option, output);
+        }
+        var (rootCode, rootHelp, _) = await Cli.RunAsync("--help");
+        Assert.Equal(CliApp.Ok, rootCode);
+        Assert.Contains("serve", rootHelp);
+        Assert.Contains("bench", rootHelp);
     }
 
     [Fact]

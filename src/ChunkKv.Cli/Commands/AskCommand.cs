@@ -12,6 +12,19 @@ public sealed class AskCommand : ICommand
     public string Name => "ask";
     public string Summary => "ask a running server a question about --collection (answer plus timing table)";
 
+    public IReadOnlyList<CliOption> Options { get; } =
+    [
+        CommonOptions.Collection,
+        CliOption.Value("method", "METHOD", "the fusion method (default: the server's)"),
+        CliOption.Value("compare", "METHODS", "comma-separated methods to run on the same prompt too, e.g. full"),
+        CliOption.Value("top-k", "K", "chunks to retrieve"),
+        CliOption.Value("max-tokens", "N", "answer tokens at most"),
+        CommonOptions.Server,
+        CommonOptions.Json,
+    ];
+
+    public CliArgument Arguments { get; } = new("question", "the question, in quotes");
+
     public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
         var question = arguments.Positional.Count == 1 ? arguments.Positional[0] : throw new UsageException("give the question as one argument, in quotes");

@@ -6,11 +6,9 @@ using ChunkKv.Inference.Models;
 namespace ChunkKv.Cli.Commands;
 
 /// <summary>
-/// <c>chunkkv bench store [--json] [--tokens N] [--seconds S] [--redis CONF] [--dir PATH] [--kv-model SHAPE|none]</c> and
-/// <c>chunkkv bench prefill [--shape NAME] [--tokens 512,2048,4096] [--decode-tokens N] [--json]</c> and
-/// <c>chunkkv bench ingest [--shape NAME] [--tokenizer DIR] [--documents N] [--chunk-tokens N] [--codec f16] [--json]</c> and
-/// <c>chunkkv bench serve --collection C [--clients 8] [--seconds 60] [--questions FILE] [--server URL] [--json]</c> and
-/// <c>chunkkv bench ttft [--shape NAME] [--chunks 8] [--chunk-tokens 512] [--question-tokens 32] [--methods ...] [--store memory|disk|redis] [--json]</c>.
+/// <c>chunkkv bench store|prefill|ingest|ttft|serve [options]</c>: each prints its figures as a table
+/// (or one JSON object with <c>--json</c>) with ratios against a baseline measured in the same run;
+/// progress goes to standard error.
 /// </summary>
 public sealed class BenchCommand : ICommand
 {
@@ -18,89 +16,208 @@ public sealed class BenchCommand : ICommand
     public string Summary =>
         "benchmarks: 'bench store' (KV store tiers and codecs), 'bench prefill' (engine speed), 'bench ingest' (chunks/s with and without KV precompute), 'bench ttft' (fusion methods' time to first token), 'bench serve' (load test of a running server)";
 
-    /// <summary>The Qwen3 tokenizer that scripts/fixtures.sh fetches (its vocabulary fits the Qwen2.5 shape).</summary>
-    private static string DefaultTokenizer()
+    public IReadOnlyList<CliOption> Options { get; } = [];
+
+    public IReadOnlyList<ICommand> Subcommands { get; } =
+        [new StoreBench(), new PrefillBench(), new IngestBench(), new TtftBench(), new ServeBench()];
+
+    public Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken) =>
+        throw new UsageException("name a benchmark: store, prefill, ingest, ttft, serve");
+
+    private static ModelShape Shape(CommandArguments arguments)
     {
-        var fixture = Path.Combine(".fixtures", "npm", "tokenizer-qwen3", "package", "models");
-        return Directory.Exists(fixture)
-            ? fixture
-            : throw new UsageException("pass --tokenizer DIR (a folder with tokenizer.json), or run scripts/fixtures.sh in the repository");
+        var name = arguments.Optional("shape") ?? ModelShape.Qwen25Of500M.Name;
+        return ModelShape.All.FirstOrDefault(s => s.Name == name)
+            ?? throw new UsageException($"unknown shape '{name}'; known: {string.Join(", ", ModelShape.All.Select(s => s.Name))}");
     }
 
-    public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
+    private static string ModelCache(CommandArguments arguments) => arguments.Optional("model-cache") ?? BenchModels.DefaultCache;
+
+    private static string? Redis(CommandArguments arguments) => arguments.Optional("redis") ?? Environment.GetEnvironmentVariable("CHUNKKV_REDIS");
+
+    private static KvCodecId Codec(CommandArguments arguments)
     {
-        var target = (arguments.Positional.Count > 0 ? arguments.Positional[0] : null)
-            ?? throw new UsageException("name a benchmark: store, prefill, ingest");
-        switch (target)
+        try
         {
-            case "store":
-                var settings = new StoreBenchmark.Settings(
-                    Tokens: arguments.PositiveInteger("tokens", 512),
-                    SecondsPerFigure: arguments.PositiveNumber("seconds", 0.4),
-                    Redis: arguments.Optional("redis") ?? Environment.GetEnvironmentVariable("CHUNKKV_REDIS"),
-                    Folder: arguments.Optional("dir"),
-                    KvModel: arguments.Optional("kv-model") is "none" ? null : ModelShape.Find(arguments.Optional("kv-model") ?? ModelShape.Qwen25Of500M.Name),
-                    ModelCache: arguments.Optional("model-cache") ?? BenchModels.DefaultCache);
-                var report = await StoreBenchmark.RunAsync(settings, Console.Error, cancellationToken);
-                output.Write(arguments.Flag("json") ? report.ToJson() : report.ToTable());
-                return CliApp.Ok;
-            case "prefill":
-                var shapeName = arguments.Optional("shape") ?? ModelShape.Qwen25Of500M.Name;
-                var shape = ModelShape.All.FirstOrDefault(s => s.Name == shapeName)
-                    ?? throw new UsageException($"unknown shape '{shapeName}'; known: {string.Join(", ", ModelShape.All.Select(s => s.Name))}");
-                var lengths = arguments.IntegerList("tokens") ?? [512, 2048, 4096];
-                if (lengths.Any(n => n <= 0))
-                {
-                    throw new UsageException("--tokens must be positive");
-                }
-                var prefill = PrefillBenchmark.Run(new PrefillBenchmark.Settings(shape, lengths,
-                    arguments.PositiveInteger("decode-tokens", 32),
-                    arguments.Optional("model-cache") ?? BenchModels.DefaultCache), Console.Error);
-                output.Write(arguments.Flag("json") ? prefill.ToJson() : prefill.ToTable());
-                return CliApp.Ok;
-            case "ingest":
-                var ingestShape = ModelShape.Find(arguments.Optional("shape") ?? ModelShape.Qwen25Of500M.Name);
-                var tokenizer = arguments.Optional("tokenizer") ?? DefaultTokenizer();
-                var ingest = await IngestBenchmark.RunAsync(new IngestBenchmark.Settings(ingestShape, tokenizer,
-                    arguments.PositiveInteger("documents", 4), arguments.PositiveInteger("chunk-tokens", 256),
-                    KvCodec.ParseId(arguments.Optional("codec") ?? "f16"), arguments.Optional("model-cache") ?? BenchModels.DefaultCache),
-                    Console.Error, cancellationToken);
-                output.Write(arguments.Flag("json") ? ingest.ToJson() : ingest.ToTable());
-                return CliApp.Ok;
-            case "ttft":
-                var ttftShape = ModelShape.All.FirstOrDefault(s => s.Name == (arguments.Optional("shape") ?? ModelShape.Qwen25Of500M.Name))
-                    ?? throw new UsageException($"unknown shape '{arguments.Optional("shape")}'; known: {string.Join(", ", ModelShape.All.Select(s => s.Name))}");
-                IReadOnlyList<FusionMethod> methods;
-                KvCodecId codec;
-                try
-                {
-                    methods = FusionMethod.ParseList(arguments.Optional("methods") ?? "full,reuse,epic:16,cacheblend:0.15,query:0.15");
-                    codec = KvCodec.ParseId(arguments.Optional("codec") ?? "f16");
-                }
-                catch (FormatException e)
-                {
-                    throw new UsageException(e.Message);
-                }
-                var ttft = await TtftBenchmark.RunAsync(new TtftBenchmark.Settings(ttftShape, arguments.PositiveInteger("chunks", 8),
-                    arguments.PositiveInteger("chunk-tokens", 512), arguments.PositiveInteger("question-tokens", 32),
-                    arguments.PositiveInteger("prefix-tokens", 16), methods, arguments.Optional("store") ?? "memory", codec,
-                    arguments.Optional("redis") ?? Environment.GetEnvironmentVariable("CHUNKKV_REDIS"), arguments.PositiveInteger("repeats", 3),
-                    arguments.Optional("model-cache") ?? BenchModels.DefaultCache), Console.Error, cancellationToken);
-                output.Write(arguments.Flag("json") ? ttft.ToJson() : ttft.ToTable());
-                return CliApp.Ok;
-            case "serve":
-                var questions = arguments.Optional("questions") is { } file
-                    ? File.ReadAllLines(file).Where(l => l.Trim().Length > 0).ToList()
-                    : ["What does the cache hold?", "Which layer keeps the keys?", "Where does the question go?"];
-                using (var client = ServerClient.Create(arguments))
-                {
-                    var serve = await ServeBenchmark.RunAsync(new ServeBenchmark.Settings(client, arguments.Required("collection"), questions,
-                        arguments.PositiveInteger("clients", 8), arguments.PositiveNumber("seconds", 60), arguments.Optional("method")), cancellationToken);
-                    output.Write(arguments.Flag("json") ? serve.ToJson() : serve.ToTable());
-                }
-                return CliApp.Ok;
-            default:
-                throw new UsageException($"unknown benchmark '{target}'; known: store, prefill, ingest, ttft, serve");
+            return KvCodec.ParseId(arguments.Optional("codec") ?? "f16");
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
+    /// <summary><c>bench store [--tokens N] [--seconds S] [--redis CONF] [--dir PATH] [--kv-model SHAPE|none]</c>.</summary>
+    private sealed class StoreBench : ICommand
+    {
+        public string Name => "store";
+        public string Summary => "KV store tiers and codecs: put/get throughput against plain copies, redis-benchmark and the disk";
+
+        public IReadOnlyList<CliOption> Options { get; } =
+        [
+            CliOption.Value("tokens", "N", "tokens per entry (default 512)"),
+            CliOption.Value("seconds", "S", "seconds per figure (default 0.4)"),
+            CommonOptions.Redis,
+            CliOption.Value("dir", "PATH", "the disk tier's folder (default a temporary one)"),
+            CliOption.Value("kv-model", "SHAPE", "the model shape whose KV entries are measured, or none (default qwen2.5-0.5b)"),
+            CommonOptions.ModelCache, CommonOptions.Json,
+        ];
+
+        public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
+        {
+            ModelShape? kvModel;
+            try
+            {
+                kvModel = arguments.Optional("kv-model") is "none" ? null : ModelShape.Find(arguments.Optional("kv-model") ?? ModelShape.Qwen25Of500M.Name);
+            }
+            catch (ArgumentException e)
+            {
+                throw new UsageException(e.Message);
+            }
+            var settings = new StoreBenchmark.Settings(
+                Tokens: arguments.PositiveInteger("tokens", 512),
+                SecondsPerFigure: arguments.PositiveNumber("seconds", 0.4),
+                Redis: Redis(arguments),
+                Folder: arguments.Optional("dir"),
+                KvModel: kvModel,
+                ModelCache: ModelCache(arguments));
+            var report = await StoreBenchmark.RunAsync(settings, Console.Error, cancellationToken);
+            output.Write(arguments.Flag("json") ? report.ToJson() : report.ToTable());
+            return CliApp.Ok;
+        }
+    }
+
+    /// <summary><c>bench prefill [--shape NAME] [--tokens 512,2048,4096] [--decode-tokens N]</c>.</summary>
+    private sealed class PrefillBench : ICommand
+    {
+        public string Name => "prefill";
+        public string Summary => "the engine's prefill and decode speed against the machine's GEMM rate";
+
+        public IReadOnlyList<CliOption> Options { get; } =
+        [
+            CommonOptions.Shape,
+            CliOption.Value("tokens", "LENGTHS", "comma-separated prompt lengths (default 512,2048,4096)"),
+            CliOption.Value("decode-tokens", "N", "tokens decoded after each prefill (default 32)"),
+            CommonOptions.ModelCache, CommonOptions.Json,
+        ];
+
+        public Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
+        {
+            var lengths = arguments.IntegerList("tokens") ?? [512, 2048, 4096];
+            if (lengths.Any(n => n <= 0))
+            {
+                throw new UsageException("--tokens must be positive");
+            }
+            var prefill = PrefillBenchmark.Run(new PrefillBenchmark.Settings(Shape(arguments), lengths,
+                arguments.PositiveInteger("decode-tokens", 32), ModelCache(arguments)), Console.Error);
+            output.Write(arguments.Flag("json") ? prefill.ToJson() : prefill.ToTable());
+            return Task.FromResult(CliApp.Ok);
+        }
+    }
+
+    /// <summary><c>bench ingest [--shape NAME] [--tokenizer DIR] [--documents N] [--chunk-tokens N] [--codec f16]</c>.</summary>
+    private sealed class IngestBench : ICommand
+    {
+        public string Name => "ingest";
+        public string Summary => "ingestion's chunks/s with and without KV precompute";
+
+        public IReadOnlyList<CliOption> Options { get; } =
+        [
+            CommonOptions.Shape,
+            CliOption.Value("tokenizer", "DIR", "a folder with tokenizer.json (default the Qwen3 one scripts/fixtures.sh fetches)"),
+            CliOption.Value("documents", "N", "documents to ingest (default 4)"),
+            CliOption.Value("chunk-tokens", "N", "tokens per chunk (default 256)"),
+            CommonOptions.Codec, CommonOptions.ModelCache, CommonOptions.Json,
+        ];
+
+        public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
+        {
+            var shape = Shape(arguments);
+            var tokenizer = arguments.Optional("tokenizer") ?? DefaultTokenizer();
+            var ingest = await IngestBenchmark.RunAsync(new IngestBenchmark.Settings(shape, tokenizer,
+                arguments.PositiveInteger("documents", 4), arguments.PositiveInteger("chunk-tokens", 256), Codec(arguments), ModelCache(arguments)),
+                Console.Error, cancellationToken);
+            output.Write(arguments.Flag("json") ? ingest.ToJson() : ingest.ToTable());
+            return CliApp.Ok;
+        }
+
+        /// <summary>The Qwen3 tokenizer that scripts/fixtures.sh fetches (its vocabulary fits the Qwen2.5 shape).</summary>
+        private static string DefaultTokenizer()
+        {
+            var fixture = Path.Combine(".fixtures", "npm", "tokenizer-qwen3", "package", "models");
+            return Directory.Exists(fixture)
+                ? fixture
+                : throw new UsageException("pass --tokenizer DIR (a folder with tokenizer.json), or run scripts/fixtures.sh in the repository");
+        }
+    }
+
+    /// <summary><c>bench ttft [--shape NAME] [--chunks 8] [--chunk-tokens 512] [--question-tokens 32] [--methods ...] [--store memory|disk|redis]</c>.</summary>
+    private sealed class TtftBench : ICommand
+    {
+        public string Name => "ttft";
+        public string Summary => "each fusion method's time to first token from stored caches, against a full prefill";
+
+        public IReadOnlyList<CliOption> Options { get; } =
+        [
+            CommonOptions.Shape,
+            CliOption.Value("chunks", "N", "retrieved chunks (default 8)"),
+            CliOption.Value("chunk-tokens", "N", "tokens per chunk (default 512)"),
+            CliOption.Value("question-tokens", "N", "tokens of the question (default 32)"),
+            CliOption.Value("prefix-tokens", "N", "tokens of the shared prefix (default 16)"),
+            CliOption.Value("methods", "METHODS", "comma-separated fusion methods (default full,reuse,epic:16,cacheblend:0.15,query:0.15)"),
+            CliOption.Value("store", "TIER", "where the caches are loaded from: memory (default), disk or redis"),
+            CommonOptions.Codec, CommonOptions.Redis,
+            CliOption.Value("repeats", "N", "runs per method; the median is reported (default 3)"),
+            CommonOptions.ModelCache, CommonOptions.Json,
+        ];
+
+        public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
+        {
+            var shape = Shape(arguments);
+            IReadOnlyList<FusionMethod> methods;
+            try
+            {
+                methods = FusionMethod.ParseList(arguments.Optional("methods") ?? "full,reuse,epic:16,cacheblend:0.15,query:0.15");
+            }
+            catch (FormatException e)
+            {
+                throw new UsageException(e.Message);
+            }
+            var ttft = await TtftBenchmark.RunAsync(new TtftBenchmark.Settings(shape, arguments.PositiveInteger("chunks", 8),
+                arguments.PositiveInteger("chunk-tokens", 512), arguments.PositiveInteger("question-tokens", 32),
+                arguments.PositiveInteger("prefix-tokens", 16), methods, arguments.Optional("store") ?? "memory", Codec(arguments),
+                Redis(arguments), arguments.PositiveInteger("repeats", 3), ModelCache(arguments)), Console.Error, cancellationToken);
+            output.Write(arguments.Flag("json") ? ttft.ToJson() : ttft.ToTable());
+            return CliApp.Ok;
+        }
+    }
+
+    /// <summary><c>bench serve --collection C [--clients 8] [--seconds 60] [--questions FILE] [--method M] [--server URL]</c>.</summary>
+    private sealed class ServeBench : ICommand
+    {
+        public string Name => "serve";
+        public string Summary => "a load test of a running server: TTFT percentiles, errors, the server's memory";
+
+        public IReadOnlyList<CliOption> Options { get; } =
+        [
+            CommonOptions.Collection,
+            CliOption.Value("clients", "N", "concurrent clients (default 8)"),
+            CliOption.Value("seconds", "S", "how long (default 60)"),
+            CliOption.Value("questions", "FILE", "questions, one a line (default three built-in ones)"),
+            CliOption.Value("method", "METHOD", "the fusion method (default: the server's)"),
+            CommonOptions.Server, CommonOptions.Json,
+        ];
+
+        public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
+        {
+            var questions = arguments.Optional("questions") is { } file
+                ? File.ReadAllLines(file).Where(l => l.Trim().Length > 0).ToList()
+                : ["What does the cache hold?", "Which layer keeps the keys?", "Where does the question go?"];
+            using var client = ServerClient.Create(arguments);
+            var serve = await ServeBenchmark.RunAsync(new ServeBenchmark.Settings(client, arguments.Required("collection"), questions,
+                arguments.PositiveInteger("clients", 8), arguments.PositiveNumber("seconds", 60), arguments.Optional("method")), cancellationToken);
+            output.Write(arguments.Flag("json") ? serve.ToJson() : serve.ToTable());
+            return CliApp.Ok;
         }
     }
 }

@@ -6,6 +6,7 @@ using ChunkKv.Caching.Tiers;
 using ChunkKv.Evaluation;
 using ChunkKv.Fusion;
 using ChunkKv.Pipeline;
+using Spectre.Console;
 
 namespace ChunkKv.Cli.Commands;
 
@@ -23,9 +24,19 @@ public sealed class EvalCommand : ICommand
     public string Name => "eval";
     public string Summary => "score fusion methods on a held-apart JSONL set (accuracy, agreement with full, TTFT)";
 
+    public IReadOnlyList<CliOption> Options { get; } =
+    [
+        CommonOptions.Model,
+        CliOption.RequiredValue("dataset", "FILE", "a JSONL set: {id, kind, prefix, chunks, question, answer} a line"),
+        CliOption.Value("methods", "METHODS", $"comma-separated fusion methods (default {DefaultMethods})"),
+        CommonOptions.Codec,
+        CliOption.Value("limit", "N", "at most N questions of each kind"),
+        CliOption.Value("report", "FILE", "also write an HTML report with charts"),
+        CommonOptions.Json,
+    ];
+
     public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
-        arguments.WithoutPositional();
         var dataset = arguments.Required("dataset");
         if (!File.Exists(dataset))
         {
@@ -57,9 +68,15 @@ public sealed class EvalCommand : ICommand
         var store = new KvStore([new MemoryTier(4L << 30)]);
         var evaluator = new FusionEvaluator(model, PromptLayout.FromModelDirectory(model.Directory), new PromptCacheLoader(model, store, codec));
         var json = arguments.Flag("json");
-        var scores = await evaluator.EvaluateAsync(records, methods,
-            json ? null : done => { if (done % 50 == 0 || done == records.Count) { Console.Error.WriteLine($"[{done}/{records.Count}]"); } },
-            cancellationToken);
+        // Progress on standard error, so the table or the JSON on standard output stays clean.
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        IReadOnlyList<MethodScore> scores = [];
+        await console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .StartAsync(async progress =>
+            {
+                var task = progress.AddTask($"{records.Count} questions × {methods.Count} methods", maxValue: records.Count);
+                scores = await evaluator.EvaluateAsync(records, methods, done => task.Value = done, cancellationToken);
+            });
         if (arguments.Optional("report") is { } report)
         {
             await File.WriteAllTextAsync(report, EvalReport.Html($"ChunkKv fusion methods on {Path.GetFileName(dataset)} ({codec} caches)", scores), cancellationToken);

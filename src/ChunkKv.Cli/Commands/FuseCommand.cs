@@ -5,7 +5,7 @@ using ChunkKv.Fusion;
 namespace ChunkKv.Cli.Commands;
 
 /// <summary>
-/// <c>chunkkv fuse --model DIR --prefix-ids 1,2 --chunks "5,6,7;8,9,10" --question-ids 11,12 --method cacheblend:0.15 [--json]</c>:
+/// <c>chunkkv fuse --model DIR --prefix-ids 1,2 --chunks "5,6,7;8,9,10" --question-ids 11,12 --method cacheblend:0.15</c>:
 /// the last row's logits of the fused prompt and the context rows computed in the last layer. Each
 /// chunk's cache is computed after the prefix as ingestion stores it; this is how the methods'
 /// numbers are checked against an independent implementation.
@@ -15,9 +15,17 @@ public sealed class FuseCommand : ICommand
     public string Name => "fuse";
     public string Summary => "fuse --chunks' caches with --method and print the last row's logits as JSON";
 
+    public IReadOnlyList<CliOption> Options { get; } =
+    [
+        CommonOptions.Model,
+        CliOption.Value("prefix-ids", "IDS", "the shared prefix's token ids, comma-separated"),
+        CliOption.RequiredValue("chunks", "CHUNKS", "each chunk's token ids, comma-separated, chunks separated by ';'"),
+        CliOption.RequiredValue("question-ids", "IDS", "the question's token ids, comma-separated"),
+        CliOption.Value("method", "METHOD", "the fusion method (default cacheblend:0.15)"),
+    ];
+
     public Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
-        arguments.WithoutPositional();
         var prefix = arguments.Optional("prefix-ids") is { Length: > 0 } ? arguments.IntegerList("prefix-ids")! : [];
         var chunkText = arguments.Required("chunks");
         var chunks = chunkText.Split(';').Select((part, i) => part.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)

@@ -12,9 +12,18 @@ public sealed class GenerateCommand : ICommand
     public string Name => "generate";
     public string Summary => "complete --prompt with --model DIR, streaming the text";
 
+    public IReadOnlyList<CliOption> Options { get; } =
+    [
+        CommonOptions.Model,
+        CliOption.RequiredValue("prompt", "TEXT", "the text to complete"),
+        CliOption.Value("max-tokens", "N", "tokens to generate at most (default 128)"),
+        CliOption.Value("temperature", "T", "0 (default) is greedy"),
+        CliOption.Value("top-p", "P", "nucleus sampling, above 0 and at most 1 (default 1)"),
+        CliOption.Value("seed", "N", "the sampler's seed"),
+    ];
+
     public Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
-        arguments.WithoutPositional();
         var prompt = arguments.Required("prompt");
         var maxTokens = arguments.PositiveInteger("max-tokens", 128);
         var sampling = new SamplingOptions(

@@ -9,6 +9,10 @@ public sealed class HashKeyCommand : ICommand
     public string Name => "hash-key";
     public string Summary => "print the SHA-256 of an API key, as the server's ApiKeys settings store it";
 
+    public IReadOnlyList<CliOption> Options { get; } = [];
+
+    public CliArgument Arguments { get; } = new("key", "the API key");
+
     public Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
         var key = arguments.Positional.Count == 1 && arguments.Positional[0].Length > 0

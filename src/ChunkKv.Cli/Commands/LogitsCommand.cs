@@ -8,9 +8,15 @@ public sealed class LogitsCommand : ICommand
     public string Name => "logits";
     public string Summary => "print the last position's logits for --ids as JSON";
 
+    public IReadOnlyList<CliOption> Options { get; } =
+    [
+        CommonOptions.Model,
+        CliOption.RequiredValue("ids", "IDS", "comma-separated token ids"),
+        CliOption.Value("positions", "POSITIONS", "comma-separated positions, one per id (default 0, 1, 2, ...)"),
+    ];
+
     public Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
-        arguments.WithoutPositional();
         var ids = arguments.IntegerList("ids") ?? throw new UsageException("--ids is required");
         var positions = arguments.IntegerList("positions") ?? Enumerable.Range(0, ids.Length).ToArray();
         if (positions.Length != ids.Length)

@@ -9,9 +9,10 @@ public sealed class MigrateCommand : ICommand
     public string Name => "migrate";
     public string Summary => "apply the database migrations (--postgres, default $CHUNKKV_POSTGRES)";
 
+    public IReadOnlyList<CliOption> Options { get; } = [CliOption.Value("postgres", "CONNSTR", "the PostgreSQL connection string")];
+
     public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
-        arguments.WithoutPositional();
         var connectionString = arguments.Optional("postgres") ?? Environment.GetEnvironmentVariable("CHUNKKV_POSTGRES")
             ?? throw new UsageException("no database: pass --postgres or set CHUNKKV_POSTGRES");
         await using var dataSource = ChunkKv.Retrieval.Indexing.PgVectorDataSource.Create(connectionString);

@@ -11,9 +11,17 @@ public sealed class RandomModelCommand : ICommand
     public string Name => "random-model";
     public string Summary => "write a model with random weights at a named shape (" + string.Join(", ", ModelShape.All.Select(s => s.Name)) + ")";
 
+    public IReadOnlyList<CliOption> Options { get; } =
+    [
+        CliOption.RequiredValue("shape", "NAME", "the model shape"),
+        CliOption.RequiredValue("out", "DIR", "the model directory to write"),
+        CliOption.Value("seed", "N", "the weights' seed (default 1)"),
+        CliOption.Value("dtype", "TYPE", "f32 (default), f16 or bf16"),
+        CliOption.Value("tokenizer", "DIR", "copy tokenizer.json and tokenizer_config.json from here"),
+    ];
+
     public Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
-        arguments.WithoutPositional();
         ModelShape shape;
         try
         {

@@ -43,15 +43,22 @@ internal static class ServerClient
         throw new CommandFailedException($"{(int)response.StatusCode} {title}{detail}{errors}");
     }
 
-    public static async Task<JsonElement> PostJsonAsync(HttpClient client, string path, object body, CancellationToken cancellationToken)
+    public static Task<JsonElement> PostJsonAsync(HttpClient client, string path, object body, CancellationToken cancellationToken) =>
+        SendAsync(client, () => client.PostAsJsonAsync(path, body, cancellationToken), cancellationToken);
+
+    public static Task<JsonElement> GetJsonAsync(HttpClient client, string path, CancellationToken cancellationToken) =>
+        SendAsync(client, () => client.GetAsync(path, cancellationToken), cancellationToken);
+
+    private static async Task<JsonElement> SendAsync(HttpClient client, Func<Task<HttpResponseMessage>> send, CancellationToken cancellationToken)
     {
         try
         {
-            return await ReadAsync(await client.PostAsJsonAsync(path, body, cancellationToken), cancellationToken);
+            using var response = await send();
+            return await ReadAsync(response, cancellationToken);
         }
         catch (HttpRequestException e)
         {
-            throw new CommandFailedException($"no ChunkKv server at {client.BaseAddress} ({e.Message}); start one with scripts/run.sh or pass --server URL");
+            throw new CommandFailedException($"no ChunkKv server at {client.BaseAddress} ({e.Message}); start one with scripts/chunkkv serve (or scripts/run.sh), or pass --server URL");
         }
     }
 }

@@ -1,0 +1,108 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace ChunkKv.Cli.Tests;
+
+/// <summary><c>chunkkv serve</c>, then <c>ingest</c> and <c>ask</c> against it, all through the command line.</summary>
+public sealed class ServeCommandTests : IDisposable
+{
+    private readonly string _data = Path.Combine(Path.GetTempPath(), $"chunkkv-serve-{Guid.NewGuid():N}");
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "ChunkKv.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException("not inside the repository");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [Fact]
+    public async Task Serve_answers_what_ingest_sent_and_ask_prints_the_answer_and_timings()
+    {
+        var model = Path.Combine(RepoRoot(), "tests", "fixtures", "fixture-model");
+        var url = $"http://127.0.0.1:{FreePort()}";
+        using var stop = new CancellationTokenSource();
+        using var serveOutput = new StringWriter();
+        using var serveError = new StringWriter();
+        var serving = CliApp.RunAsync(["serve", "--model", model, "--urls", url, "--data", _data, "--postgres", "", "--redis", ""],
+            serveOutput, serveError, stop.Token);
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(url) };
+            await WaitForHealthAsync(http, serving);
+
+            var samples = Path.Combine(model, "samples");
+            var (code, output, error) = await Cli.RunAsync("ingest", samples, "--collection", "notes", "--server", url);
+            Assert.True(code == CliApp.Ok, error);
+            var lines = output.Trim().Split('\n');
+            Assert.Equal(3, lines.Length);
+            Assert.All(lines, line => Assert.Contains(": ingested, ", line));
+
+            var question = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(samples, "questions.json"))).RootElement[0]
+                .GetProperty("question").GetString()!;
+            (code, output, error) = await Cli.RunAsync("ask", question, "--collection", "notes", "--server", url, "--compare", "full");
+            Assert.True(code == CliApp.Ok, error);
+            Assert.Contains("method cacheblend:0.15: TTFT", output);
+            Assert.Contains("full", output);
+
+            (code, _, error) = await Cli.RunAsync("ask", question, "--collection", "missing", "--server", url);
+            Assert.Equal(CliApp.Failed, code);
+            Assert.Contains("404 Unknown collection", error);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+        }
+        Assert.Equal(CliApp.Ok, await serving);
+    }
+
+    [Fact]
+    public async Task Serve_with_a_missing_model_directory_fails_with_its_name()
+    {
+        var (code, _, error) = await Cli.RunAsync("serve", "--model", "/nonexistent/model");
+
+        Assert.Equal(CliApp.Failed, code);
+        Assert.Contains("model directory '/nonexistent/model' does not exist", error);
+    }
+
+    private static async Task WaitForHealthAsync(HttpClient http, Task<int> serving)
+    {
+        for (var attempt = 0; attempt < 300; attempt++)
+        {
+            Assert.False(serving.IsCompleted, "the server stopped during start-up");
+            try
+            {
+                if ((await http.GetAsync("/health")).IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+            await Task.Delay(100);
+        }
+        Assert.Fail("the server did not answer /health within 30 s");
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_data))
+        {
+            Directory.Delete(_data, recursive: true);
+        }
+    }
+}
