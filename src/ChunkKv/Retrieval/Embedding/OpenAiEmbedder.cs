@@ -3,37 +3,83 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Http.Resilience;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
 
 namespace ChunkKv.Retrieval.Embedding;
 
 /// <summary>
-/// Client of an OpenAI-compatible <c>POST {base}/embeddings</c>. Sends texts in batches, retries
-/// transient failures (timeouts, connection errors, 408, 429 and 5xx) with exponential back-off
-/// that honours <c>Retry-After</c>, and turns everything else into an <see cref="EmbeddingException"/>
-/// that quotes the server's own message.
+/// Client of an OpenAI-compatible <c>POST {base}/embeddings</c>. Sends texts in batches through
+/// the standard HTTP resilience pipeline of Microsoft.Extensions.Http.Resilience (Polly): a total
+/// timeout, retries of transient failures (connection errors, timeouts, 408, 429, 5xx) with
+/// exponential back-off and jitter that honours <c>Retry-After</c>, a circuit breaker that fails
+/// fast while the endpoint keeps failing, and a timeout per attempt. Everything else becomes an
+/// <see cref="EmbeddingException"/> that quotes the server's own message.
 /// </summary>
-public sealed class OpenAiEmbedder : IEmbedder
+public sealed class OpenAiEmbedder : IEmbedder, IDisposable
 {
     private readonly HttpClient _http;
     private readonly OpenAiEmbedderOptions _options;
     private readonly Uri _endpoint;
 
-    public OpenAiEmbedder(HttpClient http, OpenAiEmbedderOptions options)
+    /// <param name="handler">The connection handler under the resilience pipeline (default a <see cref="SocketsHttpHandler"/>).</param>
+    public OpenAiEmbedder(OpenAiEmbedderOptions options, HttpMessageHandler? handler = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Dimension, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(options.MaxRetries);
-        _http = http;
         _options = options;
         _endpoint = new Uri(options.BaseUrl.AbsoluteUri.TrimEnd('/') + "/embeddings");
+        var resilience = new ResilienceHandler(Pipeline(options, wait => RetryWaited?.Invoke(wait)))
+        {
+            InnerHandler = handler ?? new SocketsHttpHandler(),
+        };
+        // The pipeline's timeouts govern; HttpClient's own would cut a retrying request short.
+        _http = new HttpClient(resilience) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
     public string Name => $"openai:{_options.Model}:{Dimension}";
 
     public int Dimension => _options.Dimension;
 
-    /// <summary>Waits between attempts; replaced in tests.</summary>
-    internal Func<TimeSpan, CancellationToken, Task> Delay { get; set; } = Task.Delay;
+    /// <summary>Told each wait before a retry (tests check the back-off and Retry-After).</summary>
+    internal Action<TimeSpan>? RetryWaited { get; set; }
+
+    /// <summary>The standard pipeline's order: total timeout ▸ retry ▸ circuit breaker ▸ attempt timeout.</summary>
+    private static ResiliencePipeline<HttpResponseMessage> Pipeline(OpenAiEmbedderOptions options, Action<TimeSpan> waited)
+    {
+        var builder = new ResiliencePipelineBuilder<HttpResponseMessage>()
+            .AddTimeout(new HttpTimeoutStrategyOptions { Timeout = options.TotalTimeout });
+        if (options.MaxRetries > 0)
+        {
+            builder.AddRetry(new HttpRetryStrategyOptions
+            {
+                MaxRetryAttempts = options.MaxRetries,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = options.InitialBackoff,
+                MaxDelay = options.MaxBackoff,
+                ShouldRetryAfterHeader = true,
+                OnRetry = args =>
+                {
+                    waited(args.RetryDelay);
+                    return default;
+                },
+            });
+        }
+        return builder
+            .AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
+            {
+                FailureRatio = 0.5,
+                MinimumThroughput = options.CircuitMinimumThroughput,
+                SamplingDuration = TimeSpan.FromSeconds(30),
+                BreakDuration = options.CircuitBreakDuration,
+            })
+            .AddTimeout(new HttpTimeoutStrategyOptions { Timeout = options.RequestTimeout })
+            .Build();
+    }
 
     public async Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, CancellationToken cancellationToken = default)
     {
@@ -41,33 +87,10 @@ public sealed class OpenAiEmbedder : IEmbedder
         for (var start = 0; start < texts.Count; start += _options.BatchSize)
         {
             var batch = texts.Skip(start).Take(_options.BatchSize).ToArray();
-            var embedded = await EmbedBatchWithRetriesAsync(batch, cancellationToken);
+            var embedded = await EmbedBatchAsync(batch, cancellationToken);
             embedded.CopyTo(vectors, start);
         }
         return vectors;
-    }
-
-    private async Task<float[][]> EmbedBatchWithRetriesAsync(string[] batch, CancellationToken cancellationToken)
-    {
-        var backoff = _options.InitialBackoff;
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                return await EmbedBatchAsync(batch, cancellationToken);
-            }
-            catch (RetryableException retry) when (attempt < _options.MaxRetries)
-            {
-                var wait = retry.RetryAfter is { } after && after < _options.MaxBackoff ? after : backoff;
-                await Delay(wait, cancellationToken);
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _options.MaxBackoff.Ticks));
-            }
-            catch (RetryableException retry)
-            {
-                throw new EmbeddingException(
-                    $"embedding endpoint {_endpoint} still failing after {attempt + 1} attempts: {retry.Message}", transient: true, retry);
-            }
-        }
     }
 
     private async Task<float[][]> EmbedBatchAsync(string[] batch, CancellationToken cancellationToken)
@@ -88,33 +111,34 @@ public sealed class OpenAiEmbedder : IEmbedder
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.RequestTimeout);
         HttpResponseMessage response;
         string text;
         try
         {
-            response = await _http.SendAsync(request, timeout.Token);
-            text = await response.Content.ReadAsStringAsync(timeout.Token);
+            response = await _http.SendAsync(request, cancellationToken);
+            text = await response.Content.ReadAsStringAsync(cancellationToken);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (TimeoutRejectedException e)
         {
-            throw new RetryableException($"no answer within {_options.RequestTimeout.TotalSeconds:0.#} s", null);
+            throw new EmbeddingException($"embedding endpoint {_endpoint} gave no answer within {e.Timeout.TotalSeconds:0.#} s", transient: true, e);
+        }
+        catch (BrokenCircuitException e)
+        {
+            throw new EmbeddingException(
+                $"embedding endpoint {_endpoint} kept failing; not called again for {_options.CircuitBreakDuration.TotalSeconds:0.#} s", transient: true, e);
         }
         catch (HttpRequestException e)
         {
-            throw new RetryableException(e.Message, null);
+            throw new EmbeddingException($"embedding endpoint {_endpoint} unreachable after {_options.MaxRetries + 1} attempts: {e.Message}", transient: true, e);
         }
         using (response)
         {
             if (!response.IsSuccessStatusCode)
             {
                 var message = $"HTTP {(int)response.StatusCode}: {ServerMessage(text)}";
-                if (IsTransient(response.StatusCode))
-                {
-                    throw new RetryableException(message, response.Headers.RetryAfter?.Delta);
-                }
-                throw new EmbeddingException($"embedding endpoint {_endpoint} refused the request: {message}", transient: false);
+                throw IsTransient(response.StatusCode)
+                    ? new EmbeddingException($"embedding endpoint {_endpoint} still failing after {_options.MaxRetries + 1} attempts: {message}", transient: true)
+                    : new EmbeddingException($"embedding endpoint {_endpoint} refused the request: {message}", transient: false);
             }
         }
         return Parse(text, batch.Length);
@@ -179,8 +203,5 @@ public sealed class OpenAiEmbedder : IEmbedder
         return body.Length > 300 ? body[..300] + "..." : body;
     }
 
-    private sealed class RetryableException(string message, TimeSpan? retryAfter) : Exception(message)
-    {
-        public TimeSpan? RetryAfter { get; } = retryAfter;
-    }
+    public void Dispose() => _http.Dispose();
 }

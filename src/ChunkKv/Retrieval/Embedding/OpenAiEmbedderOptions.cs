@@ -19,13 +19,24 @@ public sealed class OpenAiEmbedderOptions
 
     public int BatchSize { get; init; } = 64;
 
-    /// <summary>Retries of a batch after a transient failure (timeout, 408, 429, 5xx), with exponential back-off.</summary>
+    /// <summary>Retries of a batch after a transient failure (connection error, timeout, 408, 429, 5xx), with exponential back-off and jitter.</summary>
     public int MaxRetries { get; init; } = 4;
 
+    /// <summary>The median first wait; attempt n waits about this · 2ⁿ, jittered, unless the server sends <c>Retry-After</c>.</summary>
     public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>The longest wait between attempts, also the cap on a server's <c>Retry-After</c>.</summary>
+    /// <summary>The longest wait between attempts.</summary>
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>One attempt's limit.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A batch's limit over all its attempts and waits.</summary>
+    public TimeSpan TotalTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Attempts within 30 s before the circuit breaker may open (it opens when half of them failed).</summary>
+    public int CircuitMinimumThroughput { get; init; } = 20;
+
+    /// <summary>How long an open circuit fails calls at once before it lets one through again.</summary>
+    public TimeSpan CircuitBreakDuration { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -9,7 +9,8 @@ namespace ChunkKv.Tests.Retrieval.Embedding;
 /// <summary>A real HTTP server on loopback that answers like an OpenAI-compatible /v1/embeddings endpoint, scripted per test.</summary>
 internal sealed class EmbeddingServer : IAsyncDisposable
 {
-    public sealed record Reply(int Status, string Body, string? RetryAfter = null);
+    /// <param name="Delay">How long the server takes before it answers.</param>
+    public sealed record Reply(int Status, string Body, string? RetryAfter = null, TimeSpan Delay = default);
 
     public sealed record Received(string Path, string? Authorization, JsonObject Body);
 
@@ -69,6 +70,22 @@ internal sealed class EmbeddingServer : IAsyncDisposable
             var body = JsonNode.Parse(await reader.ReadToEndAsync())!.AsObject();
             Requests.Enqueue(new Received(context.Request.Url!.AbsolutePath, context.Request.Headers["Authorization"], body));
             var reply = _answer(body, count++);
+            if (reply.Delay > TimeSpan.Zero)
+            {
+                _ = Task.Run(() => AnswerAsync(context, reply)); // a slow answer does not hold up the next request
+            }
+            else
+            {
+                await AnswerAsync(context, reply);
+            }
+        }
+    }
+
+    private static async Task AnswerAsync(HttpListenerContext context, Reply reply)
+    {
+        try
+        {
+            await Task.Delay(reply.Delay);
             context.Response.StatusCode = reply.Status;
             context.Response.ContentType = "application/json";
             if (reply.RetryAfter is not null)
@@ -78,6 +95,10 @@ internal sealed class EmbeddingServer : IAsyncDisposable
             var bytes = Encoding.UTF8.GetBytes(reply.Body);
             await context.Response.OutputStream.WriteAsync(bytes);
             context.Response.Close();
+        }
+        catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
+        {
+            // The client gave up waiting (its timeout) or the server is stopping.
         }
     }
 

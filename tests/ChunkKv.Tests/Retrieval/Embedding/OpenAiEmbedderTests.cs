@@ -2,20 +2,22 @@ using ChunkKv.Retrieval.Embedding;
 
 namespace ChunkKv.Tests.Retrieval.Embedding;
 
-/// <summary>The OpenAI-compatible client against a real HTTP server on loopback.</summary>
+/// <summary>The OpenAI-compatible client, through its resilience pipeline, against a real HTTP server on loopback.</summary>
 public sealed class OpenAiEmbedderTests
 {
     private const int Dimension = 8;
-    private static readonly HttpClient Http = new();
+    private static readonly TimeSpan Backoff = TimeSpan.FromMilliseconds(20);
 
-    private static OpenAiEmbedder Client(EmbeddingServer server, List<TimeSpan>? waits = null, int batchSize = 64, int maxRetries = 4) =>
-        new(Http, new OpenAiEmbedderOptions
+    private static OpenAiEmbedder Client(EmbeddingServer server, List<TimeSpan>? waits = null, int batchSize = 64, int maxRetries = 4,
+        int circuitThroughput = 20, double requestTimeoutSeconds = 10) =>
+        new(new OpenAiEmbedderOptions
         {
             BaseUrl = server.BaseUrl, Model = "test-embed", Dimension = Dimension, ApiKey = "secret-key",
-            BatchSize = batchSize, MaxRetries = maxRetries, InitialBackoff = TimeSpan.FromSeconds(1),
+            BatchSize = batchSize, MaxRetries = maxRetries, InitialBackoff = Backoff, MaxBackoff = TimeSpan.FromSeconds(2),
+            CircuitMinimumThroughput = circuitThroughput, RequestTimeout = TimeSpan.FromSeconds(requestTimeoutSeconds),
         })
         {
-            Delay = (wait, _) => { waits?.Add(wait); return Task.CompletedTask; },
+            RetryWaited = wait => waits?.Add(wait),
         };
 
     [Fact]
@@ -24,7 +26,8 @@ public sealed class OpenAiEmbedderTests
         await using var server = new EmbeddingServer((body, _) => EmbeddingServer.Embeddings(body, Dimension, reversed: true));
         var texts = Enumerable.Range(0, 150).Select(i => ((char)('A' + i % 50)).ToString() + i).ToArray();
 
-        var vectors = await Client(server, batchSize: 64).EmbedAsync(texts);
+        using var client = Client(server, batchSize: 64);
+        var vectors = await client.EmbedAsync(texts);
 
         Assert.Equal([64, 64, 22], server.Requests.Select(r => r.Body["input"]!.AsArray().Count));
         Assert.All(server.Requests, r =>
@@ -43,23 +46,28 @@ public sealed class OpenAiEmbedderTests
     }
 
     [Fact]
-    public async Task Rate_limits_and_server_errors_are_retried_with_backoff_honouring_retry_after()
+    public async Task Rate_limits_and_server_errors_are_retried_with_jittered_backoff_honouring_retry_after()
     {
         await using var server = new EmbeddingServer((body, n) => n switch
         {
-            0 => new EmbeddingServer.Reply(429, """{"error":{"message":"slow down"}}""", RetryAfter: "3"),
+            0 => new EmbeddingServer.Reply(429, """{"error":{"message":"slow down"}}""", RetryAfter: "1"),
             1 => new EmbeddingServer.Reply(503, "overloaded"),
             2 => new EmbeddingServer.Reply(500, "oops"),
+            3 => new EmbeddingServer.Reply(408, "timeout"),
             _ => EmbeddingServer.Embeddings(body, Dimension),
         });
         var waits = new List<TimeSpan>();
+        using var client = Client(server, waits);
 
-        var vectors = await Client(server, waits).EmbedAsync(["hello"]);
+        var vectors = await client.EmbedAsync(["hello"]);
 
         Assert.Single(vectors);
-        Assert.Equal(4, server.Requests.Count);
-        // Attempt n waits 1 s · 2^n unless the server says otherwise.
-        Assert.Equal([TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4)], waits);
+        Assert.Equal(5, server.Requests.Count);
+        Assert.Equal(4, waits.Count);
+        Assert.Equal(TimeSpan.FromSeconds(1), waits[0]); // the server's Retry-After
+        // Exponential back-off from 20 ms, jittered: never above the cap, and not the bare 40, 80, 160 ms.
+        Assert.All(waits.Skip(1), w => Assert.InRange(w, TimeSpan.FromTicks(1), TimeSpan.FromSeconds(2)));
+        Assert.NotEqual([Backoff * 2, Backoff * 4, Backoff * 8], waits.Skip(1));
     }
 
     [Fact]
@@ -67,11 +75,44 @@ public sealed class OpenAiEmbedderTests
     {
         await using var server = new EmbeddingServer((_, _) => new EmbeddingServer.Reply(502, "bad gateway"));
 
-        var error = await Assert.ThrowsAsync<EmbeddingException>(() => Client(server, maxRetries: 2).EmbedAsync(["x"]));
+        using var client = Client(server, maxRetries: 2);
+        var error = await Assert.ThrowsAsync<EmbeddingException>(() => client.EmbedAsync(["x"]));
 
         Assert.True(error.Transient);
         Assert.Equal(3, server.Requests.Count);
-        Assert.Contains("HTTP 502: bad gateway", error.Message, StringComparison.Ordinal);
+        Assert.Contains("still failing after 3 attempts: HTTP 502: bad gateway", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_circuit_breaker_stops_calling_an_endpoint_that_keeps_failing()
+    {
+        await using var server = new EmbeddingServer((_, _) => new EmbeddingServer.Reply(503, "down"));
+        using var client = Client(server, maxRetries: 0, circuitThroughput: 4);
+
+        for (var call = 0; call < 4; call++)
+        {
+            var failed = await Assert.ThrowsAsync<EmbeddingException>(() => client.EmbedAsync(["x"]));
+            Assert.Contains("HTTP 503: down", failed.Message, StringComparison.Ordinal);
+        }
+        var open = await Assert.ThrowsAsync<EmbeddingException>(() => client.EmbedAsync(["x"]));
+
+        Assert.True(open.Transient);
+        Assert.Contains("kept failing; not called again for 30 s", open.Message, StringComparison.Ordinal);
+        Assert.Equal(4, server.Requests.Count); // the fifth call never reached the server
+    }
+
+    [Fact]
+    public async Task An_attempt_that_takes_too_long_is_cut_off_and_retried()
+    {
+        await using var server = new EmbeddingServer((body, n) => n == 0
+            ? new EmbeddingServer.Reply(200, "{}", Delay: TimeSpan.FromSeconds(2))
+            : EmbeddingServer.Embeddings(body, Dimension));
+        using var client = Client(server, maxRetries: 1, requestTimeoutSeconds: 0.3);
+
+        var vectors = await client.EmbedAsync(["late"]);
+
+        Assert.Single(vectors);
+        Assert.Equal(2, server.Requests.Count);
     }
 
     [Fact]
@@ -80,7 +121,8 @@ public sealed class OpenAiEmbedderTests
         await using var server = new EmbeddingServer((_, _) =>
             new EmbeddingServer.Reply(401, """{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}"""));
 
-        var error = await Assert.ThrowsAsync<EmbeddingException>(() => Client(server).EmbedAsync(["x"]));
+        using var client = Client(server);
+        var error = await Assert.ThrowsAsync<EmbeddingException>(() => client.EmbedAsync(["x"]));
 
         Assert.False(error.Transient);
         Assert.Single(server.Requests);
@@ -97,7 +139,8 @@ public sealed class OpenAiEmbedderTests
     {
         await using var server = new EmbeddingServer((_, _) => new EmbeddingServer.Reply(200, body));
 
-        var error = await Assert.ThrowsAsync<EmbeddingException>(() => Client(server).EmbedAsync(["x"]));
+        using var client = Client(server);
+        var error = await Assert.ThrowsAsync<EmbeddingException>(() => client.EmbedAsync(["x"]));
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
@@ -108,8 +151,10 @@ public sealed class OpenAiEmbedderTests
         var server = new EmbeddingServer((_, _) => new EmbeddingServer.Reply(200, ""));
         await server.DisposeAsync(); // nothing listens on that port any more
 
-        var error = await Assert.ThrowsAsync<EmbeddingException>(() => Client(server, maxRetries: 1).EmbedAsync(["x"]));
+        using var client = Client(server, maxRetries: 1);
+        var error = await Assert.ThrowsAsync<EmbeddingException>(() => client.EmbedAsync(["x"]));
 
         Assert.True(error.Transient);
+        Assert.Contains("unreachable after 2 attempts", error.Message, StringComparison.Ordinal);
     }
 }
