@@ -31,7 +31,12 @@ public sealed class BenchStoreTests
         Assert.Equal(18, tiers.Count); // 3 tiers x 6 codecs
         Assert.Equal(["disk", "memory", "redis"], tiers.Select(t => t.GetProperty("tier").GetString()).Distinct().Order());
         Assert.All(tiers, t => Assert.True(t.GetProperty("get_mb_per_s").GetDouble() > 0));
+        // Redis's own benchmark on the same server, with values of the f16 entry's size, is the Redis tier's baseline.
+        var baseline = report.GetProperty("redis_benchmark");
+        Assert.True(baseline.GetProperty("get_mb_per_s").GetDouble() > 0);
+        Assert.True(report.GetProperty("redis_get_ratio_to_redis_benchmark").GetDouble() > 0);
         var codecs = report.GetProperty("codecs").EnumerateArray().ToDictionary(c => c.GetProperty("codec").GetString()!);
+        Assert.Equal(codecs["f16"].GetProperty("bytes_per_token").GetDouble() * 512, baseline.GetProperty("value_bytes").GetDouble(), 1e-6);
         Assert.Equal(0, codecs["f32"].GetProperty("max_abs_error").GetDouble());
         Assert.True(codecs["f16"].GetProperty("bytes_per_token").GetDouble() / codecs["int4"].GetProperty("bytes_per_token").GetDouble() >= 3.5);
         Assert.True(codecs["int2"].GetProperty("max_abs_error").GetDouble() > codecs["int4"].GetProperty("max_abs_error").GetDouble());

@@ -53,6 +53,7 @@ public static class StoreBenchmark
         var notes = new List<string> { "the memory tier hands entries back by reference: its get is a lookup, not a copy" };
         var folder = settings.Folder ?? Directory.CreateTempSubdirectory("chunkkv-bench-").FullName;
         ConnectionMultiplexer? redis = null;
+        RedisBaselineFigures? redisBaseline = null;
         try
         {
             var candidates = new List<IKvTier> { new MemoryTier(1L << 30), new DiskTier(folder) };
@@ -79,6 +80,17 @@ public static class StoreBenchmark
                     tiers.Add(await MeasureTierAsync(tier, id, entry, fingerprint, memcpy, settings.SecondsPerFigure, cancellationToken));
                 }
             }
+            if (redis is { IsConnected: true })
+            {
+                // The tier's GETs run Chunks at a time, so the baseline gets as many clients.
+                var (figures, note) = await RedisBenchmarkBaseline.RunAsync(settings.Redis!, entries[KvCodecId.F16].Length, Chunks, cancellationToken);
+                redisBaseline = figures;
+                if (note is not null)
+                {
+                    notes.Add(note);
+                }
+                await redis.GetDatabase().KeyDeleteAsync("key:__rand_int__"); // what redis-benchmark's SET wrote
+            }
         }
         finally
         {
@@ -92,7 +104,7 @@ public static class StoreBenchmark
         {
             notes.Add($"engine K/V: {settings.KvModel!.Name} with random weights, {engineKv.Tokens} random tokens, keys after RoPE");
         }
-        return new StoreReport(settings.Tokens, "qwen2.5-0.5b", memcpy, tiers, codecs, notes);
+        return new StoreReport(settings.Tokens, "qwen2.5-0.5b", memcpy, tiers, codecs, notes, redisBaseline);
     }
 
     /// <summary>The K/V of a chunk of random tokens, as ingestion computes it.</summary>
@@ -110,7 +122,13 @@ public static class StoreBenchmark
         var keys = Enumerable.Range(0, Chunks)
             .Select(i => ChunkCacheKey.Compute(fingerprint, KvCodec.Create(codec), [i, (int)codec])).ToArray();
         var put = await TimeAsync(() => Task.WhenAll(keys.Select(k => tier.PutAsync(k, entry, cancellationToken))), seconds);
-        var get = await TimeAsync(() => Task.WhenAll(keys.Select(k => tier.GetAsync(k, cancellationToken))), seconds);
+        var get = await TimeAsync(async () =>
+        {
+            foreach (var entry in await Task.WhenAll(keys.Select(k => tier.GetAsync(k, cancellationToken))))
+            {
+                entry?.Dispose(); // a Redis lease goes back to its pool
+            }
+        }, seconds);
         var store = new KvStore([tier]);
         var checkedGet = await TimeAsync(async () =>
         {

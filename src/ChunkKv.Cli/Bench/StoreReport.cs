@@ -45,8 +45,15 @@ public sealed record StoreReport(
     [property: JsonPropertyName("memcpy_mb_per_s")] double MemcpyMegabytesPerSecond,
     [property: JsonPropertyName("tiers")] IReadOnlyList<TierFigures> Tiers,
     [property: JsonPropertyName("codecs")] IReadOnlyList<CodecFigures> Codecs,
-    [property: JsonPropertyName("notes")] IReadOnlyList<string> Notes)
+    [property: JsonPropertyName("notes")] IReadOnlyList<string> Notes,
+    [property: JsonPropertyName("redis_benchmark")] RedisBaselineFigures? RedisBenchmark)
 {
+    /// <summary>The Redis tier's f16 GET throughput over redis-benchmark's GET on the same server; null without both.</summary>
+    [JsonPropertyName("redis_get_ratio_to_redis_benchmark")]
+    public double? RedisGetRatio => RedisBenchmark is { } baseline && Tiers.FirstOrDefault(t => t is { Tier: "redis", Codec: "f16" }) is { } redis
+        ? redis.GetMegabytesPerSecond / baseline.GetMegabytesPerSecond
+        : null;
+
     public string ToJson() => JsonSerializer.Serialize(this) + Environment.NewLine;
 
     private static string Errors(ReconstructionError e) =>
@@ -72,6 +79,12 @@ public sealed record StoreReport(
         {
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"{t.Tier,-7} {t.Codec,-7} {t.PutMegabytesPerSecond,8:F0}   {t.GetMegabytesPerSecond,8:F0}   {t.CheckedGetMegabytesPerSecond,16:F0}   {t.GetRatioToMemcpy,12:F3}");
+        }
+        if (RedisBenchmark is { } b)
+        {
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"redis-benchmark on the same server, {b.ValueBytes} B values, {b.Clients} clients: SET {b.SetMegabytesPerSecond:F0} MB/s, GET {b.GetMegabytesPerSecond:F0} MB/s; the redis tier's f16 get is {RedisGetRatio:F2}x its GET");
         }
         foreach (var note in Notes)
         {

@@ -80,12 +80,13 @@ public sealed class KvStore
             }
             try
             {
-                var chunk = ChunkCacheCodec.Decode(entry, fingerprint.Span);
+                var chunk = ChunkCacheCodec.Decode(entry.Bytes, fingerprint.Span);
                 Promote(i, key, entry);
                 return chunk;
             }
             catch (CorruptCacheException e)
             {
+                entry.Dispose();
                 await DiscardAsync(i, key, e, cancellationToken);
             }
         }
@@ -110,10 +111,11 @@ public sealed class KvStore
             LayerwiseLoad load;
             try
             {
-                load = LayerwiseLoad.Start(entry, fingerprint.Span);
+                load = LayerwiseLoad.Start(entry.Bytes, fingerprint.Span);
             }
             catch (CorruptCacheException e)
             {
+                entry.Dispose();
                 await DiscardAsync(i, key, e, cancellationToken);
                 continue;
             }
@@ -123,8 +125,10 @@ public sealed class KvStore
                 if (done.IsCompletedSuccessfully)
                 {
                     Promote(tier, key, entry);
+                    return;
                 }
-                else if (done.Exception?.InnerException is CorruptCacheException corrupt)
+                entry.Dispose(); // the layers are done reading it
+                if (done.Exception?.InnerException is CorruptCacheException corrupt)
                 {
                     await DiscardAsync(tier, key, corrupt, CancellationToken.None);
                 }
@@ -154,7 +158,7 @@ public sealed class KvStore
         Task.WhenAll(Enumerable.Range(0, _tiers.Length).Where(i => !_states[i].IsBypassed(_time.GetUtcNow()))
             .Select(i => RemoveFromTierAsync(i, key, cancellationToken)));
 
-    private async Task<byte[]?> GetFromTierAsync(int tier, ChunkCacheKey key, CancellationToken cancellationToken)
+    private async Task<TierEntry?> GetFromTierAsync(int tier, ChunkCacheKey key, CancellationToken cancellationToken)
     {
         if (_states[tier].IsBypassed(_time.GetUtcNow()))
         {
@@ -192,14 +196,27 @@ public sealed class KvStore
         return written;
     }
 
-    /// <summary>Copies a hit into the faster tiers in the background; a failed copy only costs a later hit (the tier's fault is counted as usual).</summary>
-    private void Promote(int foundIn, ChunkCacheKey key, byte[] entry)
+    /// <summary>
+    /// Copies a hit into the faster tiers in the background, off the query's path, and then
+    /// releases the entry (it owns it from here); a failed copy only costs a later hit (the tier's
+    /// fault is counted as usual).
+    /// </summary>
+    private void Promote(int foundIn, ChunkCacheKey key, TierEntry entry)
     {
         if (foundIn == 0)
         {
+            entry.Dispose();
             return;
         }
-        var promotion = Task.Run(() => Task.WhenAll(Enumerable.Range(0, foundIn).Select(i => PutToTierAsync(i, key, entry, CancellationToken.None))));
+        var promotion = Task.Run(() =>
+        {
+            byte[] bytes;
+            using (entry)
+            {
+                bytes = entry.ToArray();
+            }
+            return Task.WhenAll(Enumerable.Range(0, foundIn).Select(i => PutToTierAsync(i, key, bytes, CancellationToken.None)));
+        });
         _promotions[promotion] = true;
         promotion.ContinueWith(done => _promotions.TryRemove(done, out _), TaskScheduler.Default);
     }

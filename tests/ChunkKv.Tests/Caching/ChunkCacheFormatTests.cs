@@ -55,9 +55,9 @@ public sealed class ChunkCacheFormatTests
         var entry = ChunkCacheCodec.Encode(KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint);
         var otherModel = KvSamples.Fingerprint.Select(b => (byte)~b).ToArray();
 
-        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(entry[..^1], KvSamples.Fingerprint));
-        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode([.. entry, 0], KvSamples.Fingerprint));
-        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(entry[..10], KvSamples.Fingerprint));
+        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(entry.AsMemory(..^1), KvSamples.Fingerprint));
+        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode((byte[])[.. entry, 0], KvSamples.Fingerprint));
+        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(entry.AsMemory(..10), KvSamples.Fingerprint));
         var foreign = Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(entry, otherModel));
         Assert.Contains("fingerprint", foreign.Message);
     }

@@ -82,6 +82,26 @@ public sealed class KvStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_redis_hit_decoded_from_its_lease_is_promoted_as_a_copy_that_outlives_the_lease()
+    {
+        var memory = new MemoryTier(64 << 20);
+        var redis = new RedisTier(_redis, _prefix);
+        var first = await new KvStore([redis]).PutAsync(KeyFor(1), KvSamples.Random(seed: 1), new Float16Codec(), KvSamples.Fingerprint);
+        var second = await new KvStore([redis]).PutAsync(KeyFor(2), KvSamples.Random(seed: 2), new Float16Codec(), KvSamples.Fingerprint);
+        var store = new KvStore([memory, redis]);
+
+        var chunk = await store.GetAsync(KeyFor(1), KvSamples.Fingerprint);
+        await store.FlushPromotionsAsync();
+        // The lease's pooled buffer is back in its pool: reading another entry may reuse it.
+        Assert.NotNull(await new KvStore([redis]).GetAsync(KeyFor(2), KvSamples.Fingerprint));
+
+        Assert.Equal(ChunkCacheCodec.Decode(first, KvSamples.Fingerprint).Kv.Keys[2], chunk!.Kv.Keys[2]);
+        using var promoted = await memory.GetAsync(KeyFor(1), default);
+        Assert.Equal(first, promoted!.Bytes.ToArray());
+        Assert.NotEqual(second, promoted.Bytes.ToArray());
+    }
+
+    [Fact]
     public async Task Corruption_flipped_in_redis_is_detected_every_time_removed_and_never_served()
     {
         var redisTier = new RedisTier(_redis, _prefix);
@@ -154,7 +174,8 @@ public sealed class KvStoreTests : IDisposable
         await Task.Delay(options.BypassAfterFault * 4); // the bypass has run out (it doubles per fault in a row)
         await store.PutAsync(KeyFor(4), stored);
 
-        Assert.Equal(stored, await redis.GetAsync(KeyFor(4), default));
+        using var read = await redis.GetAsync(KeyFor(4), default);
+        Assert.Equal(stored, read!.Bytes.ToArray());
     }
 
     [Fact]
@@ -279,7 +300,7 @@ public sealed class KvStoreTests : IDisposable
     private sealed class FaultyTier : IKvTier
     {
         public string Name => "faulty";
-        public Task<byte[]?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken) => throw new IOException("device gone");
+        public Task<TierEntry?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken) => throw new IOException("device gone");
         public Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken) => throw new IOException("device gone");
         public Task RemoveAsync(ChunkCacheKey key, CancellationToken cancellationToken) => throw new IOException("device gone");
         public Task<bool> ContainsAsync(ChunkCacheKey key, CancellationToken cancellationToken) => throw new IOException("device gone");
@@ -292,7 +313,7 @@ public sealed class KvStoreTests : IDisposable
         public IKvTier Inner => inner;
         public string Name => "gated";
         public void Open() => _gate.TrySetResult();
-        public Task<byte[]?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
+        public Task<TierEntry?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
         public async Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken)
         {
             await _gate.Task;

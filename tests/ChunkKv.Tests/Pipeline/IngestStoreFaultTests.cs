@@ -98,7 +98,7 @@ public sealed class IngestStoreFaultTests : IDisposable
         public void HoldRemovals() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         public void ReleaseRemovals() => _gate?.TrySetResult();
 
-        public Task<byte[]?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
+        public Task<TierEntry?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
 
         public Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken) =>
             FailWrites ? throw new IOException("no space left on device") : inner.PutAsync(key, entry, cancellationToken);

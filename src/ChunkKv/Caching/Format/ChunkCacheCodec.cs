@@ -51,12 +51,12 @@ public static class ChunkCacheCodec
     }
 
     /// <summary>Checks and decodes a whole entry; any failed check throws <see cref="CorruptCacheException"/>.</summary>
-    public static CachedChunk Decode(byte[] entry, ReadOnlySpan<byte> expectedFingerprint)
+    public static CachedChunk Decode(ReadOnlyMemory<byte> entry, ReadOnlySpan<byte> expectedFingerprint)
     {
-        var (header, codec, kv) = Open(entry, expectedFingerprint);
+        var (header, codec, kv) = Open(entry.Span, expectedFingerprint);
         try
         {
-            Parallel.For(0, header.Layers, layer => DecodeLayer(entry, header, codec, kv, layer));
+            Parallel.For(0, header.Layers, layer => DecodeLayer(entry.Span, header, codec, kv, layer));
         }
         catch (AggregateException e) when (e.InnerException is CorruptCacheException corrupt)
         {

@@ -33,14 +33,15 @@ public sealed class LayerwiseLoad
     public CachedChunk Result => new(Kv, Header.Codec, Header.Fingerprint, Header.OutsideAttention);
 
     /// <summary>Checks the header and fingerprint now (throwing <see cref="CorruptCacheException"/>), then decodes in the background.</summary>
-    public static LayerwiseLoad Start(byte[] entry, ReadOnlySpan<byte> expectedFingerprint)
+    /// <remarks><paramref name="entry"/> must stay valid until <see cref="Completion"/>.</remarks>
+    public static LayerwiseLoad Start(ReadOnlyMemory<byte> entry, ReadOnlySpan<byte> expectedFingerprint)
     {
-        var (header, codec, kv) = ChunkCacheCodec.Open(entry, expectedFingerprint);
+        var (header, codec, kv) = ChunkCacheCodec.Open(entry.Span, expectedFingerprint);
         var layers = new Task[header.Layers];
         for (var layer = 0; layer < layers.Length; layer++)
         {
             var index = layer;
-            layers[layer] = Task.Run(() => ChunkCacheCodec.DecodeLayer(entry, header, codec, kv, index));
+            layers[layer] = Task.Run(() => ChunkCacheCodec.DecodeLayer(entry.Span, header, codec, kv, index));
         }
         return new LayerwiseLoad(header, kv, layers);
     }

@@ -35,7 +35,7 @@ public sealed class DiskTier : IKvTier
 
     public string PathOf(ChunkCacheKey key) => Path.Combine(_root, key.Hex[..2], key.Hex + Extension);
 
-    public async Task<byte[]?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken)
+    public async Task<TierEntry?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken)
     {
         byte[] entry;
         try
@@ -56,7 +56,7 @@ public sealed class DiskTier : IKvTier
         }
         DeleteFiles(evicted);
         TryTouchFile(PathOf(key));
-        return entry;
+        return new TierEntry(entry);
     }
 
     public async Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken)

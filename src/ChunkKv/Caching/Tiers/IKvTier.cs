@@ -10,8 +10,8 @@ public interface IKvTier
     /// <summary>"memory", "disk", "redis": used in counters and logs.</summary>
     string Name { get; }
 
-    /// <summary>The entry's bytes, or null when the tier does not hold it.</summary>
-    Task<byte[]?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken);
+    /// <summary>The entry's bytes, or null when the tier does not hold it; the caller disposes it when done with the bytes.</summary>
+    Task<TierEntry?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken);
 
     /// <summary>Stores the entry, replacing any older one; readers see the old or the new entry, never a mix.</summary>
     Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken);

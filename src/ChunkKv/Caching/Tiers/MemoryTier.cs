@@ -12,12 +12,12 @@ public sealed class MemoryTier(long capacityBytes) : IKvTier
     public long BytesHeld { get { lock (_lock) { return _recency.BytesHeld; } } }
     public int Count { get { lock (_lock) { return _entries.Count; } } }
 
-    public Task<byte[]?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken)
+    public Task<TierEntry?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
             _recency.Touch(key);
-            return Task.FromResult(_entries.GetValueOrDefault(key));
+            return Task.FromResult(_entries.TryGetValue(key, out var entry) ? new TierEntry(entry) : null);
         }
     }
 
