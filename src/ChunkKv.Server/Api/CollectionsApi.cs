@@ -5,9 +5,16 @@ using ChunkKv.Server.Tenancy;
 
 namespace ChunkKv.Server.Api;
 
-public sealed record CollectionBody(string? Name);
+/// <param name="Prefix">The collection's prompt prefix (system text before the chunks); null: the model's layout's.</param>
+/// <param name="ChunkTokens">Tokens per chunk at ingestion; null: the server's <c>ChunkTokens</c>.</param>
+public sealed record CollectionBody(string? Name, string? Prefix, int? ChunkTokens);
 
-public sealed record CollectionView(string Name, string Embedder, int Dimension);
+/// <param name="Prefix">The prefix its prompts start with (the layout's when none was given).</param>
+public sealed record CollectionView(string Name, string Embedder, int Dimension, string Prefix, int ChunkTokens)
+{
+    public static CollectionView Of(string name, CollectionInfo c, ChunkKvEngine engine) =>
+        new(name, c.Embedder, c.Dimension, c.Settings.Prefix ?? engine.Layout.Prefix, c.Settings.ChunkTokens ?? engine.Options.ChunkTokens);
+}
 
 public sealed record CollectionList(IReadOnlyList<CollectionView> Collections);
 
@@ -31,29 +38,49 @@ public static partial class CollectionsApi
         : NamePattern().IsMatch(name) ? null
         : "a name is 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit";
 
+    public const int MaxPrefixCharacters = 4000;
+    public const int MinChunkTokens = 16;
+
     private static async Task<IResult> CreateAsync(CollectionBody body, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
     {
+        var errors = new Dictionary<string, string[]>();
         if (NameProblem(body.Name) is { } problem)
         {
-            return Problems.Invalid("name", problem);
+            errors["name"] = [problem];
+        }
+        if (body.Prefix is { Length: > MaxPrefixCharacters })
+        {
+            errors["prefix"] = [$"the prefix has {body.Prefix.Length} characters; the limit is {MaxPrefixCharacters}"];
+        }
+        // A chunk and its question must fit the model's context together.
+        var maxChunkTokens = engine.Model.Config.MaxPositions / 4;
+        if (body.ChunkTokens is { } tokens && (tokens < MinChunkTokens || tokens > maxChunkTokens))
+        {
+            errors["chunk_tokens"] = [$"chunk_tokens is from {MinChunkTokens} to {maxChunkTokens} (a quarter of the model's context), not {tokens}"];
+        }
+        if (errors.Count > 0)
+        {
+            return Results.ValidationProblem(errors);
         }
         var stored = http.Tenant().Stored(body.Name!);
         var existed = await engine.Index.GetCollectionAsync(stored, cancellationToken) is not null;
+        // Asked for nothing in particular, creating again accepts the collection as it is.
+        var settings = body.Prefix is null && body.ChunkTokens is null ? null : new CollectionSettings(body.Prefix, body.ChunkTokens);
         try
         {
-            var collection = await engine.Index.EnsureCollectionAsync(stored, engine.Embedder.Name, engine.Embedder.Dimension, cancellationToken);
-            var view = new CollectionView(body.Name!, collection.Embedder, collection.Dimension);
+            var collection = await engine.Index.EnsureCollectionAsync(stored, engine.Embedder.Name, engine.Embedder.Dimension, settings, cancellationToken);
+            var view = CollectionView.Of(body.Name!, collection, engine);
             return existed ? Results.Ok(view) : Results.Created($"/v1/collections/{body.Name}", view);
         }
         catch (CollectionMismatchException e)
         {
-            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Collection exists with another embedder", detail: e.Message);
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Collection exists with other settings", detail: e.Message);
         }
     }
 
     private static async Task<IResult> GetAsync(string name, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken) =>
         await engine.Index.GetCollectionAsync(http.Tenant().Stored(name), cancellationToken) is { } c
-            ? Results.Ok(new CollectionView(name, c.Embedder, c.Dimension))
+            ? Results.Ok(CollectionView.Of(name, c, engine))
             : Problems.UnknownCollection(name);
 
     /// <summary>The tenant's collections by name; another tenant's never appear.</summary>
@@ -61,7 +88,7 @@ public static partial class CollectionsApi
     {
         var tenant = http.Tenant();
         var views = (await engine.Index.ListCollectionsAsync(cancellationToken))
-            .Select(c => tenant.Visible(c.Name) is { } name ? new CollectionView(name, c.Embedder, c.Dimension) : null)
+            .Select(c => tenant.Visible(c.Name) is { } name ? CollectionView.Of(name, c, engine) : null)
             .OfType<CollectionView>().OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
         return Results.Ok(new CollectionList(views));
     }

@@ -105,7 +105,7 @@ public static class DocumentsApi
         }
         var tenant = http.HttpContext.Tenant();
         var stored = tenant.Stored(collection);
-        if (await engine.Index.GetCollectionAsync(stored, cancellationToken) is null)
+        if (await engine.Index.GetCollectionAsync(stored, cancellationToken) is not { } info)
         {
             return Problems.UnknownCollection(collection);
         }
@@ -123,7 +123,7 @@ public static class DocumentsApi
         await engine.Compute.WaitAsync(cancellationToken);
         try
         {
-            var result = await engine.Ingest.IngestAsync(stored, new DocumentInput(body.Id!, body.Text!, format, body.Metadata),
+            var result = await engine.IngestFor(info.Settings).IngestAsync(stored, new DocumentInput(body.Id!, body.Text!, format, body.Metadata),
                 cancellationToken: cancellationToken);
             ChunkKvMetrics.Ingest(result);
             var view = IngestView.Of(result);

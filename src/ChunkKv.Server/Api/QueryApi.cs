@@ -103,11 +103,13 @@ public static class QueryApi
         {
             return Results.ValidationProblem(errors);
         }
-        var request = asked with { Collection = http.Tenant().Stored(asked.Collection) };
-        if (await engine.Index.GetCollectionAsync(request.Collection, cancellationToken) is null)
+        var stored = http.Tenant().Stored(asked.Collection);
+        if (await engine.Index.GetCollectionAsync(stored, cancellationToken) is not { } collection)
         {
             return Problems.UnknownCollection(asked.Collection);
         }
+        // The prompt starts with the collection's prefix: its chunk caches were computed after it.
+        var request = asked with { Collection = stored, Prefix = collection.Settings.Prefix };
         await engine.Compute.WaitAsync(cancellationToken);
         try
         {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using ChunkKv.Caching;
 using ChunkKv.Caching.Codecs;
 using ChunkKv.Caching.Tiers;
@@ -43,12 +44,9 @@ public sealed class ChunkKvEngine : IDisposable
         }
         Store = new KvStore(tiers, logger: logging.CreateLogger<KvStore>());
         Embedder = new HashingEmbedder();
-        Prefix = Layout.Build(Tokenizer, [], "").Prefix;
         Caches = new PromptCacheLoader(Model, Store, Codec);
         Query = new QueryPipeline(Model, Embedder, Index, Caches, Layout);
-        var precomputer = new KvPrecomputer(Model, Store, Codec, Prefix);
-        Ingest = new IngestPipeline(new Chunker(Tokenizer, new ChunkingOptions { TargetTokens = Options.ChunkTokens }), Embedder, Index,
-            precomputer.Keys, precomputer, new IngestOptions { ChunkSeparator = Layout.ChunkSeparator });
+        Ingest = IngestFor(CollectionSettings.None);
     }
 
     public EngineOptions Options { get; }
@@ -59,10 +57,26 @@ public sealed class ChunkKvEngine : IDisposable
     public IChunkIndex Index { get; }
     public KvStore Store { get; }
     public IEmbedder Embedder { get; }
-    public int[] Prefix { get; }
     public PromptCacheLoader Caches { get; }
     public QueryPipeline Query { get; }
+
+    /// <summary>Ingestion with the server's defaults; deleting goes through it for every collection (it does not depend on them).</summary>
     public IngestPipeline Ingest { get; }
+
+    private readonly ConcurrentDictionary<(string Prefix, int ChunkTokens), IngestPipeline> _pipelines = new();
+
+    /// <summary>
+    /// Ingestion in a collection's settings: chunks of its size, caches computed after its prefix
+    /// (keyed by it, so a query with that prefix hits them). One pipeline per distinct setting.
+    /// </summary>
+    public IngestPipeline IngestFor(CollectionSettings settings) =>
+        _pipelines.GetOrAdd((settings.Prefix ?? Layout.Prefix, settings.ChunkTokens ?? Options.ChunkTokens), key =>
+        {
+            var prefix = Layout.Build(Tokenizer, [], "", key.Prefix).Prefix;
+            var precomputer = new KvPrecomputer(Model, Store, Codec, prefix);
+            return new IngestPipeline(new Chunker(Tokenizer, new ChunkingOptions { TargetTokens = key.ChunkTokens }), Embedder, Index,
+                precomputer.Keys, precomputer, new IngestOptions { ChunkSeparator = Layout.ChunkSeparator });
+        });
 
     /// <summary>One computation at a time on the engine: both cores go to it, and two would only slow each other.</summary>
     public SemaphoreSlim Compute { get; } = new(1, 1);

@@ -110,7 +110,9 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
                     Update(job, j => (j.Stage, j.Done, j.Total) = (p.Stage, p.Done, p.Total), save);
                 });
                 var format = job.Format == "markdown" ? DocumentFormat.Markdown : DocumentFormat.PlainText;
-                var result = await engine.Ingest.IngestAsync(job.StoredCollection,
+                var collection = await engine.Index.GetCollectionAsync(job.StoredCollection, cancel.Token)
+                    ?? throw new CollectionNotFoundException(job.StoredCollection);
+                var result = await engine.IngestFor(collection.Settings).IngestAsync(job.StoredCollection,
                     new DocumentInput(job.DocumentId, job.Text ?? "", format, job.Metadata), progress, cancel.Token);
                 ChunkKvMetrics.Ingest(result);
                 Update(job, j => (j.State, j.Result, j.Text) = (JobState.Succeeded, result, null));

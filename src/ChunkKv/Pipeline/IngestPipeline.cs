@@ -29,7 +29,7 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
         ArgumentException.ThrowIfNullOrWhiteSpace(document.ExternalId);
         ArgumentNullException.ThrowIfNull(document.Text);
         var clock = Stopwatch.StartNew();
-        await index.EnsureCollectionAsync(collection, embedder.Name, embedder.Dimension, cancellationToken);
+        await index.EnsureCollectionAsync(collection, embedder.Name, embedder.Dimension, cancellationToken: cancellationToken);
         var hash = ContentHash(document);
 
         var existing = await index.GetDocumentAsync(collection, document.ExternalId, cancellationToken);

@@ -51,6 +51,30 @@ public sealed class ApiTests(ApiServer server) : IClassFixture<ApiServer>
     }
 
     [Fact]
+    public async Task A_collection_with_its_own_prefix_and_chunk_size_chunks_and_answers_in_them()
+    {
+        var name = $"t-{Guid.NewGuid():N}"[..12];
+        var created = await Client.PostAsJsonAsync("/v1/collections", new { name, prefix = "Use only these notes.\n\n", chunk_tokens = 24 });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var view = await JsonAsync(created);
+        Assert.Equal(("Use only these notes.\n\n", 24), (view.GetProperty("prefix").GetString(), view.GetProperty("chunk_tokens").GetInt32()));
+        var plain = await JsonAsync(await Client.PostAsJsonAsync("/v1/collections", new { name = name + "p" }));
+        Assert.True(plain.GetProperty("chunk_tokens").GetInt32() > 24); // the server's default
+
+        var text = Prose(20, 4);
+        var small = await JsonAsync(await Client.PostAsJsonAsync($"/v1/collections/{name}/documents", new { id = "d", text }));
+        var large = await JsonAsync(await Client.PostAsJsonAsync($"/v1/collections/{name}p/documents", new { id = "d", text }));
+        Assert.True(small.GetProperty("chunks").GetInt32() > large.GetProperty("chunks").GetInt32());
+
+        // The caches were computed after the collection's prefix, and the query's prompt starts with it: every chunk hits.
+        var answer = await JsonAsync(await Client.PostAsJsonAsync("/v1/query", new { collection = name, question = "What does the cache hold?", max_tokens = 2 }));
+        Assert.All(answer.GetProperty("sources").EnumerateArray(), source => Assert.Equal("hit", source.GetProperty("cache").GetString()));
+
+        Assert.Equal(HttpStatusCode.OK, (await Client.PostAsJsonAsync("/v1/collections", new { name })).StatusCode); // as it is
+        Assert.Equal(HttpStatusCode.Conflict, (await Client.PostAsJsonAsync("/v1/collections", new { name, chunk_tokens = 32 })).StatusCode);
+    }
+
+    [Fact]
     public async Task Documents_are_listed_in_pages_and_a_deleted_collection_is_gone_with_them()
     {
         var name = await CollectionWithDocumentsAsync();

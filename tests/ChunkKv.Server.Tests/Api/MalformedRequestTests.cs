@@ -109,6 +109,14 @@ public sealed class MalformedRequestTests(ApiServer server) : IClassFixture<ApiS
         {
             Add("POST", "/v1/chat/completions", body, 400);
         }
+        // Collection settings.
+        foreach (var body in new[] { "{\"name\":\"s1\",\"chunk_tokens\":0}", "{\"name\":\"s2\",\"chunk_tokens\":100000}",
+                     "{\"name\":\"s3\",\"chunk_tokens\":\"big\"}", "{\"name\":\"s4\",\"prefix\":5}",
+                     "{\"name\":\"s5\",\"prefix\":\"" + new string('p', 4001) + "\"}" })
+        {
+            Add("POST", "/v1/collections", body, 400);
+        }
+        Add("POST", "/v1/collections", "{\"name\":\"known\",\"chunk_tokens\":17}", 409); // exists with other settings
         // Listing and deleting.
         foreach (var limit in new[] { "0", "-1", "abc", "1.5", "1001", "99999999999" })
         {

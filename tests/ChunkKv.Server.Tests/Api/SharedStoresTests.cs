@@ -33,7 +33,7 @@ public sealed class SharedStoresTests : IAsyncLifetime
         for (var attempt = 0; attempt < 100; attempt++)
         {
             var health = JsonDocument.Parse(await client.GetStringAsync("/health")).RootElement;
-            if (health.GetProperty("checks").GetProperty("postgres").GetProperty("data").TryGetProperty("schema_version", out var v) && v.GetInt32() > 0)
+            if (health.GetProperty("checks").GetProperty("postgres").GetProperty("data").TryGetProperty("schema_version", out var v) && v.GetInt32() == ChunkKv.Retrieval.Migrations.Migration.Embedded().Max(m => m.Version))
             {
                 return;
             }

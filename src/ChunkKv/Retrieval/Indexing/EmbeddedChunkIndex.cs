@@ -37,14 +37,15 @@ public sealed class EmbeddedChunkIndex : IChunkIndex, IDisposable
     /// <summary>Bytes in the journal file, live and superseded.</summary>
     public long JournalBytes => Read(() => _journal.Length);
 
-    public Task<CollectionInfo> EnsureCollectionAsync(string name, string embedder, int dimension, CancellationToken cancellationToken = default)
+    public Task<CollectionInfo> EnsureCollectionAsync(string name, string embedder, int dimension, CollectionSettings? settings = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
         return Task.FromResult(Write(() =>
         {
             if (!_state.Collections.TryGetValue(name, out var collection))
             {
-                Commit(Record.Collection(new CollectionInfo(name, embedder, dimension)));
+                Commit(Record.Collection(new CollectionInfo(name, embedder, dimension, settings ?? CollectionSettings.None)));
                 return _state.Collections[name].Info;
             }
             var info = collection.Info;
@@ -53,6 +54,7 @@ public sealed class EmbeddedChunkIndex : IChunkIndex, IDisposable
                 throw new CollectionMismatchException(
                     $"collection '{name}' holds {info.Dimension}-dimensional vectors of '{info.Embedder}', not {dimension} of '{embedder}'");
             }
+            info.CheckSettings(settings);
             return info;
         }));
     }

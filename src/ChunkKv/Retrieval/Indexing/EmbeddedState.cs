@@ -25,7 +25,9 @@ internal sealed class EmbeddedState
         if (op == "collection")
         {
             var name = record["name"]!.GetValue<string>();
-            Collections[name] = new CollectionState(new CollectionInfo(name, record["embedder"]!.GetValue<string>(), record["dim"]!.GetValue<int>()));
+            // Journals written before collections had settings have none.
+            Collections[name] = new CollectionState(new CollectionInfo(name, record["embedder"]!.GetValue<string>(), record["dim"]!.GetValue<int>(),
+                CollectionSettings.FromJson(record["settings"]?.GetValue<string>())));
             return;
         }
         if (op == "drop")
@@ -149,7 +151,7 @@ internal sealed record ChunkEntry(long Sequence, IndexedChunk Chunk, ChunkTerms 
 internal static class Record
 {
     public static JsonObject Collection(CollectionInfo info) =>
-        new() { ["op"] = "collection", ["name"] = info.Name, ["embedder"] = info.Embedder, ["dim"] = info.Dimension };
+        new() { ["op"] = "collection", ["name"] = info.Name, ["embedder"] = info.Embedder, ["dim"] = info.Dimension, ["settings"] = info.Settings.ToJson() };
 
     public static JsonObject Begin(string collection, string id, byte[] hash, JsonObject metadata) =>
         new() { ["op"] = "begin", ["c"] = collection, ["doc"] = id, ["hash"] = Convert.ToBase64String(hash), ["meta"] = metadata.DeepClone() };

@@ -15,8 +15,10 @@ public interface IChunkIndex
     string Provider { get; }
 
     /// <summary>Creates the collection, or returns it when it exists with the same embedder and dimension.</summary>
-    /// <exception cref="CollectionMismatchException">It exists with another embedder or dimension.</exception>
-    Task<CollectionInfo> EnsureCollectionAsync(string name, string embedder, int dimension, CancellationToken cancellationToken = default);
+    /// <param name="settings">Kept when the collection is created; when given for one that exists, it must be the same (null: whatever it has).</param>
+    /// <exception cref="CollectionMismatchException">It exists with another embedder, dimension or settings.</exception>
+    Task<CollectionInfo> EnsureCollectionAsync(string name, string embedder, int dimension, CollectionSettings? settings = null,
+        CancellationToken cancellationToken = default);
 
     Task<CollectionInfo?> GetCollectionAsync(string name, CancellationToken cancellationToken = default);
 
@@ -73,8 +75,18 @@ public interface IChunkIndex
     Task<IReadOnlyList<SearchHit>> SearchAsync(string collection, SearchRequest request, CancellationToken cancellationToken = default);
 }
 
-public sealed record CollectionInfo(string Name, string Embedder, int Dimension)
+/// <param name="Settings">As created; <see cref="CollectionSettings.None"/> when created without.</param>
+public sealed record CollectionInfo(string Name, string Embedder, int Dimension, CollectionSettings Settings)
 {
+    /// <summary>Refuses to ensure a collection that exists with other settings than asked for (null asks for none in particular).</summary>
+    internal void CheckSettings(CollectionSettings? settings)
+    {
+        if (settings is not null && settings != Settings)
+        {
+            throw new CollectionMismatchException($"collection '{Name}' exists with settings {Settings.ToJson()}, not {settings.ToJson()}");
+        }
+    }
+
     /// <summary>Refuses a vector of another length than the collection holds, naming <paramref name="what"/>.</summary>
     public void CheckDimension(float[] vector, string what)
     {

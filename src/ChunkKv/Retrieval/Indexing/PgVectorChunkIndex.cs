@@ -19,7 +19,8 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
 {
     public string Provider => "pgvector";
 
-    public async Task<CollectionInfo> EnsureCollectionAsync(string name, string embedder, int dimension, CancellationToken cancellationToken = default)
+    public async Task<CollectionInfo> EnsureCollectionAsync(string name, string embedder, int dimension, CollectionSettings? settings = null,
+        CancellationToken cancellationToken = default)
     {
         if (dimension is < 1 or > 2000)
         {
@@ -27,8 +28,9 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
                 "pgvector's HNSW index takes 1 to 2000 dimensions; use the embedded index or a smaller embedder");
         }
         await using (var insert = dataSource.CreateCommand(
-            "INSERT INTO collections (name, embedder, embedding_dim) VALUES (@name, @embedder, @dim) ON CONFLICT (name) DO NOTHING"))
+            "INSERT INTO collections (name, embedder, embedding_dim, settings) VALUES (@name, @embedder, @dim, @settings::jsonb) ON CONFLICT (name) DO NOTHING"))
         {
+            insert.Parameters.AddWithValue("settings", (settings ?? CollectionSettings.None).ToJson());
             insert.Parameters.AddWithValue("name", name);
             insert.Parameters.AddWithValue("embedder", embedder);
             insert.Parameters.AddWithValue("dim", dimension);
@@ -40,6 +42,7 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
             throw new CollectionMismatchException(
                 $"collection '{name}' holds {info.Dimension}-dimensional vectors of '{info.Embedder}', not {dimension} of '{embedder}'");
         }
+        info.CheckSettings(settings);
         return info;
     }
 
@@ -48,12 +51,12 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
 
     public async Task<IReadOnlyList<CollectionInfo>> ListCollectionsAsync(CancellationToken cancellationToken = default)
     {
-        await using var command = dataSource.CreateCommand("SELECT name, embedder, embedding_dim FROM collections ORDER BY name COLLATE \"C\"");
+        await using var command = dataSource.CreateCommand("SELECT name, embedder, embedding_dim, settings::text FROM collections ORDER BY name COLLATE \"C\"");
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var collections = new List<CollectionInfo>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            collections.Add(new CollectionInfo(reader.GetString(0), reader.GetString(1), reader.GetInt32(2)));
+            collections.Add(new CollectionInfo(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), CollectionSettings.FromJson(reader.GetString(3))));
         }
         return collections;
     }
@@ -375,7 +378,7 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
 
     private async Task<(long Id, CollectionInfo Info)?> FindCollectionAsync(string name, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("SELECT id, embedder, embedding_dim FROM collections WHERE name = @name");
+        await using var command = dataSource.CreateCommand("SELECT id, embedder, embedding_dim, settings::text FROM collections WHERE name = @name");
         command.Parameters.AddWithValue("name", name);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
@@ -383,7 +386,7 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
             return null;
         }
         // Not cached: another process sharing the database may delete the collection and create it again.
-        return (reader.GetInt64(0), new CollectionInfo(name, reader.GetString(1), reader.GetInt32(2)));
+        return (reader.GetInt64(0), new CollectionInfo(name, reader.GetString(1), reader.GetInt32(2), CollectionSettings.FromJson(reader.GetString(3))));
     }
 
     private async Task<long> DocumentIdAsync(long collectionId, string collection, string externalId, CancellationToken cancellationToken)

@@ -33,6 +33,22 @@ public abstract class ChunkIndexContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_collection_keeps_the_settings_it_was_created_with()
+    {
+        var settings = new CollectionSettings("You answer from the notes.\n\n", 64);
+        var created = await Index.EnsureCollectionAsync("tuned", "e", Dimension, settings);
+        await Index.EnsureCollectionAsync("plain", "e", Dimension);
+
+        Assert.Equal(settings, created.Settings);
+        Assert.Equal(settings, (await Index.GetCollectionAsync("tuned"))!.Settings);
+        Assert.Equal(CollectionSettings.None, (await Index.GetCollectionAsync("plain"))!.Settings);
+        Assert.Equal(settings, (await Index.ListCollectionsAsync()).Single(c => c.Name == "tuned").Settings);
+        Assert.Equal(settings, (await Index.EnsureCollectionAsync("tuned", "e", Dimension)).Settings); // none asked: as it is
+        await Assert.ThrowsAsync<CollectionMismatchException>(() => Index.EnsureCollectionAsync("tuned", "e", Dimension, settings with { ChunkTokens = 65 }));
+        await Assert.ThrowsAsync<CollectionMismatchException>(() => Index.EnsureCollectionAsync("plain", "e", Dimension, settings));
+    }
+
+    [Fact]
     public async Task Collections_are_listed_by_name()
     {
         var suffix = Guid.NewGuid().ToString("N")[..8];

@@ -41,6 +41,18 @@ public sealed class EmbeddedChunkIndexTests : ChunkIndexContract
     }
 
     [Fact]
+    public async Task Collection_settings_survive_reopening()
+    {
+        var settings = new CollectionSettings("Notes:\n", 32);
+        await Index.EnsureCollectionAsync("tuned", "e", Dimension, settings);
+        ((EmbeddedChunkIndex)Index).Dispose();
+
+        using var reopened = EmbeddedChunkIndex.Open(_folder);
+
+        Assert.Equal(settings, (await reopened.GetCollectionAsync("tuned"))!.Settings);
+    }
+
+    [Fact]
     public async Task A_deleted_collection_stays_deleted_after_reopening()
     {
         await Index.EnsureCollectionAsync("docs", "e", Dimension);
