@@ -28,6 +28,11 @@ public static class ChunkKvServer
         // CHUNKKV_POSTGRES, CHUNKKV_REDIS, CHUNKKV_MODEL, ... map onto the options (see README, "Configuration").
         builder.Configuration.AddEnvironmentVariables(prefix: "CHUNKKV_");
         builder.Configuration.AddCommandLine(args); // arguments still win over the environment
+        if (builder.Configuration["Logging:LogLevel:Microsoft.AspNetCore"] is null)
+        {
+            // A line per request is noise in a service's log; /metrics counts requests. Configurable as usual.
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        }
         AddServices(builder);
         var app = builder.Build();
         var hasModel = CheckStartUp(app);
