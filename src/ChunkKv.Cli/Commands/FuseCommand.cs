@@ -5,7 +5,7 @@ using ChunkKv.Fusion;
 namespace ChunkKv.Cli.Commands;
 
 /// <summary>
-/// <c>chunkkv fuse --model DIR --prefix-ids 1,2 --chunks "5,6,7;8,9,10" --question-ids 11,12 --method cacheblend:0.15</c>:
+/// <c>chunkkv fuse --model DIR --prefix-ids 1,2 --chunks "5,6,7;8,9,10" --question-ids 11,12 --method cacheblend:0.15 [--json]</c>:
 /// the last row's logits of the fused prompt and the context rows computed in the last layer. Each
 /// chunk's cache is computed after the prefix as ingestion stores it; this is how the methods'
 /// numbers are checked against an independent implementation.
@@ -22,6 +22,7 @@ public sealed class FuseCommand : ICommand
         CliOption.RequiredValue("chunks", "CHUNKS", "each chunk's token ids, comma-separated, chunks separated by ';'"),
         CliOption.RequiredValue("question-ids", "IDS", "the question's token ids, comma-separated"),
         CliOption.Value("method", "METHOD", "the fusion method (default cacheblend:0.15)"),
+        CliOption.Flag("json", "accepted for scripts that pass it: the output is always one JSON object"),
     ];
 
     public Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using ChunkKv.Fusion;
 using ChunkKv.Inference.Generation;
+using ChunkKv.Inference.Kv;
 using ChunkKv.Inference.Models;
 using ChunkKv.Retrieval.Embedding;
 using ChunkKv.Retrieval.Indexing;
@@ -36,6 +37,13 @@ public sealed class QueryPipeline(LanguageModel model, IEmbedder embedder, IChun
 {
     private readonly Fuser fuser = new(model.Transformer, new ChunkVariantCache());
 
+    /// <summary>
+    /// The last query's sequence, kept for the next: its buffers (hundreds of MB for a long prompt
+    /// on a real model) are filled again rather than allocated and faulted in again. One is kept;
+    /// concurrent queries beyond it allocate their own.
+    /// </summary>
+    private KvSequence? _spare;
+
     public async Task<QueryResult> AskAsync(QueryRequest request, Action<string>? onText = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -57,7 +65,12 @@ public sealed class QueryPipeline(LanguageModel model, IEmbedder embedder, IChun
         }
         var loaded = await caches.LoadAsync(prompt, cancellationToken);
         var loadedAt = clock.Elapsed.TotalSeconds;
-        var fused = fuser.Fuse(prompt, loaded.Caches, method);
+        var needed = prompt.Length + request.MaxTokens + 1;
+        var spare = Interlocked.Exchange(ref _spare, null);
+        var sequence = spare is { Capacity: var capacity } && capacity >= needed && capacity <= 4 * needed
+            ? spare
+            : model.Transformer.NewSequence(needed); // none kept, too small, or much larger than this prompt needs
+        var fused = fuser.Fuse(prompt, loaded.Caches, method, sequence);
         var ttft = clock.Elapsed.TotalSeconds;
 
         var printed = 0;
@@ -74,6 +87,7 @@ public sealed class QueryPipeline(LanguageModel model, IEmbedder embedder, IChun
                     printed = text.Length;
                 }
             }, cancellationToken);
+        _spare = fused.Sequence; // nothing refers to it from here on (variants and results hold copies)
         var final = tokenizer.Decode(answer.Tokens);
         if (onText is not null && final.Length > printed)
         {

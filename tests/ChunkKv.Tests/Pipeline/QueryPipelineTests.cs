@@ -68,6 +68,24 @@ public sealed class QueryPipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_sequence_kept_from_one_query_carries_nothing_into_the_next()
+    {
+        await IngestAsync(Corpus.Prose(paragraphs: 6, seed: 3), Corpus.Prose(paragraphs: 6, seed: 4));
+        var longer = new QueryRequest("docs", "What does the cache of layer seven hold?", TopK: 4, Method: FusionMethod.Parse("cacheblend:0.3"), MaxTokens: 6);
+        var shorter = longer with { Question = "keys", TopK = 2, MaxTokens = 4 };
+        var reused = Pipeline();
+
+        var first = await reused.AskAsync(longer);
+        var second = await reused.AskAsync(shorter);   // fills the kept sequence again, with fewer slots
+        var third = await reused.AskAsync(longer);
+
+        var fresh = await Pipeline().AskAsync(shorter);
+        Assert.Equal(fresh.AnswerTokens, second.AnswerTokens);
+        Assert.Equal(first.AnswerTokens, third.AnswerTokens);
+        Assert.Equal(first.RecomputedTokens, third.RecomputedTokens);
+    }
+
+    [Fact]
     public async Task Chunks_of_one_document_go_into_the_prompt_in_their_order()
     {
         await IngestAsync(Corpus.Prose(paragraphs: 10, seed: 5));
