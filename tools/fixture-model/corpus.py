@@ -73,9 +73,10 @@ class Vocabulary:
 
 
 class Example:
-    def __init__(self, chunks, questions):
+    def __init__(self, chunks, questions, facts=()):
         self.chunks = chunks          # list of chunk texts
         self.questions = questions    # list of (kind, question, answer)
+        self.facts = list(facts)      # (kind, name, attribute, value), for the warm-up's recaps
 
 
 def _filler(rng, vocab, choices=FILLERS):
@@ -83,19 +84,29 @@ def _filler(rng, vocab, choices=FILLERS):
                                       instrument=rng.choice(vocab.instruments))
 
 
-def make_direct_example(rng, vocab, chunk_count, chunk_words, tokens_of):
-    """The warm-up world: direct facts only ("Brenna was born in Velmora."), no pronouns, no fillers."""
+def make_direct_example(rng, vocab, chunk_count, chunk_words, tokens_of, one_attribute_share=0.0):
+    """The warm-up world: direct facts only ("Brenna was born in Velmora."), no pronouns, no fillers.
+
+    With probability `one_attribute_share` every fact is of one attribute, so a value of the asked
+    kind is no longer a shortcut to most answers: only binding the value to its person is rewarded.
+    """
     people = rng.sample(vocab.people, min(len(vocab.people), 14 * chunk_count + 8))
     facts, chunks = [], []
+    attribute = rng.choice(list(ATTRIBUTES)) if rng.random() < one_attribute_share else None
     for _ in range(chunk_count):
         sentences = [_filler(rng, vocab, OPENING_FILLERS)]
         length = tokens_of(sentences[0])
         while length < chunk_words:
-            sentence = _direct(rng, vocab, people.pop(), facts)
+            sentence = _direct(rng, vocab, people.pop(), facts, attribute)
             sentences.append(sentence)
             length += tokens_of(sentence)
         chunks.append(" ".join(sentences))
-    return Example(chunks, [(kind, ATTRIBUTES[a]["question"].format(name=n), v) for kind, n, a, v in facts])
+    return Example(chunks, [(kind, ATTRIBUTES[a]["question"].format(name=n), v) for kind, n, a, v in facts], facts)
+
+
+def recap_stem(name, attribute):
+    """A fact's direct sentence up to its value: "Brenna was born in" (the value follows)."""
+    return ATTRIBUTES[attribute]["direct"].split("{value}")[0].format(name=name).rstrip()
 
 
 def make_example(rng, vocab, chunk_count, chunk_words, tokens_of):
@@ -141,8 +152,8 @@ def make_example(rng, vocab, chunk_count, chunk_words, tokens_of):
     return Example(chunks, questions)
 
 
-def _direct(rng, vocab, name, facts):
-    attribute = rng.choice(list(ATTRIBUTES))
+def _direct(rng, vocab, name, facts, attribute=None):
+    attribute = attribute or rng.choice(list(ATTRIBUTES))
     value = rng.choice(vocab.values(attribute))
     facts.append(("single", name, attribute, value))
     return ATTRIBUTES[attribute]["direct"].format(name=name, value=value)

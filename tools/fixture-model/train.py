@@ -48,10 +48,19 @@ def build_tokenizer(vocab):
     return bpe.Tokenizer.train(corpus.all_sentences_for_tokenizer(vocab), [corpus.END_TOKEN, corpus.PAD_TOKEN])
 
 
-def training_sequence(rng, vocab, tokenizer, stage, chunk_count):
-    """One context and several questions: (ids, target positions, target ids, target kinds)."""
-    make = corpus.make_example if STAGES[stage][3] else corpus.make_direct_example
-    example = make(rng, vocab, chunk_count, STAGES[stage][0], lambda s: len(tokenizer.encode(" " + s)))
+def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_share=0.0, recap=False):
+    """One context and several questions: (ids, target positions, target ids, target kinds).
+
+    With `recap` (warm-up worlds only), the chunks are followed by "Recap:" and every fact's
+    sentence again, its value a target: "Brenna was born in" must continue as the notes said.
+    That is the binding a question needs (value to person), supervised once per fact, in the
+    form an induction circuit learns first: the same words before the value as in the notes.
+    """
+    tokens_of = lambda s: len(tokenizer.encode(" " + s))  # noqa: E731
+    if STAGES[stage][3]:
+        example = corpus.make_example(rng, vocab, chunk_count, STAGES[stage][0], tokens_of)
+    else:
+        example = corpus.make_direct_example(rng, vocab, chunk_count, STAGES[stage][0], tokens_of, one_attribute_share)
     cross = [q for q in example.questions if q[0] == "cross"]
     single = [q for q in example.questions if q[0] == "single"]
     rng.shuffle(cross)
@@ -62,6 +71,16 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count):
     prefix, chunks, _ = layout.pieces(tokenizer, corpus.PREFIX, example.chunks, "")
     ids = prefix + [t for chunk in chunks for t in chunk]
     positions, targets, kinds = [], [], []
+    if recap and example.facts:
+        ids += tokenizer.encode("Recap:")
+        for _, name, attribute, value in rng.sample(example.facts, len(example.facts)):
+            ids += tokenizer.encode(" " + corpus.recap_stem(name, attribute))
+            for token in tokenizer.encode(" " + value):
+                positions.append(len(ids) - 1)
+                targets.append(token)
+                kinds.append("recap")
+                ids.append(token)
+            ids += tokenizer.encode(".")
     for kind, question, answer in asked:
         ids += tokenizer.encode(corpus.QUESTION_TEMPLATE.format(question=question))
         answer_tokens = layout.answer_ids(tokenizer, answer)
@@ -73,13 +92,13 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count):
     return ids, positions, targets, kinds
 
 
-def batches(rng, vocab, tokenizer, stage, token_budget):
+def batches(rng, vocab, tokenizer, stage, token_budget, one_attribute_share=0.0, recap=False):
     """Sequences with one chunk count, so they are of about one length and padding wastes little."""
     _, fewest, most, _ = STAGES[stage]
     chunk_count = rng.randint(fewest, most)
     batch, longest = [], 0
     while True:
-        sequence = training_sequence(rng, vocab, tokenizer, stage, chunk_count)
+        sequence = training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_share, recap)
         longest_next = max(longest, len(sequence[0]))
         if batch and longest_next * (len(batch) + 1) > token_budget:
             return batch
@@ -147,6 +166,9 @@ def main():
     parser.add_argument("--lr", type=float, default=1.5e-3)
     parser.add_argument("--token-budget", type=int, default=6144, help="padded tokens per batch")
     parser.add_argument("--lm-weight", type=float, default=0.0, help="weight of a next-token loss over every token, beside the answer loss")
+    parser.add_argument("--one-attribute-share", type=float, default=0.0,
+                        help="share of warm-up worlds whose facts are all of one attribute (no right-kind shortcut)")
+    parser.add_argument("--recap", action="store_true", help="warm-up worlds restate every fact after the notes, each value a target")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--checkpoint-minutes", type=float, default=5)
@@ -183,7 +205,7 @@ def main():
     while state["step"] < last:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(state["step"], args.steps, args.lr)
-        batch = batches(rng, vocab, tokenizer, state["stage"], args.token_budget)
+        batch = batches(rng, vocab, tokenizer, state["stage"], args.token_budget, args.one_attribute_share, args.recap)
         loss, correct = step_loss(model, batch, tokenizer.special[corpus.PAD_TOKEN], args.lm_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -192,12 +214,14 @@ def main():
         kinds = [k for s in batch for k in s[3]]
         cross = [c for c, k in zip(correct.tolist(), kinds) if k == "cross"]
         single = [c for c, k in zip(correct.tolist(), kinds) if k == "single"]
+        recaps = [c for c, k in zip(correct.tolist(), kinds) if k == "recap"]
         recent.append((sum(cross) + sum(single)) / max(1, len(cross) + len(single)))
         recent = recent[-50:]
         state["step"] += 1
         elapsed = state["elapsed"] + time.time() - started
         entry = {"step": state["step"], "minutes": round(elapsed / 60, 2), "stage": state["stage"], "loss": round(loss.item(), 4),
                  "single": round(sum(single) / max(1, len(single)), 3), "cross": round(sum(cross) / max(1, len(cross)), 3),
+                 "recap": round(sum(recaps) / max(1, len(recaps)), 3),
                  "tokens": sum(len(s[0]) for s in batch)}
         state["log"].append(entry)
         if state["step"] % 10 == 0:
