@@ -57,6 +57,15 @@ public sealed class ServeCommandTests : IDisposable
             Assert.Contains("method cacheblend:0.15: TTFT", output);
             Assert.Contains("full", output);
 
+            // The load test: a short one here; the closing notes give the 60-second figures.
+            (code, output, error) = await Cli.RunAsync("bench", "serve", "--collection", "notes", "--clients", "2", "--seconds", "2",
+                "--server", url, "--json");
+            Assert.True(code == CliApp.Ok, error);
+            var load = JsonDocument.Parse(output).RootElement;
+            Assert.True(load.GetProperty("requests").GetInt32() > 0);
+            Assert.Equal(0, load.GetProperty("errors").GetInt32());
+            Assert.True(load.GetProperty("ttft_p50").GetDouble() > 0);
+
             (code, _, error) = await Cli.RunAsync("ask", question, "--collection", "missing", "--server", url);
             Assert.Equal(CliApp.Failed, code);
             Assert.Contains("404 Unknown collection", error);
