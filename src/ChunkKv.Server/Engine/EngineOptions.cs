@@ -29,4 +29,7 @@ public sealed class EngineOptions
 
     /// <summary>A document longer than this is ingested by a background job (202 and /v1/jobs/{id}) rather than before the response.</summary>
     public int BackgroundAboveCharacters { get; set; } = 20_000;
+
+    /// <summary>The first wait before a background job that failed for a passing reason (a store down) runs again; it doubles each time.</summary>
+    public double JobRetrySeconds { get; set; } = 5;
 }

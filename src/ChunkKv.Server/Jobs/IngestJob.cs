@@ -40,6 +40,9 @@ public sealed class IngestJob
     public int Done { get; set; }
     public int Total { get; set; }
     public string? Error { get; set; }
+
+    /// <summary>Runs that failed for a passing reason (a store down) and were queued again.</summary>
+    public int Retries { get; set; }
     public IngestResult? Result { get; set; }
     public bool CancelRequested { get; set; }
     public DateTimeOffset CreatedAt { get; init; }

@@ -22,6 +22,9 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
     /// <summary>How often a running job's progress is written to its file (it is in memory at once).</summary>
     private static readonly TimeSpan SaveEvery = TimeSpan.FromSeconds(1);
 
+    /// <summary>A job that fails for a passing reason runs again this many times, waiting <c>JobRetrySeconds</c>, twice that, ... between.</summary>
+    public const int MaxRetries = 5;
+
     private readonly Channel<string> _queue = Channel.CreateUnbounded<string>();
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _cancels = new(StringComparer.Ordinal);
 
@@ -131,6 +134,14 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
             await RemovePartialAsync(job);
             Update(job, j => (j.State, j.Text) = (JobState.Cancelled, null));
         }
+        catch (Exception e) when (IsPassing(e) && job.Retries < MaxRetries && !stoppingToken.IsCancellationRequested)
+        {
+            // A store that is down comes back: keep the text and run again later (the pipeline resumes).
+            var wait = TimeSpan.FromSeconds(options.Value.JobRetrySeconds) * (1 << job.Retries);
+            logger.LogWarning("ingestion job {Job} failed ({Error}); running it again in {Wait}", job.Id, e.Message, wait);
+            Update(job, j => (j.State, j.Error, j.Retries) = (JobState.Queued, $"retrying after: {e.Message}", j.Retries + 1));
+            _ = RequeueAfterAsync(job.Id, wait, stoppingToken);
+        }
         catch (Exception e)
         {
             logger.LogWarning("ingestion job {Job} failed: {Error}", job.Id, e.Message);
@@ -140,6 +151,23 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
         finally
         {
             _cancels.TryRemove(job.Id, out _);
+        }
+    }
+
+    /// <summary>Faults of a store or an endpoint that are expected to pass: the database, Redis or the embedder down for a while.</summary>
+    private static bool IsPassing(Exception e) => e is Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException
+        or Caching.KvStoreWriteException or Retrieval.Embedding.EmbeddingException { Transient: true };
+
+    private async Task RequeueAfterAsync(string id, TimeSpan wait, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await Task.Delay(wait, stoppingToken);
+            _queue.Writer.TryWrite(id);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping: the job is saved as queued and resumes at the next start.
         }
     }
 

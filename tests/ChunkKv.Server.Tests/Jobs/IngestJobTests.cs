@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using ChunkKv.Server.Engine;
 using ChunkKv.Server.Tests.Api;
+using ChunkKv.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ChunkKv.Server.Tests.Jobs;
@@ -12,12 +13,13 @@ public sealed class IngestJobTests : IDisposable
 {
     private readonly string _data = Path.Combine(Path.GetTempPath(), $"chunkkv-jobs-{Guid.NewGuid():N}");
 
-    private ServerFactory Server() => new(null, null, new Dictionary<string, string?>
+    private ServerFactory Server(string? postgres = null) => new(postgres, null, new Dictionary<string, string?>
     {
         ["Model"] = ApiServer.Model,
         ["DataDirectory"] = _data,
         ["ChunkTokens"] = "48",
         ["BackgroundAboveCharacters"] = "1500",
+        ["JobRetrySeconds"] = "0.2",
     });
 
     private static string Prose(int sentences, int seed) => string.Join(" ", Enumerable.Range(0, sentences)
@@ -120,6 +122,58 @@ public sealed class IngestJobTests : IDisposable
         Assert.Equal("succeeded", ended.GetProperty("state").GetString());
         Assert.Equal("ready", (await again.GetFromJsonAsync<JsonElement>("/v1/collections/docs/documents/large")).GetProperty("status").GetString());
         Assert.True(File.Exists(Path.Combine(_data, "jobs", "torn.json.bad")));
+    }
+
+    [Fact]
+    public async Task A_job_that_meets_the_database_down_waits_and_finishes_once_it_is_back()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        var real = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString);
+        await using var link = new TcpSwitch(real.Host!, real.Port);
+        link.On();
+        var through = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString) { Port = link.Port, Timeout = 2 };
+        await using var server = Server(through.ConnectionString);
+        using var client = server.CreateClient();
+        await WaitForSchemaAsync(client);
+        await client.PostAsJsonAsync("/v1/collections", new { name = "docs" });
+        var engine = server.Services.GetRequiredService<ChunkKvEngine>();
+        await engine.Compute.WaitAsync(); // the job waits its turn while the database goes down
+        var job = await SubmitAsync(client, "large", Prose(40, 6));
+
+        await link.OffAsync();
+        engine.Compute.Release();
+        JsonElement view;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        do
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the job never met the database down");
+            await Task.Delay(100);
+            view = await client.GetFromJsonAsync<JsonElement>($"/v1/jobs/{job}");
+        }
+        while (view.GetProperty("error").ValueKind != JsonValueKind.String);
+        Assert.Equal("queued", view.GetProperty("state").GetString()); // not failed: it runs again
+        Assert.StartsWith("retrying after:", view.GetProperty("error").GetString());
+
+        link.On();
+        var ended = await WaitUntilEndedAsync(client, job);
+
+        Assert.Equal("succeeded", ended.GetProperty("state").GetString());
+        Assert.Equal("ready", (await client.GetFromJsonAsync<JsonElement>("/v1/collections/docs/documents/large")).GetProperty("status").GetString());
+    }
+
+    private static async Task WaitForSchemaAsync(HttpClient client)
+    {
+        var newest = ChunkKv.Retrieval.Migrations.Migration.Embedded().Max(m => m.Version);
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            var health = await client.GetFromJsonAsync<JsonElement>("/health");
+            if (health.GetProperty("checks").GetProperty("postgres").GetProperty("data").TryGetProperty("schema_version", out var v) && v.GetInt32() == newest)
+            {
+                return;
+            }
+            await Task.Delay(100);
+        }
+        Assert.Fail("the server did not migrate the database within 10 s");
     }
 
     [Theory]
