@@ -103,14 +103,22 @@ class Llama(nn.Module):
                 std = 0.02 / math.sqrt(2 * c.layers) if name.endswith(("o_proj.weight", "down_proj.weight")) else 0.02
                 nn.init.normal_(p, std=std)
 
-    def hidden_states(self, ids, positions=None, past=None):
-        """Final hidden states of `ids` (after `past`, a per-layer list of (keys, values)), and their K/V."""
+    def hidden_states(self, ids, positions=None, past=None, mask=None):
+        """Final hidden states of `ids` (after `past`, a per-layer list of (keys, values)), and their K/V.
+
+        `positions` may be per sequence ([batch, tokens]) and `mask` ([batch, 1, tokens, tokens],
+        0 or -inf) may replace the causal one: training uses both to let several questions share
+        one context without seeing each other.
+        """
         b, t = ids.shape
         cached = 0 if past is None else past[0][0].shape[2]
         if positions is None:
             positions = torch.arange(cached, cached + t)
         cos, sin = rope_tables(self.c, positions)
-        mask = torch.full((t, cached + t), float("-inf")).triu(1 + cached)
+        if positions.dim() == 2:
+            cos, sin = cos[:, None], sin[:, None]
+        if mask is None:
+            mask = torch.full((t, cached + t), float("-inf")).triu(1 + cached)
         x = self.embed_tokens(ids)
         presents = []
         for i, layer in enumerate(self.layers):

@@ -70,7 +70,7 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_s
     rng.shuffle(asked)
     prefix, chunks, _ = layout.pieces(tokenizer, corpus.PREFIX, example.chunks, "")
     ids = prefix + [t for chunk in chunks for t in chunk]
-    positions, targets, kinds = [], [], []
+    positions, targets, kinds, segments = [], [], [], []
     if recap and example.facts:
         ids += tokenizer.encode("Recap:")
         for _, name, attribute, value in rng.sample(example.facts, len(example.facts)):
@@ -81,7 +81,9 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_s
                 kinds.append("recap")
                 ids.append(token)
             ids += tokenizer.encode(".")
+    context_end = len(ids)
     for kind, question, answer in asked:
+        segment_start = len(ids)
         ids += tokenizer.encode(corpus.QUESTION_TEMPLATE.format(question=question))
         answer_tokens = layout.answer_ids(tokenizer, answer)
         for i, token in enumerate(answer_tokens):
@@ -89,7 +91,8 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_s
             targets.append(token)
             kinds.append(kind if i < len(answer_tokens) - 1 else "end")  # accuracy counts answer words only
             ids.append(token)
-    return ids, positions, targets, kinds
+        segments.append((segment_start, len(ids)))
+    return ids, positions, targets, kinds, context_end, segments
 
 
 def batches(rng, vocab, tokenizer, stage, token_budget, one_attribute_share=0.0, recap=False):
@@ -106,16 +109,39 @@ def batches(rng, vocab, tokenizer, stage, token_budget, one_attribute_share=0.0,
         longest = longest_next
 
 
-def step_loss(model, batch, pad_id, lm_weight=0.0):
+def parallel_questions(batch, width):
+    """Positions and a mask by which each question (with its answer) sees the context and itself,
+    not the questions before it: answered questions would otherwise let the model answer by
+    elimination among the values not yet given, which it learns long before binding."""
+    positions = torch.zeros((len(batch), width), dtype=torch.long)
+    allowed = torch.zeros((len(batch), width, width), dtype=torch.bool)
+    causal = torch.ones((width, width), dtype=torch.bool).tril()
+    for i, (sequence, _, _, _, context_end, segments) in enumerate(batch):
+        segment = torch.full((width,), -1, dtype=torch.long)  # -1: padding
+        segment[:context_end] = 0
+        positions[i, :context_end] = torch.arange(context_end)
+        for j, (start, end) in enumerate(segments):
+            segment[start:end] = j + 1
+            positions[i, start:end] = torch.arange(context_end, context_end + end - start)
+        same = segment[:, None] == segment[None, :]
+        sees = (segment[None, :] == 0) | same
+        allowed[i] = causal & sees & (segment[None, :] >= 0)
+        allowed[i] |= torch.eye(width, dtype=torch.bool)  # padding rows see themselves (no empty softmax)
+    mask = torch.zeros((len(batch), 1, width, width)).masked_fill(~allowed[:, None], float("-inf"))
+    return positions, mask
+
+
+def step_loss(model, batch, pad_id, lm_weight=0.0, parallel=False):
     width = max(len(s[0]) for s in batch)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     rows, cols, targets = [], [], []
-    for i, (sequence, positions, answer, _) in enumerate(batch):
+    for i, (sequence, positions, answer) in enumerate(s[:3] for s in batch):
         ids[i, :len(sequence)] = torch.tensor(sequence)
         rows += [i] * len(positions)
         cols += positions
         targets += answer
-    hidden, _ = model.hidden_states(ids)
+    positions, mask = parallel_questions(batch, width) if parallel else (None, None)
+    hidden, _ = model.hidden_states(ids, positions=positions, mask=mask)
     logits = model.logits_at(hidden[rows, cols])
     targets = torch.tensor(targets)
     loss = F.cross_entropy(logits, targets)
@@ -168,6 +194,8 @@ def main():
     parser.add_argument("--lm-weight", type=float, default=0.0, help="weight of a next-token loss over every token, beside the answer loss")
     parser.add_argument("--one-attribute-share", type=float, default=0.0,
                         help="share of warm-up worlds whose facts are all of one attribute (no right-kind shortcut)")
+    parser.add_argument("--parallel-questions", action="store_true",
+                        help="each question sees the context and itself only, not the questions answered before it")
     parser.add_argument("--recap", action="store_true", help="warm-up worlds restate every fact after the notes, each value a target")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
@@ -206,7 +234,7 @@ def main():
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(state["step"], args.steps, args.lr)
         batch = batches(rng, vocab, tokenizer, state["stage"], args.token_budget, args.one_attribute_share, args.recap)
-        loss, correct = step_loss(model, batch, tokenizer.special[corpus.PAD_TOKEN], args.lm_weight)
+        loss, correct = step_loss(model, batch, tokenizer.special[corpus.PAD_TOKEN], args.lm_weight, args.parallel_questions)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
