@@ -46,11 +46,12 @@ step "starting the server on $url with $(basename "$model")"
 server=$!
 trap 'kill $server 2>/dev/null || true' INT TERM
 for _ in $(seq 1 120); do
-  curl -fsS "$url/health" >/dev/null 2>&1 && break
+  # /v1 answers once the model is loaded and the database (with --services) is migrated.
+  curl -fsS "$url/v1/models" >/dev/null 2>&1 && break
   kill -0 $server 2>/dev/null || die "the server stopped during start-up (see its output above)"
   sleep 0.5
 done
-curl -fsS "$url/health" >/dev/null || die "the server did not answer on $url/health"
+curl -fsS "$url/v1/models" >/dev/null || die "the server did not become ready on $url (see $url/health)"
 
 samples="$model/samples"
 if [[ -d "$samples" ]]; then

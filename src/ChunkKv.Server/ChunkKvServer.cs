@@ -102,6 +102,14 @@ public static class ChunkKvServer
         return hasModel;
     }
 
+    /// <summary>503 with Retry-After while the retrieval database is being migrated at start-up (or is not reachable yet).</summary>
+    private static IResult Starting(HttpContext http)
+    {
+        http.Response.Headers.RetryAfter = "2";
+        return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Starting",
+            detail: "the retrieval database is not migrated yet (migrating, or not reachable yet); try again shortly (GET /health shows the stores)");
+    }
+
     private static void MapEndpoints(WebApplication app, bool hasModel)
     {
         app.UseExceptionHandler(new ExceptionHandlerOptions
@@ -123,9 +131,12 @@ public static class ChunkKvServer
         app.MapMetrics("/metrics");
         app.MapPlayground();
 
-        var api = app.MapGroup("").AddEndpointFilter(async (context, next) => hasModel
-            ? await next(context)
-            : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "No model", detail: "the server was started without a model (CHUNKKV_MODEL)"))
+        var migrations = app.Services.GetRequiredService<MigrateOnStartService>();
+        var api = app.MapGroup("").AddEndpointFilter(async (context, next) =>
+                !hasModel ? Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "No model",
+                    detail: "the server was started without a model (CHUNKKV_MODEL)")
+                : !migrations.Done ? Starting(context.HttpContext)
+                : await next(context))
             .AddEndpointFilter(app.Services.GetRequiredService<TenantFilter>());
         api.MapCollectionsApi();
         api.MapDocumentsApi();

@@ -14,7 +14,28 @@ public sealed class MigrateOnStartService(
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(5);
 
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Whether the schema is as this server expects it (or it is not this server's to migrate):
+    /// until then the API answers 503, so no request meets a table or column that is not there yet.
+    /// A failed migration ends the wait too; requests then fail on the database as they would.
+    /// </summary>
+    public bool Done => _done.Task.IsCompleted;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await MigrateAsync(stoppingToken);
+        }
+        finally
+        {
+            _done.TrySetResult();
+        }
+    }
+
+    private async Task MigrateAsync(CancellationToken stoppingToken)
     {
         if (postgres.DataSource is null || !options.Value.MigrateOnStart)
         {

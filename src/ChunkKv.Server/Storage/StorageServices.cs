@@ -19,7 +19,8 @@ public static class StorageServices
             sp.GetRequiredService<IOptions<StorageOptions>>().Value.Redis is { Length: > 0 } configurationString
                 ? ConnectRedis(configurationString)
                 : null));
-        services.AddHostedService<MigrateOnStartService>();
+        services.AddSingleton<MigrateOnStartService>();
+        services.AddHostedService(sp => sp.GetRequiredService<MigrateOnStartService>());
         return services;
     }
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using ChunkKv.Testing;
 
 namespace ChunkKv.Server.Tests.Api;
 
@@ -53,6 +54,37 @@ public sealed class StoreOutageTests : IDisposable
             Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
             Assert.Contains("retrieval database", await response.Content.ReadAsStringAsync());
         }
+    }
+
+    [Fact]
+    public async Task While_the_database_is_not_migrated_yet_requests_get_a_503_with_retry_after_then_work()
+    {
+        await using var db = await TestDatabase.CreateAsync();
+        var real = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString);
+        await using var link = new TcpSwitch(real.Host!, real.Port); // off: the database is not reachable at start-up
+        var through = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString) { Port = link.Port, Timeout = 2 };
+        await using var server = new ServerFactory(through.ConnectionString, null, new Dictionary<string, string?>
+        {
+            ["Model"] = ApiServer.Model, ["DataDirectory"] = _data,
+        });
+        using var client = server.CreateClient();
+
+        var early = await client.PostAsJsonAsync("/v1/collections", new { name = "docs" });
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, early.StatusCode);
+        Assert.Equal("2", early.Headers.RetryAfter?.ToString());
+        Assert.Contains("not migrated yet", await early.Content.ReadAsStringAsync());
+
+        link.On(); // the migration's next attempt (5 s later) reaches it
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        HttpResponseMessage created;
+        do
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the server never became ready");
+            await Task.Delay(250);
+            created = await client.PostAsJsonAsync("/v1/collections", new { name = "docs" });
+        }
+        while (created.StatusCode == HttpStatusCode.ServiceUnavailable);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
     }
 
     public void Dispose()

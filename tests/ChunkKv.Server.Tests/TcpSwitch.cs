@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace ChunkKv.Server.Tests.Jobs;
+namespace ChunkKv.Server.Tests;
 
 /// <summary>
 /// A loopback TCP forwarder to a real server that can be switched off (every connection through
