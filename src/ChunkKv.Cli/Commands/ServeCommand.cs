@@ -34,7 +34,7 @@ public sealed class ServeCommand : ICommand
         {
             throw new CommandFailedException($"model directory '{model}' does not exist");
         }
-        arguments.PositiveInteger("chunk-tokens", 1);
+        _ = arguments.PositiveInteger("chunk-tokens", 1); // refused here, with the option's name, rather than by the server
         var args = new List<string>();
         foreach (var (option, setting) in Settings)
         {
