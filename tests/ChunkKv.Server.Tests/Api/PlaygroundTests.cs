@@ -36,8 +36,9 @@ public sealed class PlaygroundTests(KestrelApiServer server, ITestOutputHelper o
         await page.GotoAsync(server.Client.BaseAddress!.ToString());
 
         await page.FillAsync("#new-collection", "browser");
+        await page.FillAsync("#new-chunk-tokens", "40");
         await page.ClickAsync("#create");
-        await Assertions.Expect(page.Locator("#collection-status")).ToContainTextAsync("collection browser ready");
+        await Assertions.Expect(page.Locator("#collection-status")).ToContainTextAsync("collection browser ready (40 tokens per chunk)");
         await Assertions.Expect(page.Locator("#collection")).ToHaveValueAsync("browser");
 
         await page.FillAsync("#doc-id", "notes");
