@@ -49,7 +49,7 @@ public sealed class AskCommand : ICommand
         var timings = result.GetProperty("timings");
         string Ms(string name) => (timings.GetProperty(name).GetDouble() * 1000).ToString("F1", CultureInfo.InvariantCulture) + " ms";
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"method {result.GetProperty("method").GetString()}: TTFT {Ms("ttft")} (embed {Ms("embed")}, search {Ms("search")}, KV load {Ms("kv_load")}, assemble {Ms("assemble")}, recompute {Ms("recompute")}), decode {timings.GetProperty("decode_tokens_per_second").GetDouble():F1} tokens/s"));
+            $"method {result.GetProperty("method").GetString()}: TTFT {Ms("ttft")} (embed {Ms("embed")}, search {Ms("search")}, KV load {Ms("kv_load")}, assemble {Ms("assemble")}, recompute {Ms("recompute")}), {Decode(timings)}"));
         var sources = result.GetProperty("sources").EnumerateArray().ToList();
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{sources.Count} chunks, cache hits {sources.Count(s => s.GetProperty("cache").GetString() == "hit")}, recomputed {result.GetProperty("recomputed_tokens").GetInt32()} of {sources.Sum(s => s.GetProperty("prompt_tokens").GetInt32())} chunk tokens"));
@@ -63,4 +63,9 @@ public sealed class AskCommand : ICommand
         }
         return CliApp.Ok;
     }
+
+    /// <summary>Decode speed; the server reports 0 when the answer had too few tokens after the first to time.</summary>
+    private static string Decode(JsonElement timings) => timings.GetProperty("decode_tokens_per_second").GetDouble() is > 0 and var perSecond
+        ? string.Create(CultureInfo.InvariantCulture, $"decode {perSecond:F1} tokens/s")
+        : "decode: too few tokens to time";
 }
