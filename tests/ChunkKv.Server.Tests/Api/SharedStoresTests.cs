@@ -28,20 +28,6 @@ public sealed class SharedStoresTests : IAsyncLifetime
         });
     }
 
-    private static async Task WaitForSchemaAsync(HttpClient client)
-    {
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            var health = JsonDocument.Parse(await client.GetStringAsync("/health")).RootElement;
-            if (health.GetProperty("checks").GetProperty("postgres").GetProperty("data").TryGetProperty("schema_version", out var v) && v.GetInt32() == ChunkKv.Retrieval.Migrations.Migration.Embedded().Max(m => m.Version))
-            {
-                return;
-            }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException("the server did not migrate the database");
-    }
-
     [Fact]
     public async Task What_one_server_ingests_another_answers_with_caches_from_Redis()
     {
@@ -49,8 +35,8 @@ public sealed class SharedStoresTests : IAsyncLifetime
         await using var second = Server();
         using var a = first.CreateClient();
         using var b = second.CreateClient();
-        await WaitForSchemaAsync(a);
-        await WaitForSchemaAsync(b);
+        await Schema.WaitForNewestAsync(a);
+        await Schema.WaitForNewestAsync(b);
         var collection = $"shared-{Guid.NewGuid():N}"[..16]; // Redis is shared by every test run: names of their own
 
         Assert.Equal(HttpStatusCode.Created, (await a.PostAsJsonAsync("/v1/collections", new { name = collection })).StatusCode);

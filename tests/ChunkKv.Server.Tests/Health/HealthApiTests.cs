@@ -23,13 +23,12 @@ public sealed class HealthApiTests : IAsyncLifetime
 
         // Migrations run in the background at start-up; give them a few seconds.
         JsonElement health = default;
-        var newest = ChunkKv.Retrieval.Migrations.Migration.Embedded().Max(m => m.Version);
         for (var attempt = 0; attempt < 50; attempt++)
         {
             var response = await client.GetAsync("/health");
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             health = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-            if (SchemaVersion(health) == newest)
+            if (SchemaVersion(health) == Schema.Newest)
             {
                 break;
             }
@@ -40,7 +39,7 @@ public sealed class HealthApiTests : IAsyncLifetime
         var postgres = health.GetProperty("checks").GetProperty("postgres");
         Assert.Equal("healthy", postgres.GetProperty("status").GetString());
         Assert.StartsWith("0.8", postgres.GetProperty("data").GetProperty("pgvector").GetString());
-        Assert.Equal(newest, SchemaVersion(health));
+        Assert.Equal(Schema.Newest, SchemaVersion(health));
         var redis = health.GetProperty("checks").GetProperty("redis");
         Assert.Equal("healthy", redis.GetProperty("status").GetString());
         Assert.True(redis.GetProperty("data").GetProperty("ping_ms").GetDouble() >= 0);

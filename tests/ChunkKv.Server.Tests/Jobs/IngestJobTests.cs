@@ -134,7 +134,7 @@ public sealed class IngestJobTests : IDisposable
         var through = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString) { Port = link.Port, Timeout = 2 };
         await using var server = Server(through.ConnectionString);
         using var client = server.CreateClient();
-        await WaitForSchemaAsync(client);
+        await Schema.WaitForNewestAsync(client);
         await client.PostAsJsonAsync("/v1/collections", new { name = "docs" });
         var engine = server.Services.GetRequiredService<ChunkKvEngine>();
         await engine.Compute.WaitAsync(); // the job waits its turn while the database goes down
@@ -159,21 +159,6 @@ public sealed class IngestJobTests : IDisposable
 
         Assert.Equal("succeeded", ended.GetProperty("state").GetString());
         Assert.Equal("ready", (await client.GetFromJsonAsync<JsonElement>("/v1/collections/docs/documents/large")).GetProperty("status").GetString());
-    }
-
-    private static async Task WaitForSchemaAsync(HttpClient client)
-    {
-        var newest = ChunkKv.Retrieval.Migrations.Migration.Embedded().Max(m => m.Version);
-        for (var attempt = 0; attempt < 100; attempt++)
-        {
-            var health = await client.GetFromJsonAsync<JsonElement>("/health");
-            if (health.GetProperty("checks").GetProperty("postgres").GetProperty("data").TryGetProperty("schema_version", out var v) && v.GetInt32() == newest)
-            {
-                return;
-            }
-            await Task.Delay(100);
-        }
-        Assert.Fail("the server did not migrate the database within 10 s");
     }
 
     [Theory]
