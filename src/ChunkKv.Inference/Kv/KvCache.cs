@@ -16,7 +16,7 @@ public enum KeyForm : byte
 /// contiguous and concatenating chunks is a copy. Positions are explicit per token: the cache of
 /// a chunk computed alone starts at 0, one computed after a prefix does not.
 /// </summary>
-public sealed class KvCache
+public sealed class KvCache : IKvLayerSource
 {
     /// <summary>A zeroed cache of the given shape.</summary>
     public KvCache(int layers, int kvHeads, int headDim, int[] positions, KeyForm keyForm)
@@ -71,6 +71,12 @@ public sealed class KvCache
 
     /// <summary>Per layer, <c>[tokens, kvHeads, headDim]</c>.</summary>
     public float[][] Values { get; }
+
+    public void WriteLayer(int layer, Span<float> keys, Span<float> values)
+    {
+        Keys[layer].CopyTo(keys);
+        Values[layer].CopyTo(values);
+    }
 
     /// <summary>
     /// A cache of the given shape whose arrays are not zeroed, for callers that overwrite every

@@ -35,7 +35,7 @@ public static class KvRepositioning
     /// Moves slots <c>[firstSlot, firstSlot + positions.Length)</c> of <paramref name="sequence"/> to
     /// <paramref name="positions"/> in place: every layer's keys turn by the difference, no copy is made.
     /// </summary>
-    public static unsafe void Reposition(this KvSequence sequence, Rope rope, int firstSlot, ReadOnlySpan<int> positions)
+    public static void Reposition(this KvSequence sequence, Rope rope, int firstSlot, ReadOnlySpan<int> positions)
     {
         ArgumentNullException.ThrowIfNull(sequence);
         ArgumentNullException.ThrowIfNull(rope);
@@ -56,12 +56,37 @@ public static class KvRepositioning
         var (cos, sin) = rope.Table(turns);
         for (var layer = 0; layer < sequence.Layers; layer++)
         {
-            fixed (float* k = sequence.Keys[layer])
-            {
-                rope.Apply(k + (long)firstSlot * sequence.RowWidth, positions.Length, sequence.KvHeads, cos, sin);
-            }
+            sequence.TurnKeys(rope, layer, firstSlot, positions.Length, cos, sin);
         }
         positions.CopyTo(current);
+    }
+
+    /// <summary>
+    /// Turns layer <paramref name="layer"/>'s keys of slots <c>[firstSlot, firstSlot + rows)</c> by a
+    /// table from <see cref="Rope.Table"/> of the turns (new position − old), in place; positions are
+    /// the caller's to update. One layer of <see cref="Reposition(KvSequence, Rope, int, ReadOnlySpan{int})"/>,
+    /// for filling a sequence a layer at a time.
+    /// </summary>
+    /// <param name="onThisThread">Turn them on the calling thread only, leaving the engine's workers to the computation.</param>
+    public static unsafe void TurnKeys(this KvSequence sequence, Rope rope, int layer, int firstSlot, int rows, float[] cos, float[] sin,
+        bool onThisThread = false)
+    {
+        ArgumentNullException.ThrowIfNull(sequence);
+        ArgumentNullException.ThrowIfNull(rope);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstSlot);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(firstSlot + rows, sequence.Count);
+        fixed (float* k = sequence.Keys[layer])
+        {
+            var keys = k + (long)firstSlot * sequence.RowWidth;
+            if (onThisThread)
+            {
+                rope.ApplyOnThisThread(keys, rows, sequence.KvHeads, cos, sin);
+            }
+            else
+            {
+                rope.Apply(keys, rows, sequence.KvHeads, cos, sin);
+            }
+        }
     }
 
     /// <summary>A copy with keys turned back to before RoPE (the form that re-positions with one rotation).</summary>

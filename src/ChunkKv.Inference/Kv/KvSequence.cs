@@ -47,7 +47,21 @@ public sealed class KvSequence
     }
 
     /// <summary>Appends a stored cache whose keys are rotated at its positions (<see cref="KeyForm.PostRope"/>); returns the first slot.</summary>
-    public int Append(KvCache cache)
+    public int Append(IKvLayerSource cache)
+    {
+        var first = Reserve(CheckJoins(cache).Positions);
+        for (var layer = 0; layer < Layers; layer++)
+        {
+            WriteLayer(layer, first, cache);
+        }
+        return first;
+    }
+
+    /// <summary>
+    /// Throws unless <paramref name="cache"/>'s shape is the sequence's and its keys are rotated
+    /// (<see cref="KeyForm.PostRope"/>): what a cache needs to fill slots.
+    /// </summary>
+    public IKvLayerSource CheckJoins(IKvLayerSource cache)
     {
         ArgumentNullException.ThrowIfNull(cache);
         if (cache.Layers != Layers || cache.KvHeads != KvHeads || cache.HeadDim != HeadDim)
@@ -59,13 +73,18 @@ public sealed class KvSequence
         {
             throw new ArgumentException("only rotated (post-RoPE) keys can join a sequence; re-position the cache first");
         }
-        var first = Reserve(cache.Positions);
-        for (var layer = 0; layer < Layers; layer++)
-        {
-            cache.Keys[layer].CopyTo(Keys[layer], first * RowWidth);
-            cache.Values[layer].CopyTo(Values[layer], first * RowWidth);
-        }
-        return first;
+        return cache;
+    }
+
+    /// <summary>Writes layer <paramref name="layer"/> of <paramref name="cache"/> into the reserved slots from <paramref name="firstSlot"/> on.</summary>
+    public void WriteLayer(int layer, int firstSlot, IKvLayerSource cache)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        var tokens = cache.Positions.Length;
+        ArgumentOutOfRangeException.ThrowIfNegative(firstSlot);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(firstSlot + tokens, Count);
+        cache.WriteLayer(layer, Keys[layer].AsSpan(firstSlot * RowWidth, tokens * RowWidth),
+            Values[layer].AsSpan(firstSlot * RowWidth, tokens * RowWidth));
     }
 
     /// <summary>A copy of slots <c>[start, start + count)</c> as a cache (keys rotated at their positions).</summary>

@@ -40,33 +40,47 @@ public sealed class Rope
         return (cos, sin);
     }
 
-    /// <summary>Rotates <c>[rows, heads, headDim]</c> in place, row r by the angles of row r of the table.</summary>
+    /// <summary>Rotates <c>[rows, heads, headDim]</c> in place, row r by the angles of row r of the table, split over the engine's workers.</summary>
     public unsafe void Apply(float* x, int rows, int heads, float[] cos, float[] sin)
     {
-        var half = HeadDim / 2;
         fixed (float* cosBase = cos, sinBase = sin)
         {
-            var cosTable = cosBase;
-            var sinTable = sinBase;
+            var (target, cosTable, sinTable) = ((nint)x, (nint)cosBase, (nint)sinBase);
             Tensors.Workers.ForRanges(rows, Tensors.Kernels.RowGrain(heads * HeadDim), (first, count) =>
+                ApplyRows((float*)target, first, count, heads, (float*)cosTable, (float*)sinTable));
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Apply"/> on the calling thread only: for work beside the computation (filling a
+    /// fused cache in the background), which must not take the workers the computation splits over.
+    /// </summary>
+    public unsafe void ApplyOnThisThread(float* x, int rows, int heads, float[] cos, float[] sin)
+    {
+        fixed (float* cosBase = cos, sinBase = sin)
+        {
+            ApplyRows(x, 0, rows, heads, cosBase, sinBase);
+        }
+    }
+
+    private unsafe void ApplyRows(float* x, int first, int count, int heads, float* cosTable, float* sinTable)
+    {
+        var half = HeadDim / 2;
+        for (var r = first; r < first + count; r++)
+        {
+            var c = cosTable + (long)r * half;
+            var s = sinTable + (long)r * half;
+            for (var h = 0; h < heads; h++)
             {
-                for (var r = first; r < first + count; r++)
+                var head = x + ((long)r * heads + h) * HeadDim;
+                for (var i = 0; i < half; i++)
                 {
-                    var c = cosTable + (long)r * half;
-                    var s = sinTable + (long)r * half;
-                    for (var h = 0; h < heads; h++)
-                    {
-                        var head = x + ((long)r * heads + h) * HeadDim;
-                        for (var i = 0; i < half; i++)
-                        {
-                            var x1 = head[i];
-                            var x2 = head[i + half];
-                            head[i] = x1 * c[i] - x2 * s[i];
-                            head[i + half] = x2 * c[i] + x1 * s[i];
-                        }
-                    }
+                    var x1 = head[i];
+                    var x2 = head[i + half];
+                    head[i] = x1 * c[i] - x2 * s[i];
+                    head[i + half] = x2 * c[i] + x1 * s[i];
                 }
-            });
+            }
         }
     }
 

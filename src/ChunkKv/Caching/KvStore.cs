@@ -71,34 +71,17 @@ public sealed class KvStore
     /// <summary>The whole chunk, checked and decoded; null on a miss in every tier.</summary>
     public async Task<CachedChunk?> GetAsync(ChunkCacheKey key, ReadOnlyMemory<byte> fingerprint, CancellationToken cancellationToken = default)
     {
-        for (var i = 0; i < _tiers.Length; i++)
-        {
-            var entry = await GetFromTierAsync(i, key, cancellationToken);
-            if (entry is null)
-            {
-                continue;
-            }
-            try
-            {
-                var chunk = ChunkCacheCodec.Decode(entry.Bytes, fingerprint.Span);
-                Promote(i, key, entry);
-                return chunk;
-            }
-            catch (CorruptCacheException e)
-            {
-                entry.Dispose();
-                await DiscardAsync(i, key, e, cancellationToken);
-            }
-        }
-        return null;
+        using var entry = await GetCheckedAsync(key, fingerprint, cancellationToken);
+        return entry?.Decode();
     }
 
     /// <summary>
-    /// The chunk layer by layer: returns once the header is checked, while the layers decode in
-    /// parallel. A layer that then fails its checksum faults that layer's task and the entry is
-    /// removed from its tier (the caller recomputes); null on a miss in every tier.
+    /// The chunk checked (header, fingerprint, every layer's checksum) but not decoded, reading the
+    /// tier's bytes in place: the caller decodes its layers where it needs them and disposes it when
+    /// done, which releases a Redis lease and starts the promotion into the faster tiers. An entry
+    /// that fails a check is removed from its tier and the next tier is tried; null on a miss in every tier.
     /// </summary>
-    public async Task<LayerwiseLoad?> GetLayerwiseAsync(ChunkCacheKey key, ReadOnlyMemory<byte> fingerprint,
+    public async Task<CheckedEntry?> GetCheckedAsync(ChunkCacheKey key, ReadOnlyMemory<byte> fingerprint,
         CancellationToken cancellationToken = default)
     {
         for (var i = 0; i < _tiers.Length; i++)
@@ -108,32 +91,16 @@ public sealed class KvStore
             {
                 continue;
             }
-            LayerwiseLoad load;
             try
             {
-                load = LayerwiseLoad.Start(entry.Bytes, fingerprint.Span);
+                var tier = i;
+                return CheckedEntry.Check(entry.Bytes, fingerprint.Span, () => Promote(tier, key, entry));
             }
             catch (CorruptCacheException e)
             {
                 entry.Dispose();
                 await DiscardAsync(i, key, e, cancellationToken);
-                continue;
             }
-            var tier = i;
-            _ = load.Completion.ContinueWith(async done =>
-            {
-                if (done.IsCompletedSuccessfully)
-                {
-                    Promote(tier, key, entry);
-                    return;
-                }
-                entry.Dispose(); // the layers are done reading it
-                if (done.Exception?.InnerException is CorruptCacheException corrupt)
-                {
-                    await DiscardAsync(tier, key, corrupt, CancellationToken.None);
-                }
-            }, TaskScheduler.Default);
-            return load;
         }
         return null;
     }

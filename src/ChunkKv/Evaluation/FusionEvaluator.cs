@@ -48,8 +48,10 @@ public sealed class FusionEvaluator(LanguageModel model, PromptLayout layout, Pr
             if (loaded.Prefix == CacheSource.Computed || loaded.Chunks.Contains(CacheSource.Computed))
             {
                 // Ingestion would have stored them: time the load as the hit a query gets.
+                loaded.Dispose();
                 loaded = await caches.LoadAsync(prompt, cancellationToken);
             }
+            using var held = loaded;
             Outcome? full = null;
             foreach (var method in all.OrderBy(m => m.Kind == FusionKind.Full ? 0 : 1))
             {

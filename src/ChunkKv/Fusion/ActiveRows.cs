@@ -8,18 +8,21 @@ namespace ChunkKv.Fusion;
 /// order) and their hidden states <c>[Count, hidden]</c>. Every strategy is a schedule over this one
 /// piece: start rows from their embeddings, run layers, write a layer's fresh K/V only, keep a
 /// subset. A computed row's K/V overwrite its slot before attention, and attention is the engine's
-/// exact causal rule on the slots' positions.
+/// exact causal rule on the slots' positions. Before a layer touches the sequence, the rows wait for
+/// that layer's stored K/V to be in place.
 /// </summary>
 internal sealed class ActiveRows
 {
     private readonly Transformer transformer;
     private readonly KvSequence sequence;
+    private readonly Action<int> layerReady;
     private RowBatch rows;
 
-    private ActiveRows(Transformer transformer, KvSequence sequence, int[] slots, float[] hidden)
+    private ActiveRows(Transformer transformer, KvSequence sequence, int[] slots, float[] hidden, Action<int> layerReady)
     {
         this.transformer = transformer;
         this.sequence = sequence;
+        this.layerReady = layerReady;
         Slots = slots;
         Hidden = hidden;
         rows = transformer.Rows(sequence, slots);
@@ -36,7 +39,9 @@ internal sealed class ActiveRows
     public int Count => Slots.Length;
 
     /// <summary>The rows at <paramref name="slots"/> (ascending), from the embeddings of their tokens.</summary>
-    public static ActiveRows Embed(Transformer transformer, KvSequence sequence, int[] slots, Func<int, int> tokenAtSlot)
+    /// <param name="layerReady">Returns once a layer's stored K/V are in the sequence.</param>
+    public static ActiveRows Embed(Transformer transformer, KvSequence sequence, int[] slots, Func<int, int> tokenAtSlot,
+        Action<int> layerReady)
     {
         for (var i = 1; i < slots.Length; i++)
         {
@@ -48,7 +53,7 @@ internal sealed class ActiveRows
         var ids = slots.Select(tokenAtSlot).ToArray();
         var hidden = GC.AllocateUninitializedArray<float>(slots.Length * transformer.Config.HiddenSize);
         transformer.Embed(ids, hidden);
-        return new ActiveRows(transformer, sequence, slots, hidden);
+        return new ActiveRows(transformer, sequence, slots, hidden, layerReady);
     }
 
     /// <summary>Runs layers <c>[from, to)</c> on every row.</summary>
@@ -56,13 +61,18 @@ internal sealed class ActiveRows
     {
         for (var layer = from; layer < to; layer++)
         {
+            layerReady(layer);
             beforeLayer?.Invoke(layer, this);
             transformer.ForwardLayer(layer, Hidden, rows, sequence);
         }
     }
 
     /// <summary>Writes layer <paramref name="layer"/>'s fresh K/V of every row into its slot; the hidden states stay layer <paramref name="layer"/>'s input.</summary>
-    public void ComputeKv(int layer) => transformer.ComputeLayerKv(layer, Hidden, rows, sequence);
+    public void ComputeKv(int layer)
+    {
+        layerReady(layer); // the fresh K/V must land after the stored ones, not under them
+        transformer.ComputeLayerKv(layer, Hidden, rows, sequence);
+    }
 
     /// <summary>Keeps only the rows whose slot is in <paramref name="keep"/> (ascending), hidden states and all.</summary>
     public void Keep(IReadOnlyList<int> keep)

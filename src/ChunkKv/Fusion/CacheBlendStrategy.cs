@@ -29,6 +29,7 @@ internal sealed class CacheBlendStrategy(bool perChunkBudgets) : IFusionStrategy
         var candidates = Enumerable.Range(0, prompt.Chunks.Count).Where(c => !fixedChunks.Contains(c)).SelectMany(run.SlotsOfChunk).ToArray();
         var rows = run.Start(run.WithQuestion(candidates));
         rows.Run(0, check);
+        run.WaitForLayer(check);
         var cached = Section(run, check).ToArray();
         rows.ComputeKv(check);
         var fresh = Section(run, check);

@@ -21,6 +21,7 @@ internal sealed class CacheCraftStrategy : IFusionStrategy
         {
             if (variants.Find(keys[c]) is { } variant && variant.Tokens == prompt.Chunks[c].Length && variant.Positions[0] == prompt.ChunkStarts[c])
             {
+                run.WaitForAllLayers(); // the variant goes over the stored K/V, so they must have landed
                 for (var layer = 0; layer < run.Layers; layer++)
                 {
                     variant.Keys[layer].CopyTo(run.Sequence.Keys[layer], prompt.ChunkStarts[c] * run.Sequence.RowWidth);

@@ -5,7 +5,11 @@ using ChunkKv.Inference.Models;
 namespace ChunkKv.Fusion;
 
 /// <summary>How long each part of a fusion took.</summary>
-public sealed record FusionTimings(TimeSpan Assemble, TimeSpan Compute)
+/// <param name="Assemble">Reserving the slots and starting the fill.</param>
+/// <param name="Compute">The method's layers, waits for the fill included.</param>
+/// <param name="Fill">Thread time spent writing (decoding) the stored K/V into the slots and turning their keys, mostly beside the computation.</param>
+/// <param name="FillWait">How much of <paramref name="Compute"/> waited for a layer still being filled.</param>
+public sealed record FusionTimings(TimeSpan Assemble, TimeSpan Compute, TimeSpan Fill = default, TimeSpan FillWait = default)
 {
     /// <summary>Assembling plus computing: the time to the first token's logits once the caches are loaded.</summary>
     public TimeSpan Total => Assemble + Compute;
@@ -40,13 +44,23 @@ public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants =
         var clock = Stopwatch.StartNew();
         sequence ??= transformer.NewSequence(prompt.Length + 64);
         sequence.Truncate(0);
-        Assemble(prompt, caches, method, sequence);
+        var fill = new StoredKvFill(sequence, transformer.Rope, Assemble(prompt, caches, method, sequence));
+        fill.Start();
         var assembled = clock.Elapsed;
-        var run = new FusionRun(transformer, prompt, sequence, method, variants);
-        var rows = Strategy(method).Run(run);
+        ActiveRows rows;
+        try
+        {
+            rows = Strategy(method).Run(new FusionRun(transformer, prompt, sequence, method, fill, variants));
+            fill.WaitForAll(); // a method that skips a layer's stored K/V still leaves a whole cache for decoding
+        }
+        finally
+        {
+            fill.Finish();
+        }
         var logits = rows.LastLogits();
         var recomputed = rows.Slots.Where(s => s >= prompt.Prefix.Length && s < prompt.ContextLength).ToArray();
-        return new FusionResult(method, logits, recomputed, sequence, new FusionTimings(assembled, clock.Elapsed - assembled));
+        return new FusionResult(method, logits, recomputed, sequence,
+            new FusionTimings(assembled, clock.Elapsed - assembled, fill.Busy, fill.Waited));
     }
 
     private static IFusionStrategy Strategy(FusionMethod method) => method.Kind switch
@@ -63,10 +77,12 @@ public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants =
     };
 
     /// <summary>
-    /// Fills the slots: cached K/V where the method reads them, bare slots where every layer will
-    /// write them anyway (full's whole context, prefix's chunks), then the question's slots.
+    /// Reserves the slots, at the positions the method gives them: stored K/V where the method reads
+    /// them (returned as the pieces to fill, with the turns that move their keys there), bare slots
+    /// where every layer will write them anyway (full's whole context, prefix's chunks), then the
+    /// question's slots.
     /// </summary>
-    private void Assemble(FusionPrompt prompt, PromptCaches? caches, FusionMethod method, KvSequence sequence)
+    private List<StoredKvFill.Piece> Assemble(FusionPrompt prompt, PromptCaches? caches, FusionMethod method, KvSequence sequence)
     {
         var readsPrefix = method.Kind != FusionKind.Full && prompt.Prefix.Length > 0;
         var readsChunks = method.Kind is not (FusionKind.Full or FusionKind.Prefix);
@@ -74,53 +90,71 @@ public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants =
         {
             throw new ArgumentException($"{method.Name} needs the prompt's stored caches", nameof(caches));
         }
+        if (readsChunks && caches!.Chunks.Count != prompt.Chunks.Count)
+        {
+            throw new ArgumentException($"{caches.Chunks.Count} chunk caches for {prompt.Chunks.Count} chunks", nameof(caches));
+        }
+        var pieces = new List<StoredKvFill.Piece>();
         if (readsPrefix)
         {
-            Expect(caches!.Prefix, prompt.Prefix.Length, 0, "the prefix");
-            sequence.Append(caches.Prefix!);
+            var prefix = Expect(sequence, caches!.Prefix, prompt.Prefix.Length, 0, "the prefix");
+            pieces.Add(new StoredKvFill.Piece(sequence.Reserve(prefix.Positions), prefix, Turns: null));
         }
         else
         {
             sequence.Reserve(Positions(0, prompt.Prefix.Length));
         }
-        if (readsChunks && caches!.Chunks.Count != prompt.Chunks.Count)
-        {
-            throw new ArgumentException($"{caches.Chunks.Count} chunk caches for {prompt.Chunks.Count} chunks", nameof(caches));
-        }
         var last = prompt.Prefix.Length - 1;
         for (var i = 0; i < prompt.Chunks.Count; i++)
         {
-            var start = prompt.ChunkStarts[i];
-            var length = prompt.Chunks[i].Length;
+            var global = Positions(prompt.ChunkStarts[i], prompt.Chunks[i].Length);
             if (!readsChunks)
             {
-                sequence.Reserve(Positions(start, length));
-                last = start + length - 1;
+                sequence.Reserve(global);
+                last = global[^1];
                 continue;
             }
-            var cache = caches!.Chunks[i];
-            Expect(cache, length, null, $"chunk {i}");
-            var first = sequence.Append(cache);
+            var cache = Expect(sequence, caches!.Chunks[i], global.Length, null, $"chunk {i}");
             if (method.Positions == ChunkPositions.Reordered)
             {
-                sequence.Reposition(transformer.Rope, first, Positions(start, length));
+                pieces.Add(new StoredKvFill.Piece(sequence.Reserve(global), cache, TurnsTo(global, cache.Positions)));
+                last = global[^1];
             }
-            last = Math.Max(last, sequence.Positions[first + length - 1]);
+            else
+            {
+                pieces.Add(new StoredKvFill.Piece(sequence.Reserve(cache.Positions), cache, Turns: null));
+                last = Math.Max(last, cache.Positions[^1]);
+            }
         }
         // The question follows the furthest position: with composite positions that is the longest chunk's end.
         sequence.Reserve(Positions(last + 1, prompt.Question.Length));
+        return pieces;
     }
 
-    private static void Expect(KvCache? cache, int tokens, int? firstPosition, string what)
+    /// <summary>The RoPE table that turns keys computed at <paramref name="from"/> to <paramref name="to"/>; null when none moves.</summary>
+    private (float[] Cos, float[] Sin)? TurnsTo(int[] to, int[] from)
     {
-        if (cache is null || cache.Tokens != tokens)
+        var turns = new int[to.Length];
+        var moved = false;
+        for (var i = 0; i < turns.Length; i++)
         {
-            throw new ArgumentException($"the cache of {what} holds {cache?.Tokens ?? 0} tokens; the prompt has {tokens}");
+            turns[i] = to[i] - from[i];
+            moved |= turns[i] != 0;
+        }
+        return moved ? transformer.Rope.Table(turns) : null;
+    }
+
+    private static IKvLayerSource Expect(KvSequence sequence, IKvLayerSource? cache, int tokens, int? firstPosition, string what)
+    {
+        if (cache is null || cache.Positions.Length != tokens)
+        {
+            throw new ArgumentException($"the cache of {what} holds {cache?.Positions.Length ?? 0} tokens; the prompt has {tokens}");
         }
         if (firstPosition is { } p && tokens > 0 && cache.Positions[0] != p)
         {
             throw new ArgumentException($"the cache of {what} starts at position {cache.Positions[0]}, not {p}");
         }
+        return sequence.CheckJoins(cache);
     }
 
     private static int[] Positions(int start, int count) => Enumerable.Range(start, count).ToArray();

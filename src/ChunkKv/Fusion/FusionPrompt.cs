@@ -73,4 +73,4 @@ public sealed class FusionPrompt
 /// The stored caches a fused prompt is made of: the prefix's K/V at positions <c>0 … |P|−1</c> and
 /// each chunk's K/V computed after the prefix (positions <c>|P| … |P|+|Cᵢ|−1</c>, keys after RoPE).
 /// </summary>
-public sealed record PromptCaches(KvCache? Prefix, IReadOnlyList<KvCache> Chunks);
+public sealed record PromptCaches(IKvLayerSource? Prefix, IReadOnlyList<IKvLayerSource> Chunks);

@@ -6,9 +6,12 @@ namespace ChunkKv.Fusion;
 /// <summary>
 /// One prompt being fused: the assembled sequence (slot = global index) and what a strategy needs
 /// to name rows. A strategy runs <see cref="ActiveRows"/> over it and hands back the last layer's rows.
+/// The stored K/V may still be landing in the sequence (<see cref="StoredKvFill"/>): rows wait for a
+/// layer before they use it, and code that reads or writes a layer's slots itself calls
+/// <see cref="WaitForLayer"/> first.
 /// </summary>
 internal sealed class FusionRun(Transformer transformer, FusionPrompt prompt, KvSequence sequence, FusionMethod method,
-    ChunkVariantCache? variants = null)
+    StoredKvFill fill, ChunkVariantCache? variants = null)
 {
     public ChunkVariantCache? Variants => variants;
 
@@ -17,6 +20,12 @@ internal sealed class FusionRun(Transformer transformer, FusionPrompt prompt, Kv
     public KvSequence Sequence => sequence;
     public FusionMethod Method => method;
     public int Layers => transformer.Config.Layers;
+
+    /// <summary>Returns once layer <paramref name="layer"/>'s stored K/V are in the sequence.</summary>
+    public void WaitForLayer(int layer) => fill.WaitFor(layer);
+
+    /// <summary>Returns once every layer's stored K/V are in the sequence.</summary>
+    public void WaitForAllLayers() => fill.WaitForAll();
 
     /// <summary>The question's slots, <c>[ContextLength, Length)</c>.</summary>
     public int[] QuestionSlots => Range(prompt.ContextLength, prompt.Question.Length);
@@ -29,7 +38,7 @@ internal sealed class FusionRun(Transformer transformer, FusionPrompt prompt, Kv
 
     /// <summary>Rows at the given slots (any order; made ascending), from their token embeddings.</summary>
     public ActiveRows Start(IEnumerable<int> slots) =>
-        ActiveRows.Embed(transformer, sequence, slots.Distinct().Order().ToArray(), prompt.TokenAt);
+        ActiveRows.Embed(transformer, sequence, slots.Distinct().Order().ToArray(), prompt.TokenAt, fill.WaitFor);
 
     /// <summary>Chosen context slots with the question's, ascending: the rows computed from a selection on.</summary>
     public int[] WithQuestion(IEnumerable<int> contextSlots) => contextSlots.Concat(QuestionSlots).Distinct().Order().ToArray();

@@ -18,14 +18,30 @@ public enum CacheSource
     Computed,
 }
 
-/// <summary>The prompt's caches with where each came from (the prefix first, then each chunk) and how long loading took.</summary>
-public sealed record LoadedCaches(PromptCaches Caches, CacheSource? Prefix, IReadOnlyList<CacheSource> Chunks, TimeSpan Elapsed);
+/// <summary>
+/// The prompt's caches, checked and not yet decoded (fusion decodes them into its slots), with where
+/// each came from (the prefix first, then each chunk) and how long loading took. Dispose it once the
+/// fusion is done: that hands the tiers' buffers back and lets the store promote the hits.
+/// </summary>
+public sealed record LoadedCaches(PromptCaches Caches, CacheSource? Prefix, IReadOnlyList<CacheSource> Chunks, TimeSpan Elapsed)
+    : IDisposable
+{
+    public void Dispose()
+    {
+        (Caches.Prefix as IDisposable)?.Dispose();
+        foreach (var chunk in Caches.Chunks)
+        {
+            (chunk as IDisposable)?.Dispose();
+        }
+    }
+}
 
 /// <summary>
 /// Fetches a prompt's stored caches: the prefix's, and each chunk's computed after that prefix.
 /// A chunk's key covers the prefix's tokens (<see cref="ChunkCacheKey.Compute"/>'s context), so
 /// another prefix never hits it. A miss or a corrupt entry is computed on the spot and stored,
-/// never fatal; a store that takes no write only means the next query computes again.
+/// never fatal; a store that takes no write only means the next query computes again. Entries are
+/// checked here, every byte, and decoded later, straight into the fused sequence.
 /// </summary>
 public sealed class PromptCacheLoader(LanguageModel model, KvStore store, KvCodec codec)
 {
@@ -39,7 +55,7 @@ public sealed class PromptCacheLoader(LanguageModel model, KvStore store, KvCode
     public async Task<LoadedCaches> LoadAsync(FusionPrompt prompt, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
-        KvCache? prefix = null;
+        CheckedEntry? prefix = null;
         CacheSource? prefixSource = null;
         if (prompt.Prefix.Length > 0)
         {
@@ -47,26 +63,41 @@ public sealed class PromptCacheLoader(LanguageModel model, KvStore store, KvCode
                 () => PromptCacheComputation.Prefix(model.Transformer, prompt.Prefix)!, cancellationToken);
             prefixSource = source;
         }
+        // The chunks computed after the prefix need its K/V: decoded once, only if some chunk misses.
+        var prefixKv = new Lazy<KvCache?>(() => prefix?.Decode().Kv);
         // A few at a time: issued all at once, the last entries of a large prompt wait behind the
         // others past the store's per-operation timeout, which faults the tier (measured with Redis:
         // 6 MB entries, 9 at once, on a fresh connection); one at a time leaves bandwidth unused.
-        var chunks = new (KvCache Cache, CacheSource Source)[prompt.Chunks.Count];
-        await Parallel.ForEachAsync(Enumerable.Range(0, prompt.Chunks.Count),
-            new ParallelOptions { MaxDegreeOfParallelism = ConcurrentLoads, CancellationToken = cancellationToken },
-            async (i, ct) => chunks[i] = await GetOrComputeAsync(KeyOf(prompt.Prefix, prompt.Chunks[i]), prompt.Chunks[i].Length,
-                () => PromptCacheComputation.Chunk(model.Transformer, prefix, prompt.Chunks[i]), ct));
+        var chunks = new (CheckedEntry Cache, CacheSource Source)[prompt.Chunks.Count];
+        try
+        {
+            await Parallel.ForEachAsync(Enumerable.Range(0, prompt.Chunks.Count),
+                new ParallelOptions { MaxDegreeOfParallelism = ConcurrentLoads, CancellationToken = cancellationToken },
+                async (i, ct) => chunks[i] = await GetOrComputeAsync(KeyOf(prompt.Prefix, prompt.Chunks[i]), prompt.Chunks[i].Length,
+                    () => PromptCacheComputation.Chunk(model.Transformer, prefixKv.Value, prompt.Chunks[i]), ct));
+        }
+        catch
+        {
+            prefix?.Dispose();
+            foreach (var (cache, _) in chunks.Where(c => c.Cache is not null))
+            {
+                cache.Dispose();
+            }
+            throw;
+        }
         return new LoadedCaches(new PromptCaches(prefix, chunks.Select(c => c.Cache).ToList()), prefixSource,
             chunks.Select(c => c.Source).ToList(), clock.Elapsed);
     }
 
-    private async Task<(KvCache Cache, CacheSource Source)> GetOrComputeAsync(ChunkCacheKey key, int tokens, Func<KvCache> compute,
+    private async Task<(CheckedEntry Cache, CacheSource Source)> GetOrComputeAsync(ChunkCacheKey key, int tokens, Func<KvCache> compute,
         CancellationToken cancellationToken)
     {
-        var stored = await store.GetAsync(key, fingerprint, cancellationToken);
-        if (stored is not null && stored.Kv.Tokens == tokens && stored.Kv.KeyForm == KeyForm.PostRope)
+        var stored = await store.GetCheckedAsync(key, fingerprint, cancellationToken);
+        if (stored is not null && stored.Tokens == tokens && stored.KeyForm == KeyForm.PostRope)
         {
-            return (stored.Kv, CacheSource.Hit);
+            return (stored, CacheSource.Hit);
         }
+        stored?.Dispose();
         var entry = await Task.Run(() => ChunkCacheCodec.Encode(compute(), codec, fingerprint), cancellationToken);
         try
         {
@@ -77,6 +108,6 @@ public sealed class PromptCacheLoader(LanguageModel model, KvStore store, KvCode
             // Every tier is down: this answer is still right, the next one computes again.
         }
         // Served as stored, so a hit and a miss give the same answer whatever the codec loses.
-        return (ChunkCacheCodec.Decode(entry, fingerprint).Kv, CacheSource.Computed);
+        return (CheckedEntry.Check(entry, fingerprint), CacheSource.Computed);
     }
 }

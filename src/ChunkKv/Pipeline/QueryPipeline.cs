@@ -21,6 +21,11 @@ public sealed record QuerySource(SearchHit Hit, CacheSource Cache, int PromptSta
 }
 
 /// <summary>Seconds spent in each step of a query.</summary>
+/// <remarks>
+/// <c>Assemble</c> is the thread time of writing the stored K/V into the fused cache (decoding and
+/// re-positioning); most of it runs beside <c>Recompute</c>, the method's layers, so the two overlap
+/// and <c>Ttft</c> is less than the sum of the steps.
+/// </remarks>
 public sealed record QueryTimings(double Embed, double Search, double KvLoad, double Assemble, double Recompute, double Ttft,
     double Decode, double DecodeTokensPerSecond);
 
@@ -70,7 +75,11 @@ public sealed class QueryPipeline(LanguageModel model, IEmbedder embedder, IChun
         var sequence = spare is { Capacity: var capacity } && capacity >= needed && capacity <= 4 * needed
             ? spare
             : model.Transformer.NewSequence(needed); // none kept, too small, or much larger than this prompt needs
-        var fused = fuser.Fuse(prompt, loaded.Caches, method, sequence);
+        FusionResult fused;
+        using (loaded)
+        {
+            fused = fuser.Fuse(prompt, loaded.Caches, method, sequence);
+        }
         var ttft = clock.Elapsed.TotalSeconds;
 
         var printed = 0;
@@ -97,7 +106,8 @@ public sealed class QueryPipeline(LanguageModel model, IEmbedder embedder, IChun
         var sources = ordered.Select((hit, i) => new QuerySource(hit, loaded.Chunks[i], prompt.ChunkStarts[i], prompt.Chunks[i],
             fused.Recomputed.Where(r => r >= prompt.ChunkStarts[i] && r < prompt.ChunkStarts[i] + prompt.Chunks[i].Length)
                 .Select(r => r - prompt.ChunkStarts[i]).ToArray())).ToList();
-        var timings = new QueryTimings(embedded, searched - embedded, loadedAt - searched, fused.Timings.Assemble.TotalSeconds,
+        var timings = new QueryTimings(embedded, searched - embedded, loadedAt - searched,
+            (fused.Timings.Assemble + fused.Timings.Fill).TotalSeconds,
             fused.Timings.Compute.TotalSeconds, ttft, answer.DecodeTime.TotalSeconds, answer.DecodeTokensPerSecond);
         return new QueryResult(final, answer.Tokens, answer.StopReason, method, sources, prompt.Length, fused.Recomputed.Length, timings);
     }

@@ -63,22 +63,42 @@ public sealed class ChunkCacheFormatTests
     }
 
     [Fact]
-    public async Task Layerwise_loading_exposes_each_layer_and_faults_only_the_corrupt_one()
+    public void A_checked_entry_names_a_corrupt_layer_before_anything_is_decoded()
     {
         var kv = KvSamples.Random(layers: 4);
         var entry = ChunkCacheCodec.Encode(kv, new Float32Codec(), KvSamples.Fingerprint);
         var header = ChunkCacheHeader.Read(entry);
         entry[header.Sections[2].Offset + 5] ^= 0xFF;
 
-        var load = LayerwiseLoad.Start(entry, KvSamples.Fingerprint);
+        var corrupt = Assert.Throws<CorruptCacheException>(() => CheckedEntry.Check(entry, KvSamples.Fingerprint));
 
-        foreach (var layer in new[] { 0, 1, 3 })
+        Assert.Contains("layer 2", corrupt.Message);
+    }
+
+    [Fact]
+    public void A_checked_entry_decodes_any_layer_on_its_own_into_the_spans_it_is_given()
+    {
+        var kv = KvSamples.Random(layers: 3);
+        var entry = ChunkCacheCodec.Encode(kv, new Float32Codec(), KvSamples.Fingerprint);
+        var released = 0;
+        var checkedEntry = CheckedEntry.Check(entry, KvSamples.Fingerprint, () => released++);
+        var floats = kv.Tokens * kv.RowWidth;
+        // Into the middle of larger buffers, last layer first: as fusion writes slots of a sequence.
+        var keys = new float[floats + 10];
+        var values = new float[floats + 10];
+
+        foreach (var layer in new[] { 2, 0, 1 })
         {
-            await load.LayerReady(layer);
-            Assert.Equal(kv.Keys[layer], load.Kv.Keys[layer]);
-            Assert.Equal(kv.Values[layer], load.Kv.Values[layer]);
+            checkedEntry.WriteLayer(layer, keys.AsSpan(5, floats), values.AsSpan(5, floats));
+            Assert.Equal(kv.Keys[layer], keys.AsSpan(5, floats).ToArray());
+            Assert.Equal(kv.Values[layer], values.AsSpan(5, floats).ToArray());
         }
-        await Assert.ThrowsAsync<CorruptCacheException>(() => load.LayerReady(2));
+        Assert.Equal(0f, keys[4]);
+        Assert.Equal(0f, values[floats + 5]);
+        Assert.Equal(kv.Positions, checkedEntry.Positions);
+        checkedEntry.Dispose();
+        checkedEntry.Dispose();
+        Assert.Equal(1, released);
     }
 
     [Fact]

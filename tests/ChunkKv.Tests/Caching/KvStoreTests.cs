@@ -102,6 +102,32 @@ public sealed class KvStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_checked_redis_hit_is_read_in_place_until_disposed_and_promoted_only_then()
+    {
+        var memory = new MemoryTier(64 << 20);
+        var redis = new RedisTier(_redis, _prefix);
+        var kv = KvSamples.Random(seed: 3);
+        var stored = await new KvStore([redis]).PutAsync(KeyFor(3), kv, new Float32Codec(), KvSamples.Fingerprint);
+        var store = new KvStore([memory, redis]);
+
+        var entry = await store.GetCheckedAsync(KeyFor(3), KvSamples.Fingerprint);
+        Assert.NotNull(entry);
+        await store.FlushPromotionsAsync();
+        Assert.Null(await memory.GetAsync(KeyFor(3), default)); // still on loan: nothing promoted yet
+
+        var keys = new float[kv.Tokens * kv.RowWidth];
+        var values = new float[keys.Length];
+        entry.WriteLayer(1, keys, values);
+        Assert.Equal(kv.Keys[1], keys);
+        Assert.Equal(kv.Values[1], values);
+        entry.Dispose();
+        await store.FlushPromotionsAsync();
+
+        using var promoted = await memory.GetAsync(KeyFor(3), default);
+        Assert.Equal(stored, promoted!.Bytes.ToArray());
+    }
+
+    [Fact]
     public async Task Corruption_flipped_in_redis_is_detected_every_time_removed_and_never_served()
     {
         var redisTier = new RedisTier(_redis, _prefix);

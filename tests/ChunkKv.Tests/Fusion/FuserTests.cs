@@ -179,7 +179,7 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
         for (var i = 0; i < prompt.Chunks.Count; i++)
         {
             var start = prompt.ChunkStarts[i];
-            var moved = caches.Chunks[i].Reposition(transformer.Rope, Enumerable.Range(start, prompt.Chunks[i].Length).ToArray());
+            var moved = ((KvCache)caches.Chunks[i]).Reposition(transformer.Rope, Enumerable.Range(start, prompt.Chunks[i].Length).ToArray());
             var cached = values ? moved.Values[checkLayer] : moved.Keys[checkLayer];
             var fresh = values ? plain.Values[checkLayer] : plain.Keys[checkLayer];
             for (var t = 0; t < prompt.Chunks[i].Length; t++)
@@ -271,7 +271,7 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
     public void The_variant_cache_evicts_the_least_worth_first_when_over_its_budget()
     {
         var (fuser, caches, _) = Setup("llama3", chunks: 3);
-        var one = caches.Chunks[0];
+        var one = (KvCache)caches.Chunks[0];
         var bytes = 2L * one.Layers * one.Tokens * one.RowWidth * sizeof(float);
         var cache = new ChunkVariantCache(capacityBytes: 2 * bytes);
         cache.Add("a", one, savedRows: 10);

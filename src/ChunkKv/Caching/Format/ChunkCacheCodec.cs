@@ -51,43 +51,6 @@ public static class ChunkCacheCodec
     }
 
     /// <summary>Checks and decodes a whole entry; any failed check throws <see cref="CorruptCacheException"/>.</summary>
-    public static CachedChunk Decode(ReadOnlyMemory<byte> entry, ReadOnlySpan<byte> expectedFingerprint)
-    {
-        var (header, codec, kv) = Open(entry.Span, expectedFingerprint);
-        try
-        {
-            Parallel.For(0, header.Layers, layer => DecodeLayer(entry.Span, header, codec, kv, layer));
-        }
-        catch (AggregateException e) when (e.InnerException is CorruptCacheException corrupt)
-        {
-            throw corrupt;
-        }
-        return new CachedChunk(kv, header.Codec, header.Fingerprint, header.OutsideAttention);
-    }
-
-    /// <summary>Reads the header, checks the fingerprint, and allocates the cache the layers decode into.</summary>
-    internal static (ChunkCacheHeader Header, KvCodec Codec, KvCache Kv) Open(ReadOnlySpan<byte> entry, ReadOnlySpan<byte> expectedFingerprint)
-    {
-        var header = ChunkCacheHeader.Read(entry);
-        if (!expectedFingerprint.SequenceEqual(header.Fingerprint))
-        {
-            throw new CorruptCacheException("entry was computed by a different model (fingerprint mismatch)");
-        }
-        var kv = KvCache.Uninitialized(header.Layers, header.KvHeads, header.HeadDim, header.Positions, header.KeyForm);
-        return (header, KvCodec.Create(header.Codec, header.GroupSize), kv);
-    }
-
-    /// <summary>Checks one layer's section and decodes it into the cache's arrays for that layer.</summary>
-    internal static void DecodeLayer(ReadOnlySpan<byte> entry, ChunkCacheHeader header, KvCodec codec, KvCache kv, int layer)
-    {
-        var section = header.Sections[layer];
-        var bytes = entry.Slice((int)section.Offset, section.Length);
-        if (Crc32C.Compute(bytes) != section.Crc)
-        {
-            throw new CorruptCacheException($"layer {layer}: section checksum mismatch");
-        }
-        var keyBytes = codec.KeyBytes(kv.Tokens, kv.RowWidth, kv.HeadDim);
-        codec.DecodeKeys(bytes[..keyBytes], kv.Tokens, kv.RowWidth, kv.HeadDim, kv.Keys[layer]);
-        codec.DecodeValues(bytes[keyBytes..], kv.Tokens, kv.RowWidth, kv.HeadDim, kv.Values[layer]);
-    }
+    public static CachedChunk Decode(ReadOnlyMemory<byte> entry, ReadOnlySpan<byte> expectedFingerprint) =>
+        CheckedEntry.Check(entry, expectedFingerprint).Decode();
 }
