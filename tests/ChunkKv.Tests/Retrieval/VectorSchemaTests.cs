@@ -4,7 +4,7 @@ using Npgsql;
 
 namespace ChunkKv.Tests.Retrieval;
 
-/// <summary>The schema of migration 0001 on real PostgreSQL + pgvector: the per-collection HNSW index answers nearest-neighbour queries.</summary>
+/// <summary>The schema of the migrations on real PostgreSQL + pgvector: the per-collection HNSW index (over halfvec casts) answers nearest-neighbour queries.</summary>
 public sealed class VectorSchemaTests : IAsyncLifetime
 {
     private const int Dimension = 16;
@@ -14,6 +14,23 @@ public sealed class VectorSchemaTests : IAsyncLifetime
     {
         _db = await TestDatabase.CreateAsync();
         await new MigrationRunner(_db.DataSource).ApplyAsync();
+    }
+
+    [Fact]
+    public async Task Upgrading_a_database_from_before_0003_rebuilds_its_collections_indexes_as_halfvec()
+    {
+        await using var old = await TestDatabase.CreateAsync();
+        await new MigrationRunner(old.DataSource, Migration.Embedded().Where(m => m.Version < 3).ToList()).ApplyAsync();
+        await old.ExecuteAsync("INSERT INTO collections (name, embedder, embedding_dim) VALUES ('kept', 'e', 8)");
+        var id = await old.ScalarAsync<long>("SELECT id FROM collections WHERE name = 'kept'");
+        var definition = $"SELECT indexdef FROM pg_indexes WHERE indexname = 'chunks_embedding_hnsw_{id}'";
+        Assert.Contains("vector(8)", await old.ScalarAsync<string>(definition), StringComparison.Ordinal);
+
+        var report = await new MigrationRunner(old.DataSource).ApplyAsync();
+
+        Assert.Equal(["0003_halfvec_index"], report.Applied);
+        Assert.Contains("halfvec(8)", await old.ScalarAsync<string>(definition), StringComparison.Ordinal);
+        await old.ExecuteAsync("INSERT INTO collections (name, embedder, embedding_dim) VALUES ('new', 'e', 3072)"); // allowed now
     }
 
     public async Task DisposeAsync() => await _db.DisposeAsync();
@@ -35,7 +52,7 @@ public sealed class VectorSchemaTests : IAsyncLifetime
         var query = vectors[123].Select(v => v + 0.01f * (float)(random.NextDouble() - 0.5)).ToArray();
         var search = $"""
             SELECT ordinal FROM chunks WHERE collection_id = @collection
-            ORDER BY embedding::vector({Dimension}) <=> @query::vector({Dimension}) LIMIT 3
+            ORDER BY embedding::halfvec({Dimension}) <=> @query::halfvec({Dimension}) LIMIT 3
             """;
 
         await using var connection = await _db.DataSource.OpenConnectionAsync();

@@ -7,10 +7,11 @@ using Pgvector;
 namespace ChunkKv.Retrieval.Indexing;
 
 /// <summary>
-/// The PostgreSQL + pgvector provider over the schema of migrations/0001. Embeddings travel as
+/// The PostgreSQL + pgvector provider over the schema of migrations/. Embeddings travel as
 /// <c>Pgvector.Vector</c> parameters, so the data source must map pgvector's types
-/// (<see cref="PgVectorDataSource.Create"/>); SQL casts them to <c>vector(dim)</c>, the expression the
-/// collection's partial index is built on. Similarity search uses the collection's partial HNSW index with
+/// (<see cref="PgVectorDataSource.Create"/>); they are stored at full precision, and the
+/// collection's partial HNSW index is built on <c>embedding::halfvec(dim)</c> (migration 0003: half
+/// the size, up to 4000 dimensions). Similarity search uses that index with
 /// pgvector 0.8's iterative scan, so a metadata filter or documents still ingesting never leave
 /// a query short of results; hybrid search adds PostgreSQL full-text ranking and fuses both by
 /// reciprocal rank.
@@ -19,13 +20,16 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
 {
     public string Provider => "pgvector";
 
+    /// <summary>The most dimensions pgvector's HNSW indexes as <c>halfvec</c> (migration 0003).</summary>
+    public const int MaxDimension = 4000;
+
     public async Task<CollectionInfo> EnsureCollectionAsync(string name, string embedder, int dimension, CollectionSettings? settings = null,
         CancellationToken cancellationToken = default)
     {
-        if (dimension is < 1 or > 2000)
+        if (dimension is < 1 or > MaxDimension)
         {
             throw new ArgumentOutOfRangeException(nameof(dimension), dimension,
-                "pgvector's HNSW index takes 1 to 2000 dimensions; use the embedded index or a smaller embedder");
+                $"pgvector's HNSW index takes 1 to {MaxDimension} dimensions (as halfvec); use the embedded index or a smaller embedder");
         }
         await using (var insert = dataSource.CreateCommand(
             "INSERT INTO collections (name, embedder, embedding_dim, settings) VALUES (@name, @embedder, @dim, @settings::jsonb) ON CONFLICT (name) DO NOTHING"))
@@ -333,13 +337,17 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
     private static string Visible(long collectionId) =>
         $"c.collection_id = {collectionId.ToString(System.Globalization.CultureInfo.InvariantCulture)}::bigint AND d.status = 'ready' AND d.metadata @> @filter::jsonb";
 
-    /// <summary>The nearest-neighbour search of one collection (parameters @filter, @q, @limit).</summary>
+    /// <summary>
+    /// The nearest-neighbour search of one collection (parameters @filter, @q, @limit): the HNSW
+    /// index finds the candidates by its halfvec expression, and they are ranked and scored by the
+    /// exact distance of the full-precision vectors, so scores are the embedded index's.
+    /// </summary>
     internal static string VectorSql(int dimension, long collectionId) => $"""
         WITH nearest AS MATERIALIZED (
             SELECT {HitColumns}, c.embedding::vector({dimension}) <=> @q::vector({dimension}) AS distance
             FROM chunks c JOIN documents d ON d.id = c.document_id
             WHERE {Visible(collectionId)}
-            ORDER BY c.embedding::vector({dimension}) <=> @q::vector({dimension}) LIMIT @limit
+            ORDER BY c.embedding::halfvec({dimension}) <=> @q::halfvec({dimension}) LIMIT @limit
         )
         SELECT *, 1 - distance FROM nearest ORDER BY distance, id
         """;

@@ -21,8 +21,35 @@ public sealed class PgVectorChunkIndexTests : ChunkIndexContract
     [Fact]
     public async Task A_dimension_beyond_what_hnsw_indexes_is_refused_up_front()
     {
-        var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Index.EnsureCollectionAsync("big", "e", 2048));
-        Assert.Contains("2000", error.Message, StringComparison.Ordinal);
+        var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Index.EnsureCollectionAsync("big", "e", 4001));
+        Assert.Contains("4000", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_3072_dimension_collection_is_indexed_as_halfvec_and_scored_at_full_precision()
+    {
+        // text-embedding-3-large's size: more than HNSW indexes as vector (2000), within halfvec's 4000.
+        const int large = 3072;
+        await Index.EnsureCollectionAsync("large", "e", large);
+        var random = new Random(4);
+        var vectors = Enumerable.Range(0, 40).Select(_ =>
+        {
+            var v = Enumerable.Range(0, large).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+            System.Numerics.Tensors.TensorPrimitives.Divide(v, System.Numerics.Tensors.TensorPrimitives.Norm(v), v);
+            return v;
+        }).ToArray();
+        await AddReadyAsync("a", vectors, collection: "large");
+        var query = vectors[17].Select((x, i) => x + (i % 7 == 0 ? 0.01f : 0f)).ToArray();
+
+        var hits = await Index.SearchAsync("large", new SearchRequest(query, 3));
+
+        Assert.Equal(17, hits[0].Ordinal);
+        var exact = System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(query, vectors[17]);
+        Assert.Equal(exact, hits[0].Score, 1e-5); // halfvec only ranks the candidates; the score is the full-precision cosine
+        var collectionId = await _db!.ScalarAsync<long>("SELECT id FROM collections WHERE name = 'large'");
+        var definition = await _db.ScalarAsync<string>(
+            $"SELECT indexdef FROM pg_indexes WHERE indexname = 'chunks_embedding_hnsw_{collectionId}'");
+        Assert.Contains("halfvec(3072)", definition, StringComparison.Ordinal);
     }
 
     [Fact]
