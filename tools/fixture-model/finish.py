@@ -111,7 +111,7 @@ def main():
     samples(tokenizer, os.path.join(args.model, "samples"))
     with open(os.path.join(args.model, "reference.json"), "w") as f:
         json.dump(reference(model, tokenizer, sets["heldout-small"]), f)
-    checkpoint = torch.load(os.path.join(args.work, "checkpoint.pt"))
+    checkpoint = torch.load(os.path.join(args.work, "checkpoint.pt"), map_location="cpu", weights_only=False)
     log = checkpoint["state"]["log"]  # the checkpoint's own record, so an interrupted run finishes too
     loss_svg(log, os.path.join(args.model, "loss.svg"))
     chosen = [r for r in sets["heldout"] if r["kind"] == "single"][:args.score_limit] + \

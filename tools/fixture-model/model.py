@@ -43,7 +43,7 @@ class RmsNorm(nn.Module):
 
 
 def rope_tables(config, positions):
-    inv = 1.0 / config.rope_theta ** (torch.arange(0, config.head_dim, 2, dtype=torch.float64) / config.head_dim)
+    inv = 1.0 / config.rope_theta ** (torch.arange(0, config.head_dim, 2, dtype=torch.float64, device=positions.device) / config.head_dim)
     angles = positions.to(torch.float64)[..., None] * inv
     angles = torch.cat([angles, angles], dim=-1)
     return angles.cos().to(torch.float32), angles.sin().to(torch.float32)
@@ -113,12 +113,12 @@ class Llama(nn.Module):
         b, t = ids.shape
         cached = 0 if past is None else past[0][0].shape[2]
         if positions is None:
-            positions = torch.arange(cached, cached + t)
+            positions = torch.arange(cached, cached + t, device=ids.device)
         cos, sin = rope_tables(self.c, positions)
         if positions.dim() == 2:
             cos, sin = cos[:, None], sin[:, None]
         if mask is None:
-            mask = torch.full((t, cached + t), float("-inf")).triu(1 + cached)
+            mask = torch.full((t, cached + t), float("-inf"), device=ids.device).triu(1 + cached)
         x = self.embed_tokens(ids)
         presents = []
         for i, layer in enumerate(self.layers):
@@ -154,7 +154,7 @@ def save_safetensors(tensors, path):
     blobs = []
     offset = 0
     for name in sorted(tensors):
-        data = tensors[name].detach().to(torch.float16).contiguous().numpy().tobytes()
+        data = tensors[name].detach().to(torch.float16).cpu().contiguous().numpy().tobytes()
         header[name] = {"dtype": "F16", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)

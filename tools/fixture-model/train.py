@@ -131,7 +131,7 @@ def parallel_questions(batch, width):
     return positions, mask
 
 
-def step_loss(model, batch, pad_id, lm_weight=0.0, parallel=False):
+def step_loss(model, batch, pad_id, lm_weight=0.0, parallel=False, device="cpu"):
     width = max(len(s[0]) for s in batch)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     rows, cols, targets = [], [], []
@@ -141,9 +141,12 @@ def step_loss(model, batch, pad_id, lm_weight=0.0, parallel=False):
         cols += positions
         targets += answer
     positions, mask = parallel_questions(batch, width) if parallel else (None, None)
+    ids = ids.to(device)
+    if parallel:
+        positions, mask = positions.to(device), mask.to(device)
     hidden, _ = model.hidden_states(ids, positions=positions, mask=mask)
     logits = model.logits_at(hidden[rows, cols])
-    targets = torch.tensor(targets)
+    targets = torch.tensor(targets, device=device)
     loss = F.cross_entropy(logits, targets)
     if lm_weight > 0:
         # Next-token loss over every real token: the template words, the questions and the pronouns
@@ -184,6 +187,8 @@ def main():
     parser.add_argument("--out", required=True, help="the model directory to write at the end")
     parser.add_argument("--steps", type=int, default=3000, help="total steps; the learning-rate schedule spans them")
     parser.add_argument("--stop-after", type=int, default=0, help="stop (checkpointed) at this step, schedule unchanged")
+    parser.add_argument("--minutes", type=float, default=0,
+                        help="stop (checkpointed) after this many minutes of this run, schedule unchanged (for a lent machine's time)")
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--heads", type=int, default=4)
@@ -198,6 +203,8 @@ def main():
                         help="each question sees the context and itself only, not the questions answered before it")
     parser.add_argument("--recap", action="store_true", help="warm-up worlds restate every fact after the notes, each value a target")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda, or auto (cuda when there is one); checkpoints resume on either")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--checkpoint-minutes", type=float, default=5)
     args = parser.parse_args()
@@ -208,7 +215,8 @@ def main():
     vocab = corpus.Vocabulary()
     tokenizer = build_tokenizer(vocab)
     config = Config(tokenizer.size, args.hidden, args.layers, args.heads, args.kv_heads, args.intermediate)
-    model = Llama(config)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    model = Llama(config).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "embed" not in n]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2 or "embed" in n]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
@@ -217,24 +225,25 @@ def main():
     state = {"step": 0, "stage": 0, "elapsed": 0.0, "log": []}
     checkpoint = os.path.join(args.work, "checkpoint.pt")
     if os.path.exists(checkpoint):
-        saved = torch.load(checkpoint)
+        saved = torch.load(checkpoint, map_location=device, weights_only=False)  # it holds the data rng too
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         rng.setstate(saved["rng"])
-        torch.set_rng_state(saved["torch_rng"])
+        torch.set_rng_state(saved["torch_rng"].cpu())
         state = saved["state"]
         print(f"resumed at step {state['step']} (stage {state['stage']})", flush=True)
     params = sum(p.numel() for p in model.parameters())
-    print(f"vocabulary {tokenizer.size}, parameters {params / 1e6:.2f} M, config {vars(config)}", flush=True)
+    print(f"vocabulary {tokenizer.size}, parameters {params / 1e6:.2f} M, config {vars(config)}, on {device}", flush=True)
 
     recent = []
     started, last_save = time.time(), time.time()
+    run_started = started
     last = min(args.steps, args.stop_after or args.steps)
     while state["step"] < last:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(state["step"], args.steps, args.lr)
         batch = batches(rng, vocab, tokenizer, state["stage"], args.token_budget, args.one_attribute_share, args.recap)
-        loss, correct = step_loss(model, batch, tokenizer.special[corpus.PAD_TOKEN], args.lm_weight, args.parallel_questions)
+        loss, correct = step_loss(model, batch, tokenizer.special[corpus.PAD_TOKEN], args.lm_weight, args.parallel_questions, device)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -258,6 +267,9 @@ def main():
             state["stage"] += 1
             recent = []
             print(f"step {state['step']}: stage {state['stage']} {STAGES[state['stage']]}", flush=True)
+        out_of_time = args.minutes > 0 and time.time() - run_started > args.minutes * 60
+        if out_of_time:
+            last = state["step"]
         if time.time() - last_save > args.checkpoint_minutes * 60 or state["step"] == last:
             state["elapsed"] = elapsed
             started = time.time()
