@@ -115,6 +115,35 @@ public sealed class QueryPipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_corrupt_cache_is_computed_again_and_replaced_never_served()
+    {
+        await IngestAsync(Corpus.Prose(paragraphs: 4, seed: 6));
+        var pipeline = Pipeline();
+        var request = new QueryRequest("docs", "layer seven", TopK: 2, Method: FusionMethod.Reuse, MaxTokens: 3);
+        var first = await pipeline.AskAsync(request);
+        var loader = new PromptCacheLoader(_model, _store, _codec);
+        var prefix = _layout.Build(_model.Tokenizer!, [], "x").Prefix;
+        var key = loader.KeyOf(prefix, _model.Tokenizer!.Encode(first.Sources[1].Hit.Content + _layout.ChunkSeparator, addSpecialTokens: false));
+        var tier = _store.Tiers[0];
+        byte[] corrupt;
+        using (var stored = await tier.GetAsync(key, default))
+        {
+            corrupt = stored!.Bytes.ToArray();
+        }
+        corrupt[^7] ^= 0x40; // inside the last layer's values
+        await tier.PutAsync(key, corrupt, default);
+
+        var again = await pipeline.AskAsync(request);
+
+        Assert.Equal(CacheSource.Hit, again.Sources[0].Cache);
+        Assert.Equal(CacheSource.Computed, again.Sources[1].Cache);
+        Assert.Equal(first.AnswerTokens, again.AnswerTokens);
+        using var replaced = await tier.GetAsync(key, default);
+        Assert.NotEqual(corrupt, replaced!.Bytes.ToArray());
+        Assert.Equal(CacheSource.Hit, (await pipeline.AskAsync(request)).Sources[1].Cache);
+    }
+
+    [Fact]
     public async Task CacheBlend_reports_the_recomputed_rows_of_each_source()
     {
         await IngestAsync(Corpus.Prose(paragraphs: 8, seed: 7));
