@@ -90,12 +90,19 @@ internal sealed class StoredKvFill
         }
     }
 
-    /// <summary>Waits until the background thread has stopped touching the sequence and the sources, whatever happened.</summary>
+    /// <summary>
+    /// Stops the fill and returns once the background thread has stopped touching the sequence and
+    /// the sources. Layers nobody has started are left unwritten: after <see cref="WaitForAll"/>
+    /// there are none, and after a failed fusion nobody reads them.
+    /// </summary>
     public void Finish()
     {
         for (var layer = 0; layer < filled.Length; layer++)
         {
-            TryFill(layer);
+            if (Interlocked.CompareExchange(ref claimed[layer], 1, 0) == 0)
+            {
+                filled[layer].SetResult();
+            }
         }
         background.Wait();
     }
