@@ -68,6 +68,13 @@ class Vocabulary:
         self.orgs = [o for o in _names(rng, 48, ORG_ENDINGS) if o not in self.people and o not in self.places]
         self.instruments = INSTRUMENTS
 
+    def small(self, people):
+        """The first `people` people and half as many values of each kind: a small world to learn lookup in."""
+        world = Vocabulary.__new__(Vocabulary)
+        world.people = self.people[:people]
+        world.places, world.orgs, world.instruments = (v[:people // 2] for v in (self.places, self.orgs, self.instruments))
+        return world
+
     def values(self, attribute):
         return {"born": self.places, "work": self.orgs, "play": self.instruments}[attribute]
 

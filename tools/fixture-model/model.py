@@ -92,7 +92,11 @@ class Layer(nn.Module):
 
 
 class Llama(nn.Module):
-    def __init__(self, c):
+    def __init__(self, c, init="fan-in"):
+        """`init`: "fan-in" draws each matrix at std 1/sqrt(fan-in) (the embeddings at 1/sqrt(hidden));
+        "gpt2" draws every matrix at std 0.02, the output projections scaled down by sqrt(2·layers).
+        At this width 0.02 is a fifth of fan-in scale, and with it a lookup of a value by its key did
+        not form in 17 minutes of probing; at fan-in scale it formed within 300 steps."""
         super().__init__()
         self.c = c
         self.embed_tokens = nn.Embedding(c.vocab_size, c.hidden)
@@ -100,7 +104,10 @@ class Llama(nn.Module):
         self.norm = RmsNorm(c.hidden, c.eps)
         for name, p in self.named_parameters():
             if p.dim() == 2:
-                std = 0.02 / math.sqrt(2 * c.layers) if name.endswith(("o_proj.weight", "down_proj.weight")) else 0.02
+                if init == "gpt2":
+                    std = 0.02 / math.sqrt(2 * c.layers) if name.endswith(("o_proj.weight", "down_proj.weight")) else 0.02
+                else:
+                    std = 1.0 / math.sqrt(c.hidden if "embed" in name else p.shape[1])
                 nn.init.normal_(p, std=std)
 
     def hidden_states(self, ids, positions=None, past=None, mask=None):

@@ -36,10 +36,11 @@ import corpus  # noqa: E402
 import layout  # noqa: E402
 from model import Config, Llama, save_safetensors  # noqa: E402
 
-# (tokens per chunk, fewest chunks, most chunks, the full task or direct facts only); a stage is
-# left when training accuracy reaches ADVANCE_AT. The first is plain associative recall, which a
-# small transformer learns quickly; pronouns, fillers and long contexts come once lookup works.
-STAGES = [(24, 1, 2, False), (24, 2, 3, True), (48, 2, 5, True), (128, 2, 10, True)]
+# (tokens per chunk, fewest chunks, most chunks, the full task or direct facts only, the world's
+# people: all, or a small world first); a stage is left when training accuracy reaches ADVANCE_AT.
+# The first is plain associative recall in a small world (each name seen often), where the lookup
+# forms first; then the whole world; pronouns, fillers and long contexts come once lookup works.
+STAGES = [(24, 1, 2, False, 24), (24, 1, 2, False, None), (24, 2, 3, True, None), (48, 2, 5, True, None), (128, 2, 10, True, None)]
 ADVANCE_AT = 0.9
 QUESTIONS_PER_SEQUENCE = 8
 
@@ -57,6 +58,8 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_s
     form an induction circuit learns first: the same words before the value as in the notes.
     """
     tokens_of = lambda s: len(tokenizer.encode(" " + s))  # noqa: E731
+    if STAGES[stage][4] is not None:
+        vocab = vocab.small(STAGES[stage][4])
     if STAGES[stage][3]:
         example = corpus.make_example(rng, vocab, chunk_count, STAGES[stage][0], tokens_of)
     else:
@@ -97,7 +100,7 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_s
 
 def batches(rng, vocab, tokenizer, stage, token_budget, one_attribute_share=0.0, recap=False):
     """Sequences with one chunk count, so they are of about one length and padding wastes little."""
-    _, fewest, most, _ = STAGES[stage]
+    _, fewest, most, _, _ = STAGES[stage]
     chunk_count = rng.randint(fewest, most)
     batch, longest = [], 0
     while True:
@@ -202,6 +205,8 @@ def main():
     parser.add_argument("--parallel-questions", action="store_true",
                         help="each question sees the context and itself only, not the questions answered before it")
     parser.add_argument("--recap", action="store_true", help="warm-up worlds restate every fact after the notes, each value a target")
+    parser.add_argument("--init", choices=["fan-in", "gpt2"], default="fan-in",
+                        help="weight scale at the start (gpt2: std 0.02 everywhere, what the committed checkpoint's runs used)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu",
                         help="cpu, cuda, or auto (cuda when there is one); checkpoints resume on either")
@@ -216,7 +221,7 @@ def main():
     tokenizer = build_tokenizer(vocab)
     config = Config(tokenizer.size, args.hidden, args.layers, args.heads, args.kv_heads, args.intermediate)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    model = Llama(config).to(device)
+    model = Llama(config, args.init).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "embed" not in n]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2 or "embed" in n]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
