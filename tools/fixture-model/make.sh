@@ -12,10 +12,10 @@ target=$repo/tests/fixtures/fixture-model
 # 569 steps in batches of 6144 padded tokens (the schedule of a 2400-step run); batches of 2048
 # (more updates per minute) to step 1066; a next-token loss beside the answer loss to 1319; then
 # the answer loss alone on a 3600-step schedule, stopped at step 2737 (CHUNKKV_FIXTURE_STOP=3600 goes on).
-/usr/bin/python3 "$here/train.py" --work "$work" --out "$work/final-model" --steps 2400 --stop-after 569 "$@"
-/usr/bin/python3 "$here/train.py" --work "$work" --out "$work/final-model" --steps 5500 --token-budget 2048 --stop-after 1066 "$@"
-/usr/bin/python3 "$here/train.py" --work "$work" --out "$work/final-model" --steps 5500 --token-budget 2048 --lm-weight 0.3 --stop-after 1319 "$@"
-/usr/bin/python3 "$here/train.py" --work "$work" --out "$work/final-model" --steps 3600 --token-budget 2048 --stop-after "${CHUNKKV_FIXTURE_STOP:-2737}" "$@"
+/usr/bin/python3 "$here/train.py" --work "$work" --out "$work/final-model" --init gpt2 --steps 2400 --stop-after 569 "$@"
+/usr/bin/python3 "$here/train.py" --work "$work" --out "$work/final-model" --init gpt2 --steps 5500 --token-budget 2048 --stop-after 1066 "$@"
+/usr/bin/python3 "$here/train.py" --work "$work" --out "$work/final-model" --init gpt2 --steps 5500 --token-budget 2048 --lm-weight 0.3 --stop-after 1319 "$@"
+/usr/bin/python3 "$here/train.py" --work "$work" --out "$work/final-model" --init gpt2 --steps 3600 --token-budget 2048 --stop-after "${CHUNKKV_FIXTURE_STOP:-2737}" "$@"
 rm -rf "$target"
 mkdir -p "$(dirname "$target")"
 # latest-model is what the last checkpoint holds (final-model exists only once a run reaches its last step).

@@ -17,7 +17,7 @@ python=${CHUNKKV_PYTHON:-python3}
 export PYTHONUNBUFFERED=1
 "$python" "$here/train.py" --work "$work" --out "$work/final-model" --device "${CHUNKKV_GPU_DEVICE:-cuda}" \
   --steps "${CHUNKKV_GPU_STEPS:-40000}" --token-budget "${CHUNKKV_GPU_TOKENS:-32768}" --lr 1e-3 \
-  --parallel-questions --one-attribute-share 0.5 --threads "$(nproc)" \
+  --parallel-questions --one-attribute-share 0.5 --warm-up-world 24 --threads "$(nproc)" \
   --minutes "${CHUNKKV_GPU_MINUTES:-7}" --checkpoint-minutes 2 2>&1 | tee "$out/train.log"
 rm -rf "$work/fixture-model"
 cp -r "$work/latest-model" "$work/fixture-model"

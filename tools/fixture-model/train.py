@@ -37,10 +37,12 @@ import layout  # noqa: E402
 from model import Config, Llama, save_safetensors  # noqa: E402
 
 # (tokens per chunk, fewest chunks, most chunks, the full task or direct facts only, the world's
-# people: all, or a small world first); a stage is left when training accuracy reaches ADVANCE_AT.
-# The first is plain associative recall in a small world (each name seen often), where the lookup
-# forms first; then the whole world; pronouns, fillers and long contexts come once lookup works.
-STAGES = [(24, 1, 2, False, 24), (24, 1, 2, False, None), (24, 2, 3, True, None), (48, 2, 5, True, None), (128, 2, 10, True, None)]
+# people: None for all); a stage is left when training accuracy reaches ADVANCE_AT. The first is
+# plain associative recall; pronouns, fillers and long contexts come once lookup works.
+# --warm-up-world N puts a stage before them all, in a world of N people (each name seen often),
+# where the lookup forms first.
+BASE_STAGES = [(24, 1, 2, False, None), (24, 2, 3, True, None), (48, 2, 5, True, None), (128, 2, 10, True, None)]
+STAGES = BASE_STAGES
 ADVANCE_AT = 0.9
 QUESTIONS_PER_SEQUENCE = 8
 
@@ -207,6 +209,8 @@ def main():
     parser.add_argument("--recap", action="store_true", help="warm-up worlds restate every fact after the notes, each value a target")
     parser.add_argument("--init", choices=["fan-in", "gpt2"], default="fan-in",
                         help="weight scale at the start (gpt2: std 0.02 everywhere, what the committed checkpoint's runs used)")
+    parser.add_argument("--warm-up-world", type=int, default=0,
+                        help="a first stage of direct facts in a world of this many people (0: none, as the committed checkpoint's runs)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu",
                         help="cpu, cuda, or auto (cuda when there is one); checkpoints resume on either")
@@ -214,6 +218,8 @@ def main():
     parser.add_argument("--checkpoint-minutes", type=float, default=5)
     args = parser.parse_args()
 
+    global STAGES
+    STAGES = ([(24, 1, 2, False, args.warm_up_world)] if args.warm_up_world else []) + BASE_STAGES
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     os.makedirs(args.work, exist_ok=True)
