@@ -42,23 +42,30 @@ public static class KvRepositioning
         ArgumentOutOfRangeException.ThrowIfNegative(firstSlot);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(firstSlot + positions.Length, sequence.Count);
         var current = sequence.Positions.AsSpan(firstSlot, positions.Length);
-        var turns = new int[positions.Length];
-        var moved = false;
-        for (var i = 0; i < turns.Length; i++)
-        {
-            turns[i] = positions[i] - current[i];
-            moved |= turns[i] != 0;
-        }
-        if (!moved)
+        if (rope.TurnTable(current, positions) is not { } table)
         {
             return;
         }
-        var (cos, sin) = rope.Table(turns);
+        var (cos, sin) = table;
         for (var layer = 0; layer < sequence.Layers; layer++)
         {
             sequence.TurnKeys(rope, layer, firstSlot, positions.Length, cos, sin);
         }
         positions.CopyTo(current);
+    }
+
+    /// <summary>The RoPE table that turns keys at positions <paramref name="from"/> to <paramref name="to"/>; null when none moves.</summary>
+    public static (float[] Cos, float[] Sin)? TurnTable(this Rope rope, ReadOnlySpan<int> from, ReadOnlySpan<int> to)
+    {
+        ArgumentNullException.ThrowIfNull(rope);
+        var turns = new int[to.Length];
+        var moved = false;
+        for (var i = 0; i < turns.Length; i++)
+        {
+            turns[i] = to[i] - from[i];
+            moved |= turns[i] != 0;
+        }
+        return moved ? rope.Table(turns) : null;
     }
 
     /// <summary>

@@ -117,7 +117,7 @@ public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants =
             var cache = Expect(sequence, caches!.Chunks[i], global.Length, null, $"chunk {i}");
             if (method.Positions == ChunkPositions.Reordered)
             {
-                pieces.Add(new StoredKvFill.Piece(sequence.Reserve(global), cache, TurnsTo(global, cache.Positions)));
+                pieces.Add(new StoredKvFill.Piece(sequence.Reserve(global), cache, transformer.Rope.TurnTable(cache.Positions, global)));
                 last = global[^1];
             }
             else
@@ -129,19 +129,6 @@ public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants =
         // The question follows the furthest position: with composite positions that is the longest chunk's end.
         sequence.Reserve(Positions(last + 1, prompt.Question.Length));
         return pieces;
-    }
-
-    /// <summary>The RoPE table that turns keys computed at <paramref name="from"/> to <paramref name="to"/>; null when none moves.</summary>
-    private (float[] Cos, float[] Sin)? TurnsTo(int[] to, int[] from)
-    {
-        var turns = new int[to.Length];
-        var moved = false;
-        for (var i = 0; i < turns.Length; i++)
-        {
-            turns[i] = to[i] - from[i];
-            moved |= turns[i] != 0;
-        }
-        return moved ? transformer.Rope.Table(turns) : null;
     }
 
     private static IKvLayerSource Expect(KvSequence sequence, IKvLayerSource? cache, int tokens, int? firstPosition, string what)
