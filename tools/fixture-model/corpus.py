@@ -91,16 +91,22 @@ def _filler(rng, vocab, choices=FILLERS):
                                       instrument=rng.choice(vocab.instruments))
 
 
-def make_direct_example(rng, vocab, chunk_count, chunk_words, tokens_of, one_attribute_share=0.0):
+def make_direct_example(rng, vocab, chunk_count, chunk_words, tokens_of, one_attribute_share=0.0, facts_per_chunk=None):
     """The warm-up world: direct facts only ("Brenna was born in Velmora."), no pronouns, no fillers.
 
     With probability `one_attribute_share` every fact is of one attribute, so a value of the asked
     kind is no longer a shortcut to most answers: only binding the value to its person is rewarded.
+    With `facts_per_chunk`, each chunk opens on a sentence that names no value and holds exactly
+    that many facts (the smallest lookup: two facts, nothing else to confuse them with).
     """
     people = rng.sample(vocab.people, min(len(vocab.people), 14 * chunk_count + 8))
     facts, chunks = [], []
     attribute = rng.choice(list(ATTRIBUTES)) if rng.random() < one_attribute_share else None
     for _ in range(chunk_count):
+        if facts_per_chunk is not None:
+            opening = rng.choice([f for f in OPENING_FILLERS if "{" not in f])
+            chunks.append(" ".join([opening] + [_direct(rng, vocab, people.pop(), facts, attribute) for _ in range(facts_per_chunk)]))
+            continue
         sentences = [_filler(rng, vocab, OPENING_FILLERS)]
         length = tokens_of(sentences[0])
         while length < chunk_words:

@@ -19,6 +19,7 @@ from the context (~70 % with one chunk, ~45 % with two), then sits there: tellin
 value belongs to had not started after 3000+ steps (about 1.5 hours).
 """
 import argparse
+import collections
 import json
 import math
 import os
@@ -36,12 +37,25 @@ import corpus  # noqa: E402
 import layout  # noqa: E402
 from model import Config, Llama, save_safetensors  # noqa: E402
 
-# (tokens per chunk, fewest chunks, most chunks, the full task or direct facts only, the world's
-# people: None for all); a stage is left when training accuracy reaches ADVANCE_AT. The first is
-# plain associative recall; pronouns, fillers and long contexts come once lookup works.
-# --warm-up-world N puts a stage before them all, in a world of N people (each name seen often),
-# where the lookup forms first.
-BASE_STAGES = [(24, 1, 2, False, None), (24, 2, 3, True, None), (48, 2, 5, True, None), (128, 2, 10, True, None)]
+# A stage of the curriculum; it is left when training accuracy reaches ADVANCE_AT. The first base
+# stage is plain associative recall; pronouns, fillers and long contexts come once lookup works.
+# world: the world's people (None for all); facts: exact facts per chunk (direct facts only);
+# one_attribute: the share of worlds whose facts are all of one attribute (None: --one-attribute-share).
+Stage = collections.namedtuple("Stage", "chunk_tokens fewest most full_task world facts one_attribute",
+                               defaults=(None, None, None))
+BASE_STAGES = [Stage(24, 1, 2, False), Stage(24, 2, 3, True), Stage(48, 2, 5, True), Stage(128, 2, 10, True)]
+
+
+def warm_up_stages(world, pairs_first):
+    """Stages before the base ones, in a world of `world` people (each name seen often), where the
+    lookup forms first; with `pairs_first`, two facts of one attribute before that (the probe's
+    setting in which the lookup formed fastest)."""
+    if not world:
+        return []
+    first = [Stage(0, 1, 1, False, world, facts=2, one_attribute=1.0)] if pairs_first else []
+    return first + [Stage(24, 1, 2, False, world)]
+
+
 STAGES = BASE_STAGES
 ADVANCE_AT = 0.9
 QUESTIONS_PER_SEQUENCE = 8
@@ -60,12 +74,14 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_s
     form an induction circuit learns first: the same words before the value as in the notes.
     """
     tokens_of = lambda s: len(tokenizer.encode(" " + s))  # noqa: E731
-    if STAGES[stage][4] is not None:
-        vocab = vocab.small(STAGES[stage][4])
-    if STAGES[stage][3]:
-        example = corpus.make_example(rng, vocab, chunk_count, STAGES[stage][0], tokens_of)
+    stage = STAGES[stage]
+    if stage.world is not None:
+        vocab = vocab.small(stage.world)
+    if stage.full_task:
+        example = corpus.make_example(rng, vocab, chunk_count, stage.chunk_tokens, tokens_of)
     else:
-        example = corpus.make_direct_example(rng, vocab, chunk_count, STAGES[stage][0], tokens_of, one_attribute_share)
+        share = one_attribute_share if stage.one_attribute is None else stage.one_attribute
+        example = corpus.make_direct_example(rng, vocab, chunk_count, stage.chunk_tokens, tokens_of, share, stage.facts)
     cross = [q for q in example.questions if q[0] == "cross"]
     single = [q for q in example.questions if q[0] == "single"]
     rng.shuffle(cross)
@@ -102,8 +118,7 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_s
 
 def batches(rng, vocab, tokenizer, stage, token_budget, one_attribute_share=0.0, recap=False):
     """Sequences with one chunk count, so they are of about one length and padding wastes little."""
-    _, fewest, most, _, _ = STAGES[stage]
-    chunk_count = rng.randint(fewest, most)
+    chunk_count = rng.randint(STAGES[stage].fewest, STAGES[stage].most)
     batch, longest = [], 0
     while True:
         sequence = training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_share, recap)
@@ -211,6 +226,8 @@ def main():
                         help="weight scale at the start (gpt2: std 0.02 everywhere, what the committed checkpoint's runs used)")
     parser.add_argument("--warm-up-world", type=int, default=0,
                         help="a first stage of direct facts in a world of this many people (0: none, as the committed checkpoint's runs)")
+    parser.add_argument("--warm-up-pairs", action="store_true",
+                        help="with --warm-up-world: first a stage of two facts of one attribute in that world")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu",
                         help="cpu, cuda, or auto (cuda when there is one); checkpoints resume on either")
@@ -219,7 +236,7 @@ def main():
     args = parser.parse_args()
 
     global STAGES
-    STAGES = ([(24, 1, 2, False, args.warm_up_world)] if args.warm_up_world else []) + BASE_STAGES
+    STAGES = warm_up_stages(args.warm_up_world, args.warm_up_pairs) + BASE_STAGES
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     os.makedirs(args.work, exist_ok=True)
