@@ -65,7 +65,7 @@ def build_tokenizer(vocab):
     return bpe.Tokenizer.train(corpus.all_sentences_for_tokenizer(vocab), [corpus.END_TOKEN, corpus.PAD_TOKEN])
 
 
-def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_share=0.0, recap=False):
+def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_share=0.0, recap=False, questions_per_chunk=0):
     """One context and several questions: (ids, target positions, target ids, target kinds).
 
     With `recap` (warm-up worlds only), the chunks are followed by "Recap:" and every fact's
@@ -86,8 +86,11 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_s
     single = [q for q in example.questions if q[0] == "single"]
     rng.shuffle(cross)
     rng.shuffle(single)
-    asked = cross[:QUESTIONS_PER_SEQUENCE // 2]
-    asked += single[:QUESTIONS_PER_SEQUENCE - len(asked)]
+    # Questions asked in parallel (each sees only the context) cost a few tokens each against a
+    # long context, so a long context can carry more of them: `questions_per_chunk` a chunk.
+    questions = max(QUESTIONS_PER_SEQUENCE, questions_per_chunk * chunk_count)
+    asked = cross[:questions // 2]
+    asked += single[:questions - len(asked)]
     rng.shuffle(asked)
     prefix, chunks, _ = layout.pieces(tokenizer, corpus.PREFIX, example.chunks, "")
     ids = prefix + [t for chunk in chunks for t in chunk]
@@ -116,12 +119,12 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_s
     return ids, positions, targets, kinds, context_end, segments
 
 
-def batches(rng, vocab, tokenizer, stage, token_budget, one_attribute_share=0.0, recap=False):
+def batches(rng, vocab, tokenizer, stage, token_budget, one_attribute_share=0.0, recap=False, questions_per_chunk=0):
     """Sequences with one chunk count, so they are of about one length and padding wastes little."""
     chunk_count = rng.randint(STAGES[stage].fewest, STAGES[stage].most)
     batch, longest = [], 0
     while True:
-        sequence = training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_share, recap)
+        sequence = training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_share, recap, questions_per_chunk)
         longest_next = max(longest, len(sequence[0]))
         if batch and longest_next * (len(batch) + 1) > token_budget:
             return batch
@@ -221,6 +224,8 @@ def main():
                         help="share of warm-up worlds whose facts are all of one attribute (no right-kind shortcut)")
     parser.add_argument("--parallel-questions", action="store_true",
                         help="each question sees the context and itself only, not the questions answered before it")
+    parser.add_argument("--questions-per-chunk", type=int, default=0,
+                        help="with --parallel-questions: ask up to this many questions a chunk (at least 8 a context)")
     parser.add_argument("--recap", action="store_true", help="warm-up worlds restate every fact after the notes, each value a target")
     parser.add_argument("--init", choices=["fan-in", "gpt2"], default="fan-in",
                         help="weight scale at the start (gpt2: std 0.02 everywhere, what the committed checkpoint's runs used)")
@@ -270,7 +275,8 @@ def main():
     while state["step"] < last:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(state["step"], args.steps, args.lr)
-        batch = batches(rng, vocab, tokenizer, state["stage"], args.token_budget, args.one_attribute_share, args.recap)
+        batch = batches(rng, vocab, tokenizer, state["stage"], args.token_budget, args.one_attribute_share, args.recap,
+                        args.questions_per_chunk if args.parallel_questions else 0)
         loss, correct = step_loss(model, batch, tokenizer.special[corpus.PAD_TOKEN], args.lm_weight, args.parallel_questions, device)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
