@@ -7,17 +7,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 work=${CHUNKKV_FIXTURE_WORK:-$repo/.build/fixture-train}
 target=$repo/tests/fixtures/fixture-model
-# The run that made the committed model, in the phases it took (each resumes from the one before's
-# checkpoint; the last was stopped where the session ended, and goes on the same way):
-# 569 steps in batches of 6144 padded tokens (the schedule of a 2400-step run); batches of 2048
-# (more updates per minute) to step 1066; a next-token loss beside the answer loss to 1319; then
-# the answer loss alone on a 3600-step schedule, stopped at step 2737 (CHUNKKV_FIXTURE_STOP=3600 goes on).
-/usr/bin/python3 "$here/train.py" --work "$work" --out "$work/final-model" --init gpt2 --steps 2400 --stop-after 569 "$@"
-/usr/bin/python3 "$here/train.py" --work "$work" --out "$work/final-model" --init gpt2 --steps 5500 --token-budget 2048 --stop-after 1066 "$@"
-/usr/bin/python3 "$here/train.py" --work "$work" --out "$work/final-model" --init gpt2 --steps 5500 --token-budget 2048 --lm-weight 0.3 --stop-after 1319 "$@"
-/usr/bin/python3 "$here/train.py" --work "$work" --out "$work/final-model" --init gpt2 --steps 3600 --token-budget 2048 --stop-after "${CHUNKKV_FIXTURE_STOP:-2737}" "$@"
-rm -rf "$target"
-mkdir -p "$(dirname "$target")"
+source "$here/recipe.sh"
+train() { /usr/bin/python3 "$here/train.py" --work "$work" --out "$work/final-model" "${RECIPE[@]}" --token-budget 2048 --threads 1 "$@"; }
+# The run that made the committed model, in the phases it took (each resumes the one before's checkpoint):
+# 1. the curriculum from the start: the lookup formed in the small world (two facts by step 3564,
+#    its full warm-up by 11 052), carried over to all 360 people at about step 12 200, and met
+#    pronouns from step 12 600. (Steps 7196-9293 ran at 2 threads, which is no faster here.)
+# 2. straight to the last stage, the held-apart sets' shape (2-10 chunks of 128 tokens), to the
+#    step it was stopped at; CHUNKKV_FIXTURE_STOP=N goes on.
+train --stop-after 13235
+train --from-stage 5 --stop-after "${CHUNKKV_FIXTURE_STOP:-16544}"
+rm -rf "$target.new"
 # latest-model is what the last checkpoint holds (final-model exists only once a run reaches its last step).
-cp -r "$work/latest-model" "$target"
+cp -r "$work/latest-model" "$target.new"
+cp "$target/README.md" "$target.new/" 2>/dev/null || true
+rm -rf "$target"
+mv "$target.new" "$target"
 /usr/bin/python3 "$here/finish.py" --work "$work" --model "$target"

@@ -65,28 +65,27 @@ public sealed class FixtureModelTests(FixtureModel fixture, ITestOutputHelper ou
     }
 
     [Fact]
-    public void A_full_prefill_answers_with_a_value_of_the_asked_kind_from_the_context()
+    public void A_full_prefill_answers_held_apart_questions_of_both_kinds()
     {
-        // What the model has learned so far (see the fixture's README): the right kind of value, taken
-        // from the notes; which person it belongs to, not yet. A random or untrained model does neither.
+        // Greedy answers through the engine, exact match against the gold answer, per kind. The floors
+        // sit below what the committed checkpoint measured on this set (its README): a model that lost
+        // the lookup, or a layout or engine change that broke it, falls to chance (a few per cent).
         var tokenizer = fixture.Model.Tokenizer!;
         var transformer = fixture.Model.Transformer;
-        var records = fixture.Small.ToList();
-        int exact = 0, ofTheKind = 0;
-        foreach (var record in records)
+        foreach (var (kind, floor) in new[] { ("single", SingleFloor), ("cross", CrossFloor) })
         {
-            var prompt = fixture.Layout.Build(tokenizer, record.Chunks, record.Question, record.Prefix);
-            var answer = tokenizer.Decode(Generator.Generate(transformer, prompt.AllTokens(), 8, SamplingOptions.Greedy).Tokens).Trim();
-            exact += answer == record.Answer ? 1 : 0;
-            var cue = record.Question.StartsWith("Where was", StringComparison.Ordinal) ? "born in"
-                : record.Question.StartsWith("Where does", StringComparison.Ordinal) ? "works? at"
-                : "plays? the";
-            var text = string.Join(' ', record.Chunks);
-            ofTheKind += answer.Length > 0
-                && System.Text.RegularExpressions.Regex.IsMatch(text, $@"\b{cue} {System.Text.RegularExpressions.Regex.Escape(answer)}\b") ? 1 : 0;
+            var records = fixture.Small.Where(r => r.Kind == kind).ToList();
+            var exact = records.Count(record =>
+            {
+                var prompt = fixture.Layout.Build(tokenizer, record.Chunks, record.Question, record.Prefix);
+                var answer = tokenizer.Decode(Generator.Generate(transformer, prompt.AllTokens(), 8, SamplingOptions.Greedy).Tokens).Trim();
+                return answer == record.Answer;
+            });
+            output.WriteLine($"{kind}: exact {exact}/{records.Count}");
+            Assert.True(exact >= floor * records.Count, $"{kind}: only {exact} of {records.Count} answers are exact (floor {floor:P0})");
         }
-        output.WriteLine($"exact {exact}/{records.Count}, of the asked kind from the context {ofTheKind}/{records.Count}");
-        Assert.True(ofTheKind >= records.Count / 2, $"only {ofTheKind} of {records.Count} answers are a value of the asked kind from the context");
-        Assert.True(exact >= 1, $"only {exact} of {records.Count} answers are exact");
     }
+
+    private const double SingleFloor = 0.30;
+    private const double CrossFloor = 0.55;
 }

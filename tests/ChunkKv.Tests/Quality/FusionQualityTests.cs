@@ -10,15 +10,15 @@ namespace ChunkKv.Tests.Quality;
 
 /// <summary>
 /// The fusion methods on the fixture's small held-apart set, caches through the real store (memory
-/// tier, f16), measured as fidelity to <c>full</c> on the same prompts. The fixture is not yet trained
-/// to answer (its README), so accuracy cannot rank the methods; how far each one's first-token
-/// distribution is from full's can. Margins sit below what was measured (reuse KL 0.40–0.41,
-/// cacheblend:0.15 0.16–0.21; first-token agreement 62–64 % and 68–72 %).
+/// tier, f16): accuracy against the gold answers and fidelity to <c>full</c> on the same prompts.
+/// Margins sit below what the committed checkpoint measured (its README): full 68 % cross / 40 %
+/// single; reuse 0 % / 40 %, KL 2.45 / 0.19; cacheblend:0.15 66 % / 40 %, agreement 94 % / 96 %,
+/// KL 0.0024 / 0.0019.
 /// </summary>
 public sealed class FusionQualityTests(FixtureModel fixture, ITestOutputHelper output) : IClassFixture<FixtureModel>
 {
     [Fact]
-    public async Task CacheBlend_stays_closer_to_full_than_reusing_caches_as_they_are()
+    public async Task CacheBlend_keeps_the_answers_that_reusing_caches_as_they_are_loses()
     {
         var store = new KvStore([new MemoryTier(1L << 30)]);
         var evaluator = new FusionEvaluator(fixture.Model, fixture.Layout, new PromptCacheLoader(fixture.Model, store, KvCodec.Create(KvCodecId.F16)));
@@ -33,13 +33,22 @@ public sealed class FusionQualityTests(FixtureModel fixture, ITestOutputHelper o
         {
             Assert.Equal(1.0, Of("full", kind).FirstTokenAgreement);
             Assert.Equal(0.0, Of("full", kind).MeanKlDivergence, precision: 9);
+            var full = Of("full", kind);
             var reuse = Of("reuse", kind);
             var blend = Of("cacheblend:0.15", kind);
-            Assert.True(reuse.MeanKlDivergence > 0.2, $"{kind}: reuse's KL from full is only {reuse.MeanKlDivergence:F4}: the set does not exercise fusion");
-            Assert.True(blend.MeanKlDivergence < 0.75 * reuse.MeanKlDivergence, $"{kind}: cacheblend KL {blend.MeanKlDivergence:F4} vs reuse {reuse.MeanKlDivergence:F4}");
-            Assert.True(blend.FirstTokenAgreement >= reuse.FirstTokenAgreement, $"{kind}: agreement {blend.FirstTokenAgreement:P0} vs {reuse.FirstTokenAgreement:P0}");
+            Assert.True(blend.MeanKlDivergence < 0.25 * reuse.MeanKlDivergence, $"{kind}: cacheblend KL {blend.MeanKlDivergence:F4} vs reuse {reuse.MeanKlDivergence:F4}");
+            Assert.True(blend.FirstTokenAgreement >= 0.85, $"{kind}: cacheblend agrees with full on only {blend.FirstTokenAgreement:P0}");
+            Assert.True(blend.Accuracy >= full.Accuracy - 0.10, $"{kind}: cacheblend {blend.Accuracy:P0} vs full {full.Accuracy:P0}");
             Assert.InRange(blend.RecomputedShare, 0.14, 0.16);
             Assert.Equal(0.0, reuse.RecomputedShare);
         }
+
+        // A chunk's cache computed alone loses what the chunks before it said: on cross-chunk questions
+        // reusing the caches as they are falls far below full; on single-chunk ones it stays close.
+        Assert.True(Of("reuse", "cross").Accuracy <= Of("full", "cross").Accuracy - 0.40,
+            $"cross: reuse {Of("reuse", "cross").Accuracy:P0} vs full {Of("full", "cross").Accuracy:P0}: the set does not exercise fusion");
+        Assert.True(Of("reuse", "cross").MeanKlDivergence > 1.0, $"cross: reuse's KL from full is only {Of("reuse", "cross").MeanKlDivergence:F4}");
+        Assert.True(Math.Abs(Of("reuse", "single").Accuracy - Of("full", "single").Accuracy) <= 0.10,
+            $"single: reuse {Of("reuse", "single").Accuracy:P0} vs full {Of("full", "single").Accuracy:P0}");
     }
 }
