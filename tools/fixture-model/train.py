@@ -227,9 +227,9 @@ def main():
                         help="with --parallel-questions: ask up to this many questions a chunk (at least 8 a context)")
     parser.add_argument("--recap", action="store_true", help="warm-up worlds restate every fact after the notes, each value a target")
     parser.add_argument("--init", choices=["fan-in", "gpt2"], default="fan-in",
-                        help="weight scale at the start (gpt2: std 0.02 everywhere, what the committed checkpoint's runs used)")
+                        help="weight scale at the start (gpt2: std 0.02 everywhere, what the first checkpoint's runs used)")
     parser.add_argument("--warm-up-world", type=lambda text: [int(n) for n in text.split(",")], default=[],
-                        help="first stages of direct facts in worlds of these many people, in turn (24 or 24,96; none by default, as the committed checkpoint's runs)")
+                        help="first stages of direct facts in worlds of these many people, in turn (24 or 24,96; none by default)")
     parser.add_argument("--warm-up-pairs", action="store_true",
                         help="with --warm-up-world: first a stage of two facts of one attribute in that world")
     parser.add_argument("--from-stage", type=int, default=0,
