@@ -203,6 +203,17 @@ def save_model(model, tokenizer, directory):
     save_safetensors(model.hf_state(), os.path.join(directory, "model.safetensors"))
 
 
+def world_sizes(text):
+    """--warm-up-world's value: people counts, comma-separated ("24" or "24,96")."""
+    try:
+        sizes = [int(n) for n in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected people counts such as 24 or 24,96, got {text!r}") from None
+    if any(n < 2 for n in sizes):
+        raise argparse.ArgumentTypeError(f"a world needs at least 2 people, got {text!r}")
+    return sizes
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", required=True, help="checkpoint and log folder (resumed from when it holds a checkpoint)")
@@ -228,7 +239,7 @@ def main():
     parser.add_argument("--recap", action="store_true", help="warm-up worlds restate every fact after the notes, each value a target")
     parser.add_argument("--init", choices=["fan-in", "gpt2"], default="fan-in",
                         help="weight scale at the start (gpt2: std 0.02 everywhere, what the first checkpoint's runs used)")
-    parser.add_argument("--warm-up-world", type=lambda text: [int(n) for n in text.split(",")], default=[],
+    parser.add_argument("--warm-up-world", type=world_sizes, default=[],
                         help="first stages of direct facts in worlds of these many people, in turn (24 or 24,96; none by default)")
     parser.add_argument("--warm-up-pairs", action="store_true",
                         help="with --warm-up-world: first a stage of two facts of one attribute in that world")
