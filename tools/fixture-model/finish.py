@@ -31,7 +31,7 @@ def loss_svg(log, path):
     top = max(losses)
 
     def x(step):
-        return pad + (width - 2 * pad) * step / max(steps)
+        return pad + (width - 2 * pad) * (step - steps[0]) / max(1, steps[-1] - steps[0])
 
     def curve(values, scale):
         smooth, window = [], 20
@@ -49,7 +49,8 @@ def loss_svg(log, path):
 <text x="{pad}" y="20" font-size="13">fixture model training: answer loss (blue, 0-{top:.1f}) and answer accuracy single (green) / cross (orange), 0-1; smoothed over 20 steps</text>
 <line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="black"/>
 <line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="black"/>
-<text x="{width - pad}" y="{height - 10}" font-size="11" text-anchor="end">step {max(steps)}</text>
+<text x="{pad}" y="{height - 10}" font-size="11">step {steps[0]}</text>
+<text x="{width - pad}" y="{height - 10}" font-size="11" text-anchor="end">step {steps[-1]}</text>
 {stage_lines}
 <polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="{curve(losses, top)}"/>
 <polyline fill="none" stroke="#2ca02c" stroke-width="1.5" points="{curve([e["single"] for e in log], 1)}"/>
@@ -96,7 +97,8 @@ def samples(tokenizer, directory):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", required=True)
+    parser.add_argument("--work", required=True, action="append",
+                        help="a phase's work folder (its checkpoint holds the phase's log); repeat for each phase, in order")
     parser.add_argument("--model", required=True)
     parser.add_argument("--score-limit", type=int, default=500, help="held-apart questions per kind scored in PyTorch")
     args = parser.parse_args()
@@ -111,23 +113,30 @@ def main():
     samples(tokenizer, os.path.join(args.model, "samples"))
     with open(os.path.join(args.model, "reference.json"), "w") as f:
         json.dump(reference(model, tokenizer, sets["heldout-small"]), f)
-    checkpoint = torch.load(os.path.join(args.work, "checkpoint.pt"), map_location="cpu", weights_only=False)
-    log = checkpoint["state"]["log"]  # the checkpoint's own record, so an interrupted run finishes too
+    # Each checkpoint's own record, so an interrupted run finishes too.
+    phases = [torch.load(os.path.join(w, "checkpoint.pt"), map_location="cpu", weights_only=False) for w in args.work]
+    log = [e for p in phases for e in p["state"]["log"]]
     loss_svg(log, os.path.join(args.model, "loss.svg"))
+    # A phase started from a committed model (train.py --init-from) whose own work folder is gone
+    # carries that model's training.json: its figures count, its curve stays in the SVG it drew.
+    earlier = phases[0]["state"].get("earlier")
     chosen = [r for r in sets["heldout"] if r["kind"] == "single"][:args.score_limit] + \
              [r for r in sets["heldout"] if r["kind"] == "cross"][:args.score_limit]
     accuracy = evaluate.score(model, tokenizer, chosen)
-    state = checkpoint["state"]
     summary = {
         "command": "bash tools/fixture-model/make.sh",
-        "args": checkpoint["args"],
-        "steps": state["step"], "minutes": round(state["elapsed"] / 60, 1),
-        "training_tokens": sum(e["tokens"] for e in log),
-        "stage_starts": {str(e["stage"]): e["step"] for prev, e in zip(log, log[1:]) if e["stage"] != prev["stage"]},
+        "args": phases[-1]["args"],
+        "steps": phases[-1]["state"]["step"],
+        "minutes": round(sum(p["state"]["elapsed"] for p in phases) / 60 + (earlier["minutes"] if earlier else 0), 1),
+        "training_tokens": sum(e["tokens"] for e in log) + (earlier["training_tokens"] if earlier else 0),
+        "stage_starts": {**(earlier["stage_starts"] if earlier else {}),
+                         **{str(e["stage"]): e["step"] for prev, e in zip(log, log[1:]) if e["stage"] != prev["stage"]}},
         "parameters": sum(p.numel() for p in model.parameters()),
         "pytorch_accuracy_heldout": accuracy,
         "heldout_questions_per_kind": args.score_limit,
     }
+    if earlier:
+        summary["started_from"] = {"step": earlier["steps"], "report": earlier}
     with open(os.path.join(args.model, "training.json"), "w") as f:
         json.dump(summary, f, indent=2)
     print(json.dumps(summary, indent=2))

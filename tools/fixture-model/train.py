@@ -180,14 +180,16 @@ def step_loss(model, batch, pad_id, lm_weight=0.0, parallel=False, device="cpu")
     return loss, (logits.argmax(-1) == targets)
 
 
-def learning_rate(step, total, peak, warmup=200):
-    if step < warmup:
-        return peak * (step + 1) / warmup
+def learning_rate(step, total, peak, warmup=200, warm_from=0):
+    """Flat after a linear warm-up, then a cosine decay to a tenth over the last quarter of the schedule.
+    warm_from is the step a fresh optimizer began at (0, or --start-step): its moments start empty there."""
     decay_from = int(total * 0.75)
     if step < decay_from:
-        return peak
-    progress = (step - decay_from) / max(1, total - decay_from)
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        rate = peak
+    else:
+        progress = (step - decay_from) / max(1, total - decay_from)
+        rate = peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+    return rate * min(1.0, (step - warm_from + 1) / warmup)
 
 
 def save_model(model, tokenizer, directory):
@@ -201,6 +203,26 @@ def save_model(model, tokenizer, directory):
         json.dump(layout.tokenizer_config(), f, indent=2)
     tokenizer.save(os.path.join(directory, "tokenizer.json"))
     save_safetensors(model.hf_state(), os.path.join(directory, "model.safetensors"))
+
+
+def start_from_model(model, tokenizer, directory, step, device):
+    """Loads a model directory's weights into the model being trained; returns the training state to go on from.
+    The directory's training.json (the earlier run's figures), where it has one, is kept for the report."""
+    from evaluate import load
+    saved, saved_tokenizer = load(directory)
+    if saved.c.__dict__ != model.c.__dict__:
+        sys.exit(f"--init-from {directory}: its config {saved.c.__dict__} is not this run's {model.c.__dict__}")
+    if saved_tokenizer.size != tokenizer.size:
+        sys.exit(f"--init-from {directory}: its tokenizer has {saved_tokenizer.size} tokens, this run's {tokenizer.size}")
+    model.load_state_dict({name: t.to(device) for name, t in saved.state_dict().items()})
+    earlier = None
+    report = os.path.join(directory, "training.json")
+    if os.path.exists(report):
+        with open(report) as f:
+            earlier = json.load(f)
+        if earlier.get("steps") != step:
+            sys.exit(f"--init-from {directory}: its training.json says {earlier.get('steps')} steps, --start-step says {step}")
+    return {"step": step, "stage": 0, "elapsed": 0.0, "log": [], "warm_from": step, "earlier": earlier}
 
 
 def world_sizes(text):
@@ -245,6 +267,10 @@ def main():
                         help="with --warm-up-world: first a stage of two facts of one attribute in that world")
     parser.add_argument("--from-stage", type=int, default=0,
                         help="go on at this stage at least (skipping the stages before it on resume)")
+    parser.add_argument("--init-from", metavar="MODEL_DIR",
+                        help="with no checkpoint in --work: start from this model directory's weights (a fresh optimizer, "
+                             "warmed up again) at --start-step, so a committed model trains on when its checkpoint is gone")
+    parser.add_argument("--start-step", type=int, default=0, help="with --init-from: the step those weights were saved at")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu",
                         help="cpu, cuda, or auto (cuda when there is one); checkpoints resume on either")
@@ -277,6 +303,10 @@ def main():
         torch.set_rng_state(saved["torch_rng"].cpu())
         state = saved["state"]
         print(f"resumed at step {state['step']} (stage {state['stage']})", flush=True)
+    elif args.init_from:
+        state = start_from_model(model, tokenizer, args.init_from, args.start_step, device)
+        rng = random.Random(args.seed + args.start_step)  # not the data the earlier steps saw
+        print(f"started from {args.init_from} at step {state['step']}", flush=True)
     if args.from_stage > state["stage"]:
         state["stage"] = min(args.from_stage, len(STAGES) - 1)
         print(f"from stage {state['stage']} {STAGES[state['stage']]}", flush=True)
@@ -289,7 +319,7 @@ def main():
     last = min(args.steps, args.stop_after or args.steps)
     while state["step"] < last:
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(state["step"], args.steps, args.lr)
+            group["lr"] = learning_rate(state["step"], args.steps, args.lr, warm_from=state.get("warm_from", 0))
         batch = batches(rng, vocab, tokenizer, state["stage"], args.token_budget, args.one_attribute_share, args.recap,
                         args.questions_per_chunk if args.parallel_questions else 0)
         loss, correct = step_loss(model, batch, tokenizer.special[corpus.PAD_TOKEN], args.lm_weight, args.parallel_questions, device)
