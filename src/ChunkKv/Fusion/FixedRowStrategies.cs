@@ -16,8 +16,7 @@ internal sealed class FixedRowStrategy(Func<FusionRun, IEnumerable<int>> context
     public static FixedRowStrategy Reuse { get; } = new(_ => []);
 
     /// <summary><c>epic:k</c>: the first k tokens of each chunk after the first (EPIC's LegoLink: the chunk's attention sinks).</summary>
-    public static FixedRowStrategy Epic { get; } = new(run => Enumerable.Range(1, Math.Max(0, run.Prompt.Chunks.Count - 1))
-        .SelectMany(chunk => run.SlotsOfChunk(chunk).Take(run.Method.Tokens)));
+    public static FixedRowStrategy Epic { get; } = new(run => ChunkOpenings(run, run.Method.Tokens));
 
     /// <summary>
     /// <c>kvlink:k</c>: the last k tokens of each chunk after the first — its separator, which the layout
@@ -25,6 +24,10 @@ internal sealed class FixedRowStrategy(Func<FusionRun, IEnumerable<int>> context
     /// </summary>
     public static FixedRowStrategy KvLink { get; } = new(run => Enumerable.Range(1, Math.Max(0, run.Prompt.Chunks.Count - 1))
         .SelectMany(chunk => run.SlotsOfChunk(chunk).TakeLast(run.Method.Tokens)));
+
+    /// <summary>The first <paramref name="tokens"/> slots of each chunk after the first (the first chunk's cache is exact).</summary>
+    public static IEnumerable<int> ChunkOpenings(FusionRun run, int tokens) =>
+        Enumerable.Range(1, Math.Max(0, run.Prompt.Chunks.Count - 1)).SelectMany(chunk => run.SlotsOfChunk(chunk).Take(tokens));
 
     public ActiveRows Run(FusionRun run)
     {

@@ -25,7 +25,8 @@ public enum ChunkPositions
 /// A fusion method and its parameters, by the one name API, CLI, eval and bench share:
 /// <c>full</c>, <c>prefix</c>, <c>reuse</c> / <c>reuse:composite</c>, <c>epic:k</c>, <c>cacheblend:r</c>
 /// (<c>cacheblend:r:c</c> picks the check layer, <c>cacheblend:r:c:v</c> scores by values),
-/// <c>kvlink</c> / <c>kvlink:k</c>, <c>cachecraft</c> / <c>cachecraft:r</c>, <c>query:r</c>.
+/// <c>kvlink</c> / <c>kvlink:k</c>, <c>cachecraft</c> / <c>cachecraft:r</c>, <c>query:r</c> (<c>query:r:k</c> anchors
+/// the first k tokens of each chunk after the first within the same budget).
 /// </summary>
 public sealed record FusionMethod
 {
@@ -36,7 +37,7 @@ public sealed record FusionMethod
     /// <summary>Share of chunk rows recomputed (cacheblend, cachecraft, query).</summary>
     public double Ratio { get; init; } = DefaultRatio;
 
-    /// <summary>Tokens per chunk (epic: the first k; kvlink: the last k).</summary>
+    /// <summary>Tokens per chunk (epic: the first k; kvlink: the last k; query: the first k, anchored; 0: none).</summary>
     public int Tokens { get; init; }
 
     /// <summary>The layer at which CacheBlend and Cache-Craft measure deviation and choose rows.</summary>
@@ -61,7 +62,7 @@ public sealed record FusionMethod
         FusionKind.CacheBlend => $"cacheblend:{Number(Ratio)}" + (CheckLayer != 1 || ScoreValues ? $":{CheckLayer}" : "") + (ScoreValues ? ":v" : ""),
         FusionKind.KvLink => $"kvlink:{Tokens}",
         FusionKind.CacheCraft => $"cachecraft:{Number(Ratio)}",
-        FusionKind.Query => $"query:{Number(Ratio)}",
+        FusionKind.Query => $"query:{Number(Ratio)}" + (Tokens > 0 ? $":{Tokens}" : ""),
         _ => throw new InvalidOperationException(),
     };
 
@@ -97,8 +98,17 @@ public sealed record FusionMethod
                 },
             },
             "cachecraft" => new FusionMethod { Kind = FusionKind.CacheCraft, Ratio = args.Length switch { 0 => DefaultRatio, 1 => Share(args[0]), _ => throw Bad("cachecraft takes a ratio: cachecraft:0.15") } },
-            "query" => new FusionMethod { Kind = FusionKind.Query, Ratio = args.Length switch { 0 => DefaultRatio, 1 => Share(args[0]), _ => throw Bad("query takes a ratio: query:0.15") } },
-            _ => throw Bad($"'{parts[0]}' is not a fusion method (full, prefix, reuse, epic:k, cacheblend:r, kvlink, cachecraft, query:r)"),
+            "query" => args.Length switch
+            {
+                > 2 => throw Bad("query takes a ratio and anchored tokens per chunk: query:0.15 or query:0.15:8"),
+                _ => new FusionMethod
+                {
+                    Kind = FusionKind.Query,
+                    Ratio = args.Length > 0 ? Share(args[0]) : DefaultRatio,
+                    Tokens = args.Length > 1 ? Count(args[1]) : 0,
+                },
+            },
+            _ => throw Bad($"'{parts[0]}' is not a fusion method (full, prefix, reuse, epic:k, cacheblend:r, kvlink, cachecraft, query:r[:k])"),
         };
 
         FusionMethod NoArguments(FusionMethod method) => args.Length == 0 ? method : throw Bad($"{parts[0]} takes no parameters");

@@ -7,6 +7,9 @@ namespace ChunkKv.Fusion;
 /// the plain fused cache, and each chunk row is scored by the attention the question's rows pay it,
 /// summed over rows, heads and layers. The top <c>max(1, ⌊r·N_c⌋)</c> rows are recomputed in every
 /// layer, and the question again over them: the rows the answer reads are the ones repaired.
+/// <c>query:r:k</c> spends the same budget on the first k rows of each chunk after the first (EPIC's
+/// anchors) and the rest by attention. The question reads the plain fused cache, where a chunk-opening
+/// pronoun's rows were computed without their antecedent: it looks past them, and the anchors catch them.
 /// </summary>
 internal sealed class QueryStrategy : IFusionStrategy
 {
@@ -17,10 +20,11 @@ internal sealed class QueryStrategy : IFusionStrategy
         var scores = new double[run.Prompt.ContextLength];
         var probe = run.Start(run.QuestionSlots);
         probe.Run(0, run.Layers, (layer, rows) => AddAttention(run, layer, rows, scores));
-        var chunkSlots = run.ChunkSlots;
-        var keep = RowSelection.Top(chunkSlots, chunkSlots.Select(s => scores[s]).ToArray(),
-            RowSelection.Budget(run.Method.Ratio, chunkSlots.Length));
-        var rows = run.Start(run.WithQuestion(keep));
+        var budget = RowSelection.Budget(run.Method.Ratio, run.ChunkSlots.Length);
+        var anchors = FixedRowStrategy.ChunkOpenings(run, run.Method.Tokens).ToHashSet();
+        var candidates = run.ChunkSlots.Where(s => !anchors.Contains(s)).ToArray();
+        var chosen = RowSelection.Top(candidates, candidates.Select(s => scores[s]).ToArray(), Math.Max(0, budget - anchors.Count));
+        var rows = run.Start(run.WithQuestion(anchors.Concat(chosen)));
         rows.Run(0, run.Layers);
         return rows;
     }

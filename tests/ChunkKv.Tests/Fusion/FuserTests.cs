@@ -86,6 +86,7 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
     [InlineData("llama3", "cacheblend:1:2:v")]
     [InlineData("llama3", "cachecraft:1")]
     [InlineData("llama3", "query:1")]
+    [InlineData("llama3", "query:1:4")]
     [InlineData("qwen3", "epic:100")]
     [InlineData("qwen3", "cacheblend:1")]
     [InlineData("qwen3", "query:1")]
@@ -155,6 +156,13 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
         var query = Recomputed("query:0.2");
         Assert.Equal(budget, query.Length);
         Assert.All(query, slot => Assert.InRange(slot, prompt.Prefix.Length, prompt.ContextLength - 1));
+        // Anchored: the openings, then the rest of the same budget by the same attention ranking, so
+        // every other row it keeps is one the plain method keeps too.
+        var anchors = starts.Skip(1).SelectMany(s => new[] { s, s + 1 }).ToArray();
+        var anchored = Recomputed("query:0.2:2");
+        Assert.Equal(budget, anchored.Length);
+        Assert.Subset(anchored.ToHashSet(), anchors.ToHashSet());
+        Assert.Subset(query.ToHashSet(), anchored.Except(anchors).ToHashSet());
         var craft = Recomputed("cachecraft:0.2");
         Assert.Equal(budget, craft.Length);
         // The first chunk's cache is exact, so its deviation is rounding: Cache-Craft spends (almost) nothing there.

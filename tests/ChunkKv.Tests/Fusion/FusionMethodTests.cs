@@ -19,6 +19,7 @@ public sealed class FusionMethodTests
     [InlineData("kvlink:3", "kvlink:3")]
     [InlineData("cachecraft", "cachecraft:0.15")]
     [InlineData("query:0.2", "query:0.2")]
+    [InlineData("query:0.2:8", "query:0.2:8")]
     public void Names_parse_to_their_canonical_form_and_back(string name, string canonical)
     {
         var method = FusionMethod.Parse(name);
@@ -37,7 +38,8 @@ public sealed class FusionMethodTests
     [InlineData("cacheblend:abc", "not a ratio")]
     [InlineData("cacheblend:0.1:x", "not a layer")]
     [InlineData("cacheblend:0.1:1:k", "'v'")]
-    [InlineData("query:0.1:2", "takes a ratio")]
+    [InlineData("query:0.1:2:3", "takes a ratio")]
+    [InlineData("query:0.1:0", "not a token count")]
     [InlineData("reuse:sideways", "composite")]
     public void Bad_names_say_what_is_wrong(string name, string message)
     {
