@@ -51,4 +51,27 @@ public sealed class FusionQualityTests(FixtureModel fixture, ITestOutputHelper o
         Assert.True(Math.Abs(Of("reuse", "single").Accuracy - Of("full", "single").Accuracy) <= 0.10,
             $"single: reuse {Of("reuse", "single").Accuracy:P0} vs full {Of("full", "single").Accuracy:P0}");
     }
+
+    /// <summary>
+    /// The question, read over the plain fused cache, looks past a chunk-opening pronoun whose rows were
+    /// computed without their antecedent, so <c>query:r</c> misses the cross-chunk facts; anchoring the
+    /// same budget on each later chunk's first tokens (<c>query:r:k</c>) catches them.
+    /// </summary>
+    [Fact]
+    public async Task Anchored_question_aware_selection_recovers_the_cross_chunk_answers_plain_selection_misses()
+    {
+        var store = new KvStore([new MemoryTier(1L << 30)]);
+        var evaluator = new FusionEvaluator(fixture.Model, fixture.Layout, new PromptCacheLoader(fixture.Model, store, KvCodec.Create(KvCodecId.F16)));
+        var cross = fixture.Small.Where(r => r.Kind == "cross").ToList();
+        var scores = await evaluator.EvaluateAsync(cross, FusionMethod.ParseList("query:0.15,query:0.15:16"));
+        foreach (var s in scores)
+        {
+            output.WriteLine($"{s.Method,-16} {s.Kind,-6} accuracy {s.Accuracy:P0} agree {s.FirstTokenAgreement:P0} KL {s.MeanKlDivergence:F4} recomputed {s.RecomputedShare:P0}");
+        }
+        var plain = scores.Single(s => s.Method == "query:0.15");
+        var anchored = scores.Single(s => s.Method == "query:0.15:16");
+        Assert.True(anchored.Accuracy >= plain.Accuracy + 0.15, $"anchored {anchored.Accuracy:P0} vs plain {plain.Accuracy:P0}");
+        Assert.True(anchored.MeanKlDivergence < 0.25 * plain.MeanKlDivergence, $"anchored KL {anchored.MeanKlDivergence:F4} vs plain {plain.MeanKlDivergence:F4}");
+        Assert.Equal(plain.RecomputedShare, anchored.RecomputedShare, precision: 9);
+    }
 }
