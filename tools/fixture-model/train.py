@@ -209,6 +209,10 @@ def start_from_model(model, tokenizer, directory, step, device):
     """Loads a model directory's weights into the model being trained; returns the training state to go on from.
     The directory's training.json (the earlier run's figures), where it has one, is kept for the report."""
     from evaluate import load
+    if not os.path.isfile(os.path.join(directory, "model.safetensors")):
+        sys.exit(f"--init-from {directory}: no model.safetensors there (a model directory, as finish.py or train.py writes it)")
+    if step <= 0:
+        sys.exit(f"--init-from {directory}: --start-step must name the step its weights were saved at (a positive number)")
     saved, saved_tokenizer = load(directory)
     if saved.c.__dict__ != model.c.__dict__:
         sys.exit(f"--init-from {directory}: its config {saved.c.__dict__} is not this run's {model.c.__dict__}")
@@ -303,6 +307,8 @@ def main():
         torch.set_rng_state(saved["torch_rng"].cpu())
         state = saved["state"]
         print(f"resumed at step {state['step']} (stage {state['stage']})", flush=True)
+    elif args.start_step and not args.init_from:
+        sys.exit("--start-step goes with --init-from")
     elif args.init_from:
         state = start_from_model(model, tokenizer, args.init_from, args.start_step, device)
         rng = random.Random(args.seed + args.start_step)  # not the data the earlier steps saw

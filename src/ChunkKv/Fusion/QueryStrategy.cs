@@ -10,6 +10,7 @@ namespace ChunkKv.Fusion;
 /// <c>query:r:k</c> spends the same budget on the first k rows of each chunk after the first (EPIC's
 /// anchors) and the rest by attention. The question reads the plain fused cache, where a chunk-opening
 /// pronoun's rows were computed without their antecedent: it looks past them, and the anchors catch them.
+/// The anchors are always kept: where they alone exceed the budget, they are all recomputed and nothing else.
 /// </summary>
 internal sealed class QueryStrategy : IFusionStrategy
 {
@@ -20,9 +21,10 @@ internal sealed class QueryStrategy : IFusionStrategy
         var scores = new double[run.Prompt.ContextLength];
         var probe = run.Start(run.QuestionSlots);
         probe.Run(0, run.Layers, (layer, rows) => AddAttention(run, layer, rows, scores));
-        var budget = RowSelection.Budget(run.Method.Ratio, run.ChunkSlots.Length);
+        var chunkSlots = run.ChunkSlots;
+        var budget = RowSelection.Budget(run.Method.Ratio, chunkSlots.Length);
         var anchors = FixedRowStrategy.ChunkOpenings(run, run.Method.Tokens).ToHashSet();
-        var candidates = run.ChunkSlots.Where(s => !anchors.Contains(s)).ToArray();
+        var candidates = chunkSlots.Where(s => !anchors.Contains(s)).ToArray();
         var chosen = RowSelection.Top(candidates, candidates.Select(s => scores[s]).ToArray(), Math.Max(0, budget - anchors.Count));
         var rows = run.Start(run.WithQuestion(anchors.Concat(chosen)));
         rows.Run(0, run.Layers);
