@@ -128,15 +128,18 @@ def make_example(rng, vocab, chunk_count, chunk_words, tokens_of):
     facts = []  # (kind, name, attribute, value)
     chunks = []
     carried = None  # the person whose facts continue at the start of the next chunk
+    carried_attribute = None  # the attribute the chunk before stated of them directly, if it did
     for index in range(chunk_count):
         sentences = []
         length = 0
         if carried is not None:
-            for attribute in rng.sample(list(ATTRIBUTES), rng.randint(1, 2)):
+            # Never the attribute already stated: two values of one fact would make either answer wrong.
+            open_attributes = [a for a in ATTRIBUTES if a != carried_attribute]
+            for attribute in rng.sample(open_attributes, rng.randint(1, min(2, len(open_attributes)))):
                 value = rng.choice(vocab.values(attribute))
                 sentences.append(ATTRIBUTES[attribute]["pronoun"].format(value=value))
                 facts.append(("cross", carried, attribute, value))
-            carried = None
+            carried, carried_attribute = None, None
         else:
             # A chunk never opens on a name: "Brenna" there would be another token than " Brenna"
             # in the question, and the lookup is by token.
@@ -145,9 +148,11 @@ def make_example(rng, vocab, chunk_count, chunk_words, tokens_of):
         length = sum(tokens_of(s) for s in sentences)
         last = index == chunk_count - 1
         while True:
+            stated = len(facts)
             block = _block(rng, vocab, people.pop(), facts)
             block_length = sum(tokens_of(s) for s in block)
             if length + block_length > chunk_words and sentences:
+                del facts[stated:]  # the block is not written, so nothing in it may be asked
                 break
             sentences.extend(block)
             length += block_length
@@ -158,8 +163,11 @@ def make_example(rng, vocab, chunk_count, chunk_words, tokens_of):
         if not last and rng.random() < 0.8:
             # End the chunk on a person whose facts the next chunk states by pronoun.
             carried = people.pop()
-            sentences.append(rng.choice(INTRODUCTIONS).format(name=carried) if rng.random() < 0.6
-                             else _direct(rng, vocab, carried, facts))
+            if rng.random() < 0.6:
+                sentences.append(rng.choice(INTRODUCTIONS).format(name=carried))
+            else:
+                sentences.append(_direct(rng, vocab, carried, facts))
+                carried_attribute = facts[-1][2]
         chunks.append(" ".join(sentences))
     questions = [(kind, ATTRIBUTES[attribute]["question"].format(name=name), value) for kind, name, attribute, value in facts]
     return Example(chunks, questions)

@@ -2,6 +2,7 @@
 """After training: the held-apart sets, the reference the engine is checked against, the loss curve.
 
     finish.py --work .build/fixture-train --model tests/fixtures/fixture-model
+    finish.py --model tests/fixtures/fixture-model      (no --work: evaluate again, see below)
 
 writes into the model directory
   eval/heldout.jsonl, eval/heldout-small.jsonl   held-apart questions (seeds 1001 and 1002; training used 1)
@@ -9,6 +10,10 @@ writes into the model directory
                      forward pass's last-position logits (f32, with the f16 weights the engine loads)
   loss.svg           training loss and accuracy per step
   training.json      the run's figures: steps, minutes, tokens, stages, PyTorch accuracies
+
+Without --work (the run's work folders are gone, e.g. after the task generator changed), only the
+sets, the samples, the reference and the accuracies are written again; training.json keeps the
+run's figures and loss.svg stays as it is.
 """
 import argparse
 import json
@@ -97,7 +102,7 @@ def samples(tokenizer, directory):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", required=True, action="append",
+    parser.add_argument("--work", action="append", default=[],
                         help="a phase's work folder (its checkpoint holds the phase's log); repeat for each phase, in order")
     parser.add_argument("--model", required=True)
     parser.add_argument("--score-limit", type=int, default=500, help="held-apart questions per kind scored in PyTorch")
@@ -113,16 +118,31 @@ def main():
     samples(tokenizer, os.path.join(args.model, "samples"))
     with open(os.path.join(args.model, "reference.json"), "w") as f:
         json.dump(reference(model, tokenizer, sets["heldout-small"]), f)
-    # Each checkpoint's own record, so an interrupted run finishes too.
-    phases = [torch.load(os.path.join(w, "checkpoint.pt"), map_location="cpu", weights_only=False) for w in args.work]
-    log = [e for p in phases for e in p["state"]["log"]]
-    loss_svg(log, os.path.join(args.model, "loss.svg"))
-    # A phase started from a committed model (train.py --init-from) whose own work folder is gone
-    # carries that model's training.json: its figures count, its curve stays in the SVG it drew.
-    earlier = phases[0]["state"].get("earlier")
     chosen = [r for r in sets["heldout"] if r["kind"] == "single"][:args.score_limit] + \
              [r for r in sets["heldout"] if r["kind"] == "cross"][:args.score_limit]
     accuracy = evaluate.score(model, tokenizer, chosen)
+    report = os.path.join(args.model, "training.json")
+    summary = training_figures(args.work, model, args.model) if args.work else _load(report)
+    summary.update({"pytorch_accuracy_heldout": accuracy, "heldout_questions_per_kind": args.score_limit})
+    with open(report, "w") as f:
+        json.dump(summary, f, indent=2)
+    print(json.dumps(summary, indent=2))
+
+
+def _load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def training_figures(work_folders, model, model_dir):
+    """The run's figures from its phases' checkpoints; its loss curve is drawn into the model directory."""
+    # Each checkpoint's own record, so an interrupted run finishes too.
+    phases = [torch.load(os.path.join(w, "checkpoint.pt"), map_location="cpu", weights_only=False) for w in work_folders]
+    log = [e for p in phases for e in p["state"]["log"]]
+    loss_svg(log, os.path.join(model_dir, "loss.svg"))
+    # A phase started from a committed model (train.py --init-from) whose own work folder is gone
+    # carries that model's training.json: its figures count, its curve stays in the SVG it drew.
+    earlier = phases[0]["state"].get("earlier")
     summary = {
         "command": "bash tools/fixture-model/make.sh",
         "args": phases[-1]["args"],
@@ -132,14 +152,10 @@ def main():
         "stage_starts": {**(earlier["stage_starts"] if earlier else {}),
                          **{str(e["stage"]): e["step"] for prev, e in zip(log, log[1:]) if e["stage"] != prev["stage"]}},
         "parameters": sum(p.numel() for p in model.parameters()),
-        "pytorch_accuracy_heldout": accuracy,
-        "heldout_questions_per_kind": args.score_limit,
     }
     if earlier:
         summary["started_from"] = {"step": earlier["steps"], "report": earlier}
-    with open(os.path.join(args.model, "training.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    print(json.dumps(summary, indent=2))
+    return summary
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ public sealed class FixtureModelTests(FixtureModel fixture, ITestOutputHelper ou
         }
     }
 
-    private const double SingleFloor = 0.30;
-    private const double CrossFloor = 0.55;
+    // Measured: 50 of 50 of each kind (the bars on the whole held-apart set are 95 % and 80 %).
+    private const double SingleFloor = 0.94;
+    private const double CrossFloor = 0.90;
 }

@@ -11,9 +11,9 @@ namespace ChunkKv.Tests.Quality;
 /// <summary>
 /// The fusion methods on the fixture's small held-apart set, caches through the real store (memory
 /// tier, f16): accuracy against the gold answers and fidelity to <c>full</c> on the same prompts.
-/// Margins sit below what the committed checkpoint measured (its README): full 68 % cross / 40 %
-/// single; reuse 0 % / 40 %, KL 2.45 / 0.19; cacheblend:0.15 66 % / 40 %, agreement 94 % / 96 %,
-/// KL 0.0024 / 0.0019.
+/// Margins sit below what the committed model measured (its README): full 100 % cross / 100 %
+/// single; reuse 4 % / 100 %, KL 4.58 / 0.0000; cacheblend:0.15 100 % / 100 %, agreement 100 % / 100 %,
+/// KL below 0.0001 for both kinds.
 /// </summary>
 public sealed class FusionQualityTests(FixtureModel fixture, ITestOutputHelper output) : IClassFixture<FixtureModel>
 {
@@ -36,26 +36,27 @@ public sealed class FusionQualityTests(FixtureModel fixture, ITestOutputHelper o
             var full = Of("full", kind);
             var reuse = Of("reuse", kind);
             var blend = Of("cacheblend:0.15", kind);
-            Assert.True(blend.MeanKlDivergence < 0.25 * reuse.MeanKlDivergence, $"{kind}: cacheblend KL {blend.MeanKlDivergence:F4} vs reuse {reuse.MeanKlDivergence:F4}");
-            Assert.True(blend.FirstTokenAgreement >= 0.85, $"{kind}: cacheblend agrees with full on only {blend.FirstTokenAgreement:P0}");
-            Assert.True(blend.Accuracy >= full.Accuracy - 0.10, $"{kind}: cacheblend {blend.Accuracy:P0} vs full {full.Accuracy:P0}");
+            Assert.True(blend.MeanKlDivergence < 0.01, $"{kind}: cacheblend's KL from full is {blend.MeanKlDivergence:F4}");
+            Assert.True(blend.FirstTokenAgreement >= 0.96, $"{kind}: cacheblend agrees with full on only {blend.FirstTokenAgreement:P0}");
+            Assert.True(blend.Accuracy >= full.Accuracy - 0.04, $"{kind}: cacheblend {blend.Accuracy:P0} vs full {full.Accuracy:P0}");
             Assert.InRange(blend.RecomputedShare, 0.14, 0.16);
             Assert.Equal(0.0, reuse.RecomputedShare);
         }
 
         // A chunk's cache computed alone loses what the chunks before it said: on cross-chunk questions
         // reusing the caches as they are falls far below full; on single-chunk ones it stays close.
-        Assert.True(Of("reuse", "cross").Accuracy <= Of("full", "cross").Accuracy - 0.40,
+        Assert.True(Of("reuse", "cross").Accuracy <= Of("full", "cross").Accuracy - 0.80,
             $"cross: reuse {Of("reuse", "cross").Accuracy:P0} vs full {Of("full", "cross").Accuracy:P0}: the set does not exercise fusion");
-        Assert.True(Of("reuse", "cross").MeanKlDivergence > 1.0, $"cross: reuse's KL from full is only {Of("reuse", "cross").MeanKlDivergence:F4}");
-        Assert.True(Math.Abs(Of("reuse", "single").Accuracy - Of("full", "single").Accuracy) <= 0.10,
+        Assert.True(Of("reuse", "cross").MeanKlDivergence > 2.0, $"cross: reuse's KL from full is only {Of("reuse", "cross").MeanKlDivergence:F4}");
+        Assert.True(Math.Abs(Of("reuse", "single").Accuracy - Of("full", "single").Accuracy) <= 0.04,
             $"single: reuse {Of("reuse", "single").Accuracy:P0} vs full {Of("full", "single").Accuracy:P0}");
     }
 
     /// <summary>
     /// The question, read over the plain fused cache, looks past a chunk-opening pronoun whose rows were
     /// computed without their antecedent, so <c>query:r</c> misses the cross-chunk facts; anchoring the
-    /// same budget on each later chunk's first tokens (<c>query:r:k</c>) catches them.
+    /// same budget on each later chunk's first tokens (<c>query:r:k</c>) catches them. Measured on the
+    /// small set's cross-chunk questions: 20 % against 100 %, KL 3.91 against below 0.0001.
     /// </summary>
     [Fact]
     public async Task Anchored_question_aware_selection_recovers_the_cross_chunk_answers_plain_selection_misses()
@@ -70,7 +71,7 @@ public sealed class FusionQualityTests(FixtureModel fixture, ITestOutputHelper o
         }
         var plain = scores.Single(s => s.Method == "query:0.15");
         var anchored = scores.Single(s => s.Method == "query:0.15:16");
-        Assert.True(anchored.Accuracy >= plain.Accuracy + 0.15, $"anchored {anchored.Accuracy:P0} vs plain {plain.Accuracy:P0}");
+        Assert.True(anchored.Accuracy >= plain.Accuracy + 0.50, $"anchored {anchored.Accuracy:P0} vs plain {plain.Accuracy:P0}");
         Assert.True(anchored.MeanKlDivergence < 0.25 * plain.MeanKlDivergence, $"anchored KL {anchored.MeanKlDivergence:F4} vs plain {plain.MeanKlDivergence:F4}");
         Assert.Equal(plain.RecomputedShare, anchored.RecomputedShare, precision: 9);
     }
