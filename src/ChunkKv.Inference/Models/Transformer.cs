@@ -149,15 +149,12 @@ public sealed unsafe class Transformer : IDisposable
         {
             // Attention block: x += o_proj(attention(rope(q), rope(k), v)) of rmsnorm(x).
             Kernels.RmsNorm(x, normed, n, c.HiddenSize, w.InputNorm, c.RmsNormEpsilon);
-            Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Query.Data, qWidth, w.QueryBias, q);
             Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Key.Data, kvWidth, w.KeyBias, k);
             Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Value.Data, kvWidth, w.ValueBias, v);
             if (c.QkNorm)
             {
-                Kernels.RmsNorm(q, q, n * c.Heads, c.HeadDim, w.QueryNorm, c.RmsNormEpsilon);
                 Kernels.RmsNorm(k, k, n * c.KvHeads, c.HeadDim, w.KeyNorm, c.RmsNormEpsilon);
             }
-            Rope.Apply(q, n, c.Heads, rows.Cos, rows.Sin);
             Rope.Apply(k, n, c.KvHeads, rows.Cos, rows.Sin);
             for (var r = 0; r < n; r++)
             {
@@ -167,8 +164,14 @@ public sealed unsafe class Transformer : IDisposable
             }
             if (kvOnly)
             {
-                return;
+                return; // the queries serve the attention alone (with grouped-query attention they cost several times the K/V)
             }
+            Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Query.Data, qWidth, w.QueryBias, q);
+            if (c.QkNorm)
+            {
+                Kernels.RmsNorm(q, q, n * c.Heads, c.HeadDim, w.QueryNorm, c.RmsNormEpsilon);
+            }
+            Rope.Apply(q, n, c.Heads, rows.Cos, rows.Sin);
             Attention.Compute(Gemm, q, rows.Positions, c.Heads, c.HeadDim, keys, values,
                 sequence.Positions.AsSpan(0, sequence.Count), c.KvHeads, attended);
             Kernels.Linear(Gemm, attended, n, qWidth, w.Output.Data, c.HiddenSize, null, normed);
