@@ -14,15 +14,18 @@ namespace ChunkKv.Cli.Bench;
 /// Time to first token per fusion method at a real shape with random weights: caches loaded from
 /// the chosen store, fused, the question computed. Against <c>full</c> (a plain prefill) and
 /// against the floor — the question's prefill alone over an already-fused cache, plus the fused
-/// K/V's bytes at the memory copy speed — both measured in the same run.
+/// K/V's bytes at the memory copy speed — both measured in the same run. Each method's TTFT is its
+/// median over the rounds; its speed-up is the median of each round's full / method.
 /// </summary>
 public static class TtftBenchmark
 {
     public sealed record Settings(ModelShape Shape, int Chunks, int ChunkTokens, int QuestionTokens, int PrefixTokens,
         IReadOnlyList<FusionMethod> Methods, string Store, KvCodecId Codec, string? Redis, int Repeats, string ModelCache);
 
+    /// <param name="Flops">The arithmetic of the method's schedule (<see cref="FusionWork"/>).</param>
+    /// <param name="FlopSpeedup">full's FLOPs over the method's: the speed-up its schedule allows on paper.</param>
     public sealed record Result(string Method, double TtftSeconds, double Speedup, double RatioToFloor, int Recomputed,
-        IReadOnlyDictionary<string, double> Breakdown);
+        double Flops, double FlopSpeedup, IReadOnlyDictionary<string, double> Breakdown);
 
     public sealed record Report(string Shape, string Store, string Codec, int ContextTokens, double FloorSeconds,
         double QuestionPrefillSeconds, double CopyGigabytesPerSecond, long FusedKvBytes, IReadOnlyList<Result> Results)
@@ -37,10 +40,11 @@ public static class TtftBenchmark
             {
                 Invariant($"shape {Shape}, store {Store} ({Codec}), {ContextTokens} context tokens"),
                 Invariant($"floor {FloorSeconds * 1000:F1} ms = question prefill {QuestionPrefillSeconds * 1000:F1} ms + {FusedKvBytes / 1e6:F0} MB of K/V at {CopyGigabytesPerSecond:F1} GB/s"),
-                Invariant($"{"method",-18} {"TTFT ms",9} {"speed-up",9} {"x floor",8} {"load",8} {"fill",8} {"waited",8} {"compute",8} {"rows",6}"),
+                Invariant($"{"method",-18} {"TTFT ms",9} {"speed-up",9} {"FLOPs x",8} {"x floor",8} {"load",8} {"fill",8} {"waited",8} {"compute",8} {"rows",6}"),
             };
             lines.AddRange(Results.Select(r => Invariant(
-                $"{r.Method,-18} {r.TtftSeconds * 1000,9:F1} {r.Speedup,8:F1}x {r.RatioToFloor,7:F2}x {r.Breakdown["load"] * 1000,8:F1} {r.Breakdown["fill"] * 1000,8:F1} {r.Breakdown["fill_wait"] * 1000,8:F1} {r.Breakdown["compute"] * 1000,8:F1} {r.Recomputed,6}")));
+                $"{r.Method,-18} {r.TtftSeconds * 1000,9:F1} {r.Speedup,8:F1}x {r.FlopSpeedup,7:F2}x {r.RatioToFloor,7:F2}x {r.Breakdown["load"] * 1000,8:F1} {r.Breakdown["fill"] * 1000,8:F1} {r.Breakdown["fill_wait"] * 1000,8:F1} {r.Breakdown["compute"] * 1000,8:F1} {r.Recomputed,6}")));
+            lines.Add("FLOPs x: full's arithmetic over the method's (its schedule's rows and the keys they attend), the speed-up it allows on paper");
             return string.Join(Environment.NewLine, lines) + Environment.NewLine;
         }
 
@@ -65,26 +69,41 @@ public static class TtftBenchmark
 
         var fuser = new Fuser(transformer);
         var sequence = transformer.NewSequence(prompt.Length + 64);
-        // full runs once (at a real shape it takes seconds): warm the JIT and the workspaces on a short prompt first.
+        // Warm the JIT and the workspaces: full on a short prompt (at a real shape the whole prompt
+        // takes seconds), every other method once on the prompt itself (its kept buffers too).
         fuser.Fuse(new FusionPrompt(prompt.Prefix, [prompt.Chunks[0]], prompt.Question), null, FusionMethod.Full, sequence);
-        var results = new List<(FusionMethod Method, double Ttft, double Load, FusionResult Fused)>();
-        foreach (var method in settings.Methods)
+        foreach (var method in settings.Methods.Where(m => m.Kind != FusionKind.Full))
         {
-            var runs = new List<(double Ttft, double Load, FusionResult Fused)>();
-            for (var i = 0; i < (method.Kind == FusionKind.Full ? 1 : settings.Repeats + 1); i++)
+            await RunOnceAsync(method);
+        }
+        // Rounds of every method in turn, so a machine that drifts slower or faster over the minutes
+        // of a run slows each method alike, and each round's speed-up pairs runs taken side by side.
+        var runs = settings.Methods.ToDictionary(m => m, _ => new List<Run>());
+        for (var round = 0; round < settings.Repeats; round++)
+        {
+            foreach (var method in settings.Methods)
             {
-                var clock = Stopwatch.StartNew();
-                using var loaded = method.Kind == FusionKind.Full ? null : await loader.LoadAsync(prompt, cancellationToken);
-                var load = clock.Elapsed.TotalSeconds;
-                var fused = fuser.Fuse(prompt, loaded?.Caches, method, sequence);
-                runs.Add((clock.Elapsed.TotalSeconds, load, fused));
+                runs[method].Add(await RunOnceAsync(method));
             }
-            // The first run of a cached method warms the JIT and the kept buffers; the median of the rest counts.
-            var counted = runs.Count > 1 ? runs.Skip(1).OrderBy(r => r.Ttft).ToList() : runs;
-            var median = counted[counted.Count / 2];
-            results.Add((method, median.Ttft, median.Load, median.Fused));
-            var counters = store.Statistics[0];
-            progress.WriteLine($"{method.Name}: {median.Ttft * 1000:F1} ms ({counters.Tier} so far: {counters.Hits} hits, {counters.Misses} misses, {counters.Faults} faults)");
+            progress.WriteLine($"round {round + 1} of {settings.Repeats}: " + string.Join(", ", settings.Methods.Select(m => $"{m.Name} {runs[m][round].Ttft * 1000:F1} ms")));
+        }
+        var counters = store.Statistics[0];
+        progress.WriteLine($"{counters.Tier}: {counters.Hits} hits, {counters.Misses} misses, {counters.Faults} faults");
+        var full = settings.Methods.FirstOrDefault(m => m.Kind == FusionKind.Full);
+        var results = settings.Methods.Select(method =>
+        {
+            var median = runs[method].OrderBy(r => r.Ttft).ElementAt(runs[method].Count / 2);
+            var speedup = full is null ? double.NaN : Median(runs[full].Zip(runs[method], (f, m) => f.Ttft / m.Ttft));
+            return (Method: method, Median: median, Speedup: speedup);
+        }).ToList();
+
+        async Task<Run> RunOnceAsync(FusionMethod method)
+        {
+            var clock = Stopwatch.StartNew();
+            using var loaded = method.Kind == FusionKind.Full ? null : await loader.LoadAsync(prompt, cancellationToken);
+            var load = clock.Elapsed.TotalSeconds;
+            var fused = fuser.Fuse(prompt, loaded?.Caches, method, sequence);
+            return new Run(clock.Elapsed.TotalSeconds, load, fused);
         }
 
         // The floor: the question alone over a fused cache already in place, and the K/V's bytes copied once.
@@ -100,18 +119,27 @@ public static class TtftBenchmark
         var copyGbps = CopySpeed(kvBytes);
         var floor = questionSeconds + kvBytes / (copyGbps * 1e9);
 
-        var fullTtft = results.FirstOrDefault(r => r.Method.Kind == FusionKind.Full).Ttft;
+        double Flops(Run run) => run.Fused.Work.Flops(model.Config);
+        var fullFlops = FusionWork.OfPrefill(model.Config.Layers, prompt.Length).Flops(model.Config);
         return new Report(settings.Shape.Name, settings.Store, KvCodec.Name(settings.Codec), prompt.ContextLength, floor, questionSeconds,
-            copyGbps, kvBytes, results.Select(r => new Result(r.Method.Name, r.Ttft, fullTtft > 0 ? fullTtft / r.Ttft : double.NaN, r.Ttft / floor,
-                r.Fused.Recomputed.Length, new Dictionary<string, double>
+            copyGbps, kvBytes, results.Select(r => new Result(r.Method.Name, r.Median.Ttft, r.Speedup, r.Median.Ttft / floor,
+                r.Median.Fused.Recomputed.Length, Flops(r.Median), fullFlops / Flops(r.Median), new Dictionary<string, double>
                 {
-                    ["load"] = r.Load,
-                    ["assemble"] = r.Fused.Timings.Assemble.TotalSeconds,
+                    ["load"] = r.Median.Load,
+                    ["assemble"] = r.Median.Fused.Timings.Assemble.TotalSeconds,
                     // Thread time decoding and turning the stored K/V into the slots, mostly beside the compute.
-                    ["fill"] = r.Fused.Timings.Fill.TotalSeconds,
-                    ["fill_wait"] = r.Fused.Timings.FillWait.TotalSeconds,
-                    ["compute"] = r.Fused.Timings.Compute.TotalSeconds,
+                    ["fill"] = r.Median.Fused.Timings.Fill.TotalSeconds,
+                    ["fill_wait"] = r.Median.Fused.Timings.FillWait.TotalSeconds,
+                    ["compute"] = r.Median.Fused.Timings.Compute.TotalSeconds,
                 })).ToList());
+    }
+
+    private sealed record Run(double Ttft, double Load, FusionResult Fused);
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     /// <summary>GB/s of copying <paramref name="bytes"/> between two warm buffers (best of three).</summary>

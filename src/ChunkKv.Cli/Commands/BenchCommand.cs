@@ -167,7 +167,7 @@ public sealed class BenchCommand : ICommand
             CliOption.Value("methods", "METHODS", "comma-separated fusion methods (default full,reuse,epic:16,cacheblend:0.15,query:0.15)"),
             CliOption.Value("store", "TIER", "where the caches are loaded from: memory (default), disk or redis"),
             CommonOptions.Codec, CommonOptions.Redis,
-            CliOption.Value("repeats", "N", "runs per method; the median is reported (default 3)"),
+            CliOption.Value("repeats", "N", "rounds of every method in turn, full included; medians are reported (default 3)"),
             CommonOptions.ModelCache, CommonOptions.Json,
         ];
 

@@ -16,16 +16,20 @@ internal sealed class ActiveRows
     private readonly Transformer transformer;
     private readonly KvSequence sequence;
     private readonly Action<int> layerReady;
+    private readonly FusionWork work;
     private RowBatch rows;
+    private long attendedKeys; // per layer, by the causal rule on the slots' positions
 
-    private ActiveRows(Transformer transformer, KvSequence sequence, int[] slots, float[] hidden, Action<int> layerReady)
+    private ActiveRows(Transformer transformer, KvSequence sequence, int[] slots, float[] hidden, Action<int> layerReady, FusionWork work)
     {
         this.transformer = transformer;
         this.sequence = sequence;
         this.layerReady = layerReady;
+        this.work = work;
         Slots = slots;
         Hidden = hidden;
         rows = transformer.Rows(sequence, slots);
+        attendedKeys = AttendedKeys(sequence, slots);
     }
 
     /// <summary>Slots being computed, ascending.</summary>
@@ -40,8 +44,9 @@ internal sealed class ActiveRows
 
     /// <summary>The rows at <paramref name="slots"/> (ascending), from the embeddings of their tokens.</summary>
     /// <param name="layerReady">Returns once a layer's stored K/V are in the sequence.</param>
+    /// <param name="work">Where the layers these rows run are counted.</param>
     public static ActiveRows Embed(Transformer transformer, KvSequence sequence, int[] slots, Func<int, int> tokenAtSlot,
-        Action<int> layerReady)
+        Action<int> layerReady, FusionWork work)
     {
         for (var i = 1; i < slots.Length; i++)
         {
@@ -53,7 +58,7 @@ internal sealed class ActiveRows
         var ids = slots.Select(tokenAtSlot).ToArray();
         var hidden = GC.AllocateUninitializedArray<float>(slots.Length * transformer.Config.HiddenSize);
         transformer.Embed(ids, hidden);
-        return new ActiveRows(transformer, sequence, slots, hidden, layerReady);
+        return new ActiveRows(transformer, sequence, slots, hidden, layerReady, work);
     }
 
     /// <summary>Runs layers <c>[from, to)</c> on every row.</summary>
@@ -64,6 +69,7 @@ internal sealed class ActiveRows
             layerReady(layer);
             beforeLayer?.Invoke(layer, this);
             transformer.ForwardLayer(layer, Hidden, rows, sequence);
+            work.AddLayer(Count, attendedKeys);
         }
     }
 
@@ -72,6 +78,7 @@ internal sealed class ActiveRows
     {
         layerReady(layer); // the fresh K/V must land after the stored ones, not under them
         transformer.ComputeLayerKv(layer, Hidden, rows, sequence);
+        work.AddKvOnly(Count);
     }
 
     /// <summary>Keeps only the rows whose slot is in <paramref name="keep"/> (ascending), hidden states and all.</summary>
@@ -95,6 +102,31 @@ internal sealed class ActiveRows
         Slots = [.. keep];
         Hidden = hidden;
         rows = transformer.Rows(sequence, Slots);
+        attendedKeys = AttendedKeys(sequence, Slots);
+    }
+
+    /// <summary>Σ over the rows of the slots each sees: every slot at a position at or before its own.</summary>
+    private static long AttendedKeys(KvSequence sequence, int[] slots)
+    {
+        var positions = sequence.Positions.AsSpan(0, sequence.Count).ToArray();
+        Array.Sort(positions);
+        long total = 0;
+        foreach (var slot in slots)
+        {
+            var at = Array.BinarySearch(positions, sequence.Positions[slot] + 1);
+            total += at >= 0 ? FirstIndexOf(positions, at) : ~at;
+        }
+        return total;
+    }
+
+    /// <summary>The first index holding the value at <paramref name="at"/> (positions repeat where chunks share them).</summary>
+    private static int FirstIndexOf(int[] positions, int at)
+    {
+        while (at > 0 && positions[at - 1] == positions[at])
+        {
+            at--;
+        }
+        return at;
     }
 
     /// <summary>The logits of the last row (the question's last token): the first answer token's distribution.</summary>

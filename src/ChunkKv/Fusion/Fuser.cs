@@ -20,7 +20,8 @@ public sealed record FusionTimings(TimeSpan Assemble, TimeSpan Compute, TimeSpan
 /// indices, neither prefix nor question), and the sequence whose slots now hold the prompt's K/V,
 /// ready for decoding.
 /// </summary>
-public sealed record FusionResult(FusionMethod Method, float[] Logits, int[] Recomputed, KvSequence Sequence, FusionTimings Timings);
+/// <param name="Work">The rows and layers it computed: its arithmetic, to set its speed against.</param>
+public sealed record FusionResult(FusionMethod Method, float[] Logits, int[] Recomputed, KvSequence Sequence, FusionTimings Timings, FusionWork Work);
 
 /// <summary>
 /// Turns a prompt's stored caches into the KV cache of the whole prompt with a fusion method.
@@ -48,9 +49,10 @@ public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants =
         fill.Start();
         var assembled = clock.Elapsed;
         ActiveRows rows;
+        var run = new FusionRun(transformer, prompt, sequence, method, fill, variants);
         try
         {
-            rows = Strategy(method).Run(new FusionRun(transformer, prompt, sequence, method, fill, variants));
+            rows = Strategy(method).Run(run);
             fill.WaitForAll(); // a method that skips a layer's stored K/V still leaves a whole cache for decoding
         }
         finally
@@ -60,7 +62,7 @@ public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants =
         var logits = rows.LastLogits();
         var recomputed = rows.Slots.Where(s => s >= prompt.Prefix.Length && s < prompt.ContextLength).ToArray();
         return new FusionResult(method, logits, recomputed, sequence,
-            new FusionTimings(assembled, clock.Elapsed - assembled, fill.Busy, fill.Waited));
+            new FusionTimings(assembled, clock.Elapsed - assembled, fill.Busy, fill.Waited), run.Work);
     }
 
     private static IFusionStrategy Strategy(FusionMethod method) => method.Kind switch

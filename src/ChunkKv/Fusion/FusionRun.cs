@@ -21,6 +21,9 @@ internal sealed class FusionRun(Transformer transformer, FusionPrompt prompt, Kv
     public FusionMethod Method => method;
     public int Layers => transformer.Config.Layers;
 
+    /// <summary>The rows and layers computed so far, for <see cref="FusionResult.Work"/>.</summary>
+    public FusionWork Work { get; } = new();
+
     /// <summary>Returns once layer <paramref name="layer"/>'s stored K/V are in the sequence.</summary>
     public void WaitForLayer(int layer) => fill.WaitFor(layer);
 
@@ -38,7 +41,7 @@ internal sealed class FusionRun(Transformer transformer, FusionPrompt prompt, Kv
 
     /// <summary>Rows at the given slots (any order; made ascending), from their token embeddings.</summary>
     public ActiveRows Start(IEnumerable<int> slots) =>
-        ActiveRows.Embed(transformer, sequence, slots.Distinct().Order().ToArray(), prompt.TokenAt, fill.WaitFor);
+        ActiveRows.Embed(transformer, sequence, slots.Distinct().Order().ToArray(), prompt.TokenAt, fill.WaitFor, Work);
 
     /// <summary>Chosen context slots with the question's, ascending: the rows computed from a selection on.</summary>
     public int[] WithQuestion(IEnumerable<int> contextSlots) => contextSlots.Concat(QuestionSlots).Distinct().Order().ToArray();

@@ -315,4 +315,43 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
         Assert.Empty(fused.Recomputed);
         Assert.True(MaxDifference(full.Logits, fused.Logits) < 1e-4f);
     }
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public void The_work_counted_is_each_schedule_in_closed_form(string architecture)
+    {
+        var (fuser, caches, prompt) = Setup(architecture);
+        var layers = fuser.Transformer.Config.Layers;
+        long n = prompt.Length, context = prompt.ContextLength, q = prompt.Question.Length;
+        // A row at slot s (= its position here) attends to the s + 1 slots at or before it.
+        static long Keys(IEnumerable<int> slots) => slots.Sum(s => s + 1L);
+        var questionSlots = Enumerable.Range(prompt.ContextLength, prompt.Question.Length).ToArray();
+
+        var full = fuser.Fuse(prompt, caches, FusionMethod.Full).Work;
+        Assert.Equal(layers * n, full.RowLayers);
+        Assert.Equal(layers * n * (n + 1) / 2, full.AttendedKeys);
+        Assert.Equal(0, full.KvOnlyRowLayers);
+        var prefill = FusionWork.OfPrefill(layers, prompt.Length);
+        Assert.Equal((prefill.RowLayers, prefill.AttendedKeys), (full.RowLayers, full.AttendedKeys));
+
+        var reuse = fuser.Fuse(prompt, caches, FusionMethod.Reuse).Work;
+        Assert.Equal(layers * q, reuse.RowLayers);
+        Assert.Equal(layers * (q * context + q * (q + 1) / 2), reuse.AttendedKeys);
+
+        // cacheblend, check layer 1: layer 0 runs every chunk row and the question, layer 1 computes
+        // their K/V alone, then the chosen rows and the question run layers 1 … L−1.
+        var blendResult = fuser.Fuse(prompt, caches, FusionMethod.Parse("cacheblend:0.5"));
+        var blend = blendResult.Work;
+        var chunkAndQuestion = Enumerable.Range(prompt.Prefix.Length, prompt.ChunkTokens).Concat(questionSlots).ToArray();
+        var kept = blendResult.Recomputed.Concat(questionSlots).ToArray();
+        Assert.Equal(chunkAndQuestion.Length + (layers - 1) * kept.Length, blend.RowLayers);
+        Assert.Equal(Keys(chunkAndQuestion) + (layers - 1) * Keys(kept), blend.AttendedKeys);
+        Assert.Equal(chunkAndQuestion.Length, blend.KvOnlyRowLayers);
+
+        // One row through one layer without attention: twice the multiply-adds of its seven matrices.
+        var c = fuser.Transformer.Config;
+        long hidden = c.HiddenSize, queries = c.Heads * c.HeadDim, kv = c.KvHeads * c.HeadDim, mlp = c.IntermediateSize;
+        long matrices = hidden * queries + hidden * kv + hidden * kv + queries * hidden + hidden * mlp + hidden * mlp + mlp * hidden;
+        Assert.Equal(2.0 * matrices * full.RowLayers + 4.0 * queries * full.AttendedKeys, full.Flops(c));
+        Assert.True(reuse.Flops(c) < blend.Flops(c) && blend.Flops(c) < full.Flops(c));
+    }
 }

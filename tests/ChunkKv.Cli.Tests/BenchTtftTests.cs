@@ -1,0 +1,38 @@
+using System.Text.Json.Nodes;
+
+namespace ChunkKv.Cli.Tests;
+
+public sealed class BenchTtftTests
+{
+    [Fact]
+    public async Task Ttft_bench_prints_each_method_against_full_and_the_floor_with_the_rows_it_recomputed()
+    {
+        var cache = Path.Combine(Path.GetTempPath(), $"chunkkv-bench-{Guid.NewGuid():N}");
+        var (code, output, error) = await Cli.RunAsync(
+            "bench", "ttft", "--shape", "tiny-qwen3", "--chunks", "3", "--chunk-tokens", "20", "--question-tokens", "4",
+            "--prefix-tokens", "2", "--methods", "full,reuse,epic:4,cacheblend:0.5", "--repeats", "3", "--json", "--model-cache", cache);
+        Assert.True(code == CliApp.Ok, error);
+        var report = JsonNode.Parse(output)!;
+        Assert.Equal("memory", report["store"]!.GetValue<string>());
+        Assert.Equal(2 + 3 * 20, report["context_tokens"]!.GetValue<int>());
+        var floor = report["floor_seconds"]!.GetValue<double>();
+        Assert.True(floor > 0);
+        var results = report["results"]!.AsArray().ToDictionary(r => r!["method"]!.GetValue<string>(), r => r!);
+        Assert.Equal(["full", "reuse", "epic:4", "cacheblend:0.5"], results.Keys);
+        // full against itself, round by round, is exactly 1, as is its arithmetic against its own.
+        Assert.Equal(1.0, results["full"]["speedup"]!.GetValue<double>());
+        Assert.Equal(1.0, results["full"]["flop_speedup"]!.GetValue<double>(), 12);
+        // Less recomputed is less arithmetic.
+        Assert.Equal(results.Keys.OrderBy(m => results[m]["flops"]!.GetValue<double>()), ["reuse", "epic:4", "cacheblend:0.5", "full"]);
+        // The rows each method's definition names: every chunk row, none, 4 of each later chunk, half.
+        Assert.Equal([60, 0, 8, 30], results.Values.Select(r => r["recomputed"]!.GetValue<int>()));
+        foreach (var r in results.Values)
+        {
+            var ttft = r["ttft_seconds"]!.GetValue<double>();
+            Assert.True(ttft > 0);
+            Assert.True(r["speedup"]!.GetValue<double>() > 0);
+            Assert.Equal(ttft / floor, r["ratio_to_floor"]!.GetValue<double>(), 6);
+            Assert.True(r["breakdown"]!["compute"]!.GetValue<double>() > 0);
+        }
+    }
+}
