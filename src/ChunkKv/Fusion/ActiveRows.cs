@@ -17,6 +17,7 @@ internal sealed class ActiveRows
     private readonly KvSequence sequence;
     private readonly Action<int> layerReady;
     private readonly FusionWork work;
+    private readonly float[] hidden; // [Count, hidden] at its start; it may be longer (a kept buffer)
     private RowBatch rows;
     private long attendedKeys; // per layer, by the causal rule on the slots' positions
 
@@ -26,8 +27,8 @@ internal sealed class ActiveRows
         this.sequence = sequence;
         this.layerReady = layerReady;
         this.work = work;
+        this.hidden = hidden;
         Slots = slots;
-        Hidden = hidden;
         rows = transformer.Rows(sequence, slots);
         attendedKeys = AttendedKeys(sequence, slots);
     }
@@ -36,7 +37,7 @@ internal sealed class ActiveRows
     public int[] Slots { get; private set; }
 
     /// <summary>Their hidden states, <c>[Slots.Length, hidden]</c>: the input of the next layer to run.</summary>
-    public float[] Hidden { get; private set; }
+    public Span<float> Hidden => hidden.AsSpan(0, Count * transformer.Config.HiddenSize);
 
     public RowBatch Rows => rows;
 
@@ -45,8 +46,9 @@ internal sealed class ActiveRows
     /// <summary>The rows at <paramref name="slots"/> (ascending), from the embeddings of their tokens.</summary>
     /// <param name="layerReady">Returns once a layer's stored K/V are in the sequence.</param>
     /// <param name="work">Where the layers these rows run are counted.</param>
+    /// <param name="buffer">Holds the rows' hidden states: at least <c>[slots.Length, hidden]</c>.</param>
     public static ActiveRows Embed(Transformer transformer, KvSequence sequence, int[] slots, Func<int, int> tokenAtSlot,
-        Action<int> layerReady, FusionWork work)
+        Action<int> layerReady, FusionWork work, float[] buffer)
     {
         for (var i = 1; i < slots.Length; i++)
         {
@@ -56,9 +58,9 @@ internal sealed class ActiveRows
             }
         }
         var ids = slots.Select(tokenAtSlot).ToArray();
-        var hidden = GC.AllocateUninitializedArray<float>(slots.Length * transformer.Config.HiddenSize);
+        var hidden = buffer.AsSpan(0, slots.Length * transformer.Config.HiddenSize);
         transformer.Embed(ids, hidden);
-        return new ActiveRows(transformer, sequence, slots, hidden, layerReady, work);
+        return new ActiveRows(transformer, sequence, slots, buffer, layerReady, work);
     }
 
     /// <summary>Runs layers <c>[from, to)</c> on every row.</summary>
@@ -85,7 +87,8 @@ internal sealed class ActiveRows
     public void Keep(IReadOnlyList<int> keep)
     {
         var width = transformer.Config.HiddenSize;
-        var hidden = GC.AllocateUninitializedArray<float>(keep.Count * width);
+        // In place: the i-th kept row comes from a row at or after i, so moving rows forward in
+        // order never overwrites one still to be moved.
         var at = 0;
         for (var i = 0; i < keep.Count; i++)
         {
@@ -97,10 +100,9 @@ internal sealed class ActiveRows
             {
                 throw new ArgumentException($"slot {keep[i]} is not an active row (or the slots are not ascending)", nameof(keep));
             }
-            Hidden.AsSpan(at * width, width).CopyTo(hidden.AsSpan(i * width, width));
+            hidden.AsSpan(at * width, width).CopyTo(hidden.AsSpan(i * width, width));
         }
         Slots = [.. keep];
-        Hidden = hidden;
         rows = transformer.Rows(sequence, Slots);
         attendedKeys = AttendedKeys(sequence, Slots);
     }

@@ -32,6 +32,8 @@ public sealed record FusionResult(FusionMethod Method, float[] Logits, int[] Rec
 /// <param name="variants">Where <c>cachecraft</c> keeps and finds its chunk variants; none: it runs without them.</param>
 public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants = null)
 {
+    private readonly HiddenBuffers hiddenBuffers = new();
+
     public Transformer Transformer => transformer;
 
     public ChunkVariantCache? Variants => variants;
@@ -49,7 +51,7 @@ public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants =
         fill.Start();
         var assembled = clock.Elapsed;
         ActiveRows rows;
-        var run = new FusionRun(transformer, prompt, sequence, method, fill, variants);
+        var run = new FusionRun(transformer, prompt, sequence, method, fill, hiddenBuffers, variants);
         try
         {
             rows = Strategy(method).Run(run);
@@ -60,6 +62,7 @@ public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants =
             fill.Finish();
         }
         var logits = rows.LastLogits();
+        run.GiveBackBuffers();
         var recomputed = rows.Slots.Where(s => s >= prompt.Prefix.Length && s < prompt.ContextLength).ToArray();
         return new FusionResult(method, logits, recomputed, sequence,
             new FusionTimings(assembled, clock.Elapsed - assembled, fill.Busy, fill.Waited), run.Work);

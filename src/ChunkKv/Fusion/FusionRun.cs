@@ -11,8 +11,10 @@ namespace ChunkKv.Fusion;
 /// <see cref="WaitForLayer"/> first.
 /// </summary>
 internal sealed class FusionRun(Transformer transformer, FusionPrompt prompt, KvSequence sequence, FusionMethod method,
-    StoredKvFill fill, ChunkVariantCache? variants = null)
+    StoredKvFill fill, HiddenBuffers hiddenBuffers, ChunkVariantCache? variants = null)
 {
+    private readonly List<float[]> taken = [];
+
     public ChunkVariantCache? Variants => variants;
 
     public Transformer Transformer => transformer;
@@ -40,8 +42,23 @@ internal sealed class FusionRun(Transformer transformer, FusionPrompt prompt, Kv
     public int[] SlotsOfChunk(int chunk) => Range(prompt.ChunkStarts[chunk], prompt.Chunks[chunk].Length);
 
     /// <summary>Rows at the given slots (any order; made ascending), from their token embeddings.</summary>
-    public ActiveRows Start(IEnumerable<int> slots) =>
-        ActiveRows.Embed(transformer, sequence, slots.Distinct().Order().ToArray(), prompt.TokenAt, fill.WaitFor, Work);
+    public ActiveRows Start(IEnumerable<int> slots)
+    {
+        var ordered = slots.Distinct().Order().ToArray();
+        var buffer = hiddenBuffers.Take(ordered.Length * transformer.Config.HiddenSize);
+        taken.Add(buffer);
+        return ActiveRows.Embed(transformer, sequence, ordered, prompt.TokenAt, fill.WaitFor, Work, buffer);
+    }
+
+    /// <summary>Once no rows are used any more: their hidden-state buffers go back to be kept for the next fusion.</summary>
+    public void GiveBackBuffers()
+    {
+        foreach (var buffer in taken)
+        {
+            hiddenBuffers.Give(buffer);
+        }
+        taken.Clear();
+    }
 
     /// <summary>Chosen context slots with the question's, ascending: the rows computed from a selection on.</summary>
     public int[] WithQuestion(IEnumerable<int> contextSlots) => contextSlots.Concat(QuestionSlots).Distinct().Order().ToArray();

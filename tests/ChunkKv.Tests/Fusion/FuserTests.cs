@@ -354,4 +354,18 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
         Assert.Equal(2.0 * matrices * full.RowLayers + 4.0 * queries * full.AttendedKeys, full.Flops(c));
         Assert.True(reuse.Flops(c) < blend.Flops(c) && blend.Flops(c) < full.Flops(c));
     }
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public void A_fuser_that_kept_buffers_from_earlier_fusions_fuses_as_a_fresh_one(string architecture)
+    {
+        var (fuser, caches, prompt) = Setup(architecture);
+        var methods = new[] { "full", "cacheblend:0.5", "query:0.3:2", "reuse", "epic:3", "cacheblend:0.2" }.Select(FusionMethod.Parse).ToList();
+        foreach (var method in methods)
+        {
+            var used = fuser.Fuse(prompt, caches, method);
+            var fresh = new Fuser(fuser.Transformer).Fuse(prompt, caches, method);
+            Assert.Equal(fresh.Logits, used.Logits);
+            Assert.Equal(fresh.Recomputed, used.Recomputed);
+        }
+    }
 }
