@@ -58,8 +58,7 @@ internal sealed class ActiveRows
             }
         }
         var ids = slots.Select(tokenAtSlot).ToArray();
-        var hidden = buffer.AsSpan(0, slots.Length * transformer.Config.HiddenSize);
-        transformer.Embed(ids, hidden);
+        transformer.Embed(ids, buffer.AsSpan(0, slots.Length * transformer.Config.HiddenSize));
         return new ActiveRows(transformer, sequence, slots, buffer, layerReady, work);
     }
 
