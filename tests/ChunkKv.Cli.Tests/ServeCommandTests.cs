@@ -50,10 +50,12 @@ public sealed class ServeCommandTests : IDisposable
             Assert.Equal(3, lines.Length);
             Assert.All(lines, line => Assert.Contains(": ingested, ", line));
 
-            var question = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(samples, "questions.json"))).RootElement[0]
-                .GetProperty("question").GetString()!;
+            var sample = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(samples, "questions.json"))).RootElement[0];
+            var question = sample.GetProperty("question").GetString()!;
             (code, output, error) = await Cli.RunAsync("ask", question, "--collection", "notes", "--server", url, "--compare", "full");
             Assert.True(code == CliApp.Ok, error);
+            // Retrieved, fused and answered: the sample's gold answer is the first line.
+            Assert.Equal(sample.GetProperty("answer").GetString(), output.Split('\n')[0].Trim());
             Assert.Contains("method cacheblend:0.15: TTFT", output);
             Assert.Contains("full", output);
 

@@ -80,8 +80,11 @@ def reference(model, tokenizer, records):
 
 
 def samples(tokenizer, directory):
-    """The main job's sample documents: worlds of the task, one chunk a paragraph, with questions they answer."""
+    """The main job's sample documents: worlds of the task, one chunk a paragraph, with questions they answer.
+    Each document has people of its own: one collection holds all three, and a name in two of them
+    would give its questions two answers."""
     import random
+    import re
     import corpus
     rng = random.Random(2024)
     vocab = corpus.Vocabulary()
@@ -91,6 +94,8 @@ def samples(tokenizer, directory):
         example = corpus.make_example(rng, vocab, 6, evaluate.CHUNK_TOKENS, lambda s: len(tokenizer.encode(" " + s)))
         with open(os.path.join(directory, f"team-notes-{d + 1}.txt"), "w") as f:
             f.write("\n\n".join(example.chunks) + "\n")
+        named = set(re.findall(r"[A-Z][a-z]+", " ".join(example.chunks)))
+        vocab.people = [p for p in vocab.people if p not in named]
         for kind in ("single", "cross"):
             kind_questions = [q for q in example.questions if q[0] == kind]
             if kind_questions:

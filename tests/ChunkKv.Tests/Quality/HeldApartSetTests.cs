@@ -38,6 +38,27 @@ public sealed partial class HeldApartSetTests
         }
     }
 
+    [Fact]
+    public void Every_sample_question_of_the_main_job_has_one_answer_in_the_whole_collection()
+    {
+        // The main job ingests every sample document into one collection, so a question must have
+        // one answer across all of them, not only in its own document.
+        var samples = Path.Combine(FixtureModel.Directory, "samples");
+        var statements = Directory.GetFiles(samples, "*.txt")
+            .SelectMany(file => StatedFacts(File.ReadAllText(file).Split("\n\n", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+            .ToList();
+        using var questions = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(samples, "questions.json")));
+        Assert.NotEmpty(questions.RootElement.EnumerateArray());
+        foreach (var sample in questions.RootElement.EnumerateArray())
+        {
+            var question = sample.GetProperty("question").GetString()!;
+            var asked = AskedFact.Parse(question);
+            var answers = statements.Where(s => s.Person == asked.Person && s.Attribute == asked.Attribute).Select(s => s.Value).ToList();
+            Assert.True(answers.Count == 1, $"'{question}' has {answers.Count} answers in the samples ({string.Join(", ", answers)})");
+            Assert.Equal(sample.GetProperty("answer").GetString(), answers[0]);
+        }
+    }
+
     private sealed record Statement(string Person, string Attribute, string Value, int Chunk, int NamedInChunk);
 
     private sealed record AskedFact(string Person, string Attribute)
