@@ -35,4 +35,23 @@ public sealed class BenchTtftTests
             Assert.True(r["breakdown"]!["compute"]!.GetValue<double>() > 0);
         }
     }
+    [Fact]
+    public async Task Without_full_among_the_methods_there_is_no_speed_up_but_still_the_floor_and_the_flop_ceiling()
+    {
+        var cache = Path.Combine(Path.GetTempPath(), $"chunkkv-bench-{Guid.NewGuid():N}");
+        var (code, output, error) = await Cli.RunAsync(
+            "bench", "ttft", "--shape", "tiny-qwen3", "--chunks", "2", "--chunk-tokens", "12", "--question-tokens", "4",
+            "--methods", "reuse", "--repeats", "1", "--json", "--model-cache", cache);
+        Assert.True(code == CliApp.Ok, error);
+        var reuse = JsonNode.Parse(output)!["results"]!.AsArray().Single()!;
+        Assert.Null(reuse["speedup"]);
+        Assert.True(reuse["flop_speedup"]!.GetValue<double>() > 1);
+        Assert.True(reuse["ratio_to_floor"]!.GetValue<double>() > 0);
+
+        (code, output, error) = await Cli.RunAsync(
+            "bench", "ttft", "--shape", "tiny-qwen3", "--chunks", "2", "--chunk-tokens", "12", "--question-tokens", "4",
+            "--methods", "reuse", "--repeats", "1", "--model-cache", cache);
+        Assert.True(code == CliApp.Ok, error);
+        Assert.Matches(@"reuse\s+[0-9.]+\s+-x", output);
+    }
 }

@@ -24,7 +24,8 @@ public static class TtftBenchmark
 
     /// <param name="Flops">The arithmetic of the method's schedule (<see cref="FusionWork"/>).</param>
     /// <param name="FlopSpeedup">full's FLOPs over the method's: the speed-up its schedule allows on paper.</param>
-    public sealed record Result(string Method, double TtftSeconds, double Speedup, double RatioToFloor, int Recomputed,
+    /// <param name="Speedup">full's TTFT over the method's, round by round; null when full was not among the methods.</param>
+    public sealed record Result(string Method, double TtftSeconds, double? Speedup, double RatioToFloor, int Recomputed,
         double Flops, double FlopSpeedup, IReadOnlyDictionary<string, double> Breakdown);
 
     public sealed record Report(string Shape, string Store, string Codec, int ContextTokens, double FloorSeconds,
@@ -43,7 +44,7 @@ public static class TtftBenchmark
                 Invariant($"{"method",-18} {"TTFT ms",9} {"speed-up",9} {"FLOPs x",8} {"x floor",8} {"load",8} {"fill",8} {"waited",8} {"compute",8} {"rows",6}"),
             };
             lines.AddRange(Results.Select(r => Invariant(
-                $"{r.Method,-18} {r.TtftSeconds * 1000,9:F1} {r.Speedup,8:F1}x {r.FlopSpeedup,7:F2}x {r.RatioToFloor,7:F2}x {r.Breakdown["load"] * 1000,8:F1} {r.Breakdown["fill"] * 1000,8:F1} {r.Breakdown["fill_wait"] * 1000,8:F1} {r.Breakdown["compute"] * 1000,8:F1} {r.Recomputed,6}")));
+                $"{r.Method,-18} {r.TtftSeconds * 1000,9:F1} {(r.Speedup is { } speedup ? speedup.ToString("F1", System.Globalization.CultureInfo.InvariantCulture) : "-"),8}x {r.FlopSpeedup,7:F2}x {r.RatioToFloor,7:F2}x {r.Breakdown["load"] * 1000,8:F1} {r.Breakdown["fill"] * 1000,8:F1} {r.Breakdown["fill_wait"] * 1000,8:F1} {r.Breakdown["compute"] * 1000,8:F1} {r.Recomputed,6}")));
             lines.Add("FLOPs x: full's arithmetic over the method's (its schedule's rows and the keys they attend), the speed-up it allows on paper");
             return string.Join(Environment.NewLine, lines) + Environment.NewLine;
         }
@@ -93,7 +94,7 @@ public static class TtftBenchmark
         var results = settings.Methods.Select(method =>
         {
             var median = runs[method].OrderBy(r => r.Ttft).ElementAt(runs[method].Count / 2);
-            var speedup = full is null ? double.NaN : Median(runs[full].Zip(runs[method], (f, m) => f.Ttft / m.Ttft));
+            double? speedup = full is null ? null : Median(runs[full].Zip(runs[method], (f, m) => f.Ttft / m.Ttft));
             return (Method: method, Median: median, Speedup: speedup);
         }).ToList();
 

@@ -121,9 +121,12 @@ public sealed record FusionMethod
             ? r : throw Bad($"'{text}' is not a ratio from 0 to 1");
     }
 
-    /// <summary>Parses a comma-separated list of methods (the eval and bench option).</summary>
-    public static IReadOnlyList<FusionMethod> ParseList(string names) =>
-        names.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Parse).ToList();
+    /// <summary>Parses a comma-separated list of methods (the eval and bench option); it must name at least one.</summary>
+    public static IReadOnlyList<FusionMethod> ParseList(string names)
+    {
+        var methods = names.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Parse).ToList();
+        return methods.Count > 0 ? methods : throw new FormatException($"'{names}' names no fusion method");
+    }
 
     private static string Number(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
 }

@@ -52,4 +52,13 @@ public sealed class FusionMethodTests
     {
         Assert.Equal(["full", "reuse", "epic:16", "cacheblend:0.15"], FusionMethod.ParseList("full, reuse,epic:16,cacheblend").Select(m => m.Name));
     }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData(" , ,")]
+    public void A_list_that_names_no_method_is_an_error(string names)
+    {
+        var error = Assert.Throws<FormatException>(() => FusionMethod.ParseList(names));
+        Assert.Contains("names no fusion method", error.Message);
+    }
 }
