@@ -112,6 +112,8 @@ def main():
     parser.add_argument("--model", required=True)
     parser.add_argument("--score-limit", type=int, default=500, help="held-apart questions per kind scored in PyTorch")
     args = parser.parse_args()
+    if not args.work and not os.path.exists(os.path.join(args.model, "training.json")):
+        parser.error(f"without --work, {args.model} needs the training.json whose figures it keeps")
     torch.set_num_threads(2)
     model, tokenizer = evaluate.load(args.model)
     eval_dir = os.path.join(args.model, "eval")

@@ -114,20 +114,16 @@ internal sealed class ActiveRows
         long total = 0;
         foreach (var slot in slots)
         {
-            var at = Array.BinarySearch(positions, sequence.Positions[slot] + 1);
-            total += at >= 0 ? FirstIndexOf(positions, at) : ~at;
+            // How many positions are at or before this row's: the first index past them.
+            int at = 0, end = positions.Length, position = sequence.Positions[slot];
+            while (at < end)
+            {
+                var middle = (at + end) >>> 1;
+                (at, end) = positions[middle] <= position ? (middle + 1, end) : (at, middle);
+            }
+            total += at;
         }
         return total;
-    }
-
-    /// <summary>The first index holding the value at <paramref name="at"/> (positions repeat where chunks share them).</summary>
-    private static int FirstIndexOf(int[] positions, int at)
-    {
-        while (at > 0 && positions[at - 1] == positions[at])
-        {
-            at--;
-        }
-        return at;
     }
 
     /// <summary>The logits of the last row (the question's last token): the first answer token's distribution.</summary>
