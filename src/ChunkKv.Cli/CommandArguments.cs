@@ -70,6 +70,28 @@ public sealed class CommandArguments
         : double.TryParse(text, CultureInfo.InvariantCulture, out var value) && value >= 0 ? value
         : throw new UsageException($"--{name} must be a number of 0 or more, not '{text}'");
 
+    /// <summary>
+    /// The option's value read by <paramref name="parse"/>, or <paramref name="fallback"/> when it is not
+    /// given. Every parser in the library throws <see cref="FormatException"/> for bad text (the one parse
+    /// contract): that is a usage error here, with the parser's message.
+    /// </summary>
+    public T Parsed<T>(string name, T fallback, Func<string, T> parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        if (Optional(name) is not { } text)
+        {
+            return fallback;
+        }
+        try
+        {
+            return parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"--{name}: {e.Message}");
+        }
+    }
+
     /// <summary>A comma-separated list of integers, e.g. <c>--ids 1,2,3</c>.</summary>
     public int[]? IntegerList(string name)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using ChunkKv.Server.Api;
+using ChunkKv.Collections;
 using ChunkKv.Server.Engine;
 using ChunkKv.Server.Health;
 using ChunkKv.Server.Observability;
@@ -78,9 +79,10 @@ public static class ChunkKvServer
         var hasModel = app.Services.GetRequiredService<IOptions<EngineOptions>>().Value.Model is { Length: > 0 };
         if (hasModel)
         {
-            var engine = app.Services.GetRequiredService<ChunkKvEngine>();
-            ChunkKvMetrics.Observe(engine.Store);
-            app.Logger.LogInformation("model {Model} loaded ({Layers} layers); index {Index}", engine.Model.Directory, engine.Model.Config.Layers, engine.Index.Provider);
+            var runtime = app.Services.GetRequiredService<ChunkKvRuntime>();
+            ChunkKvMetrics.Observe(runtime.Store);
+            app.Logger.LogInformation("model {Model} loaded ({Layers} layers); index {Index}; embedder {Embedder}", runtime.Model.Directory,
+                runtime.Model.Config.Layers, runtime.Index.Provider, runtime.Embedder.Name);
         }
         else
         {

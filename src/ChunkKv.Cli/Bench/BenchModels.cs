@@ -9,7 +9,8 @@ public static class BenchModels
         Environment.GetEnvironmentVariable("CHUNKKV_BENCH_MODELS") ?? Path.Combine(Path.GetTempPath(), "chunkkv-bench-models");
 
     /// <summary>The folder of the shape's weights (bf16), writing them first if needed.</summary>
-    public static string Ensure(ModelShape shape, string cache, TextWriter progress)
+    /// <param name="tokenizer">A folder whose tokenizer files are copied in (over any there), so the model reads text.</param>
+    public static string Ensure(ModelShape shape, string cache, TextWriter progress, string? tokenizer = null)
     {
         var directory = Path.Combine(cache, shape.Name);
         if (!File.Exists(Path.Combine(directory, "model.safetensors")))
@@ -22,6 +23,13 @@ public static class BenchModels
                 Directory.Delete(directory, recursive: true);
             }
             Directory.Move(temporary, directory);
+        }
+        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
+        {
+            if (tokenizer is not null && File.Exists(Path.Combine(tokenizer, file)))
+            {
+                File.Copy(Path.Combine(tokenizer, file), Path.Combine(directory, file), overwrite: true);
+            }
         }
         return directory;
     }

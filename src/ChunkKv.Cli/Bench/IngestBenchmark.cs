@@ -3,7 +3,7 @@ using System.Text;
 using ChunkKv.Caching;
 using ChunkKv.Caching.Codecs;
 using ChunkKv.Caching.Tiers;
-using ChunkKv.Chunking;
+using ChunkKv.Collections;
 using ChunkKv.Inference.Models;
 using ChunkKv.Inference.Tokenization;
 using ChunkKv.Pipeline;
@@ -29,14 +29,16 @@ public static class IngestBenchmark
         var shape = tokenizer.VocabSize <= settings.Shape.VocabSize
             ? settings.Shape
             : settings.Shape with { Name = $"{settings.Shape.Name}-vocab{tokenizer.VocabSize}", VocabSize = tokenizer.VocabSize };
-        using var model = LanguageModel.Load(BenchModels.Ensure(shape, settings.ModelCache, progress));
-        var chunker = new Chunker(tokenizer, new ChunkingOptions { TargetTokens = settings.TargetTokens });
+        using var model = LanguageModel.Load(BenchModels.Ensure(shape, settings.ModelCache, progress, settings.TokenizerDirectory));
         var documents = Enumerable.Range(0, settings.Documents).Select(d => new DocumentInput($"doc-{d}", Prose(d))).ToList();
         var scratch = Directory.CreateTempSubdirectory("chunkkv-bench-ingest-");
         try
         {
             var codec = KvCodec.Create(settings.Codec);
-            var keys = ChunkCacheKeys.For(model, codec);
+            var settingsOfCollection = new CollectionSettings(ChunkTokens: settings.TargetTokens);
+            CollectionContext Collection(IChunkIndex index, KvStore store) =>
+                new ChunkKvRuntime(model, store, codec, PromptLayout.Default, new RetrievalStores(index, new HashingEmbedder()))
+                    .Collection("bench", settingsOfCollection);
 
             // Without precompute: repeated on fresh indexes until a second has passed, for a steady figure.
             var without = new IngestFigures("index only", 0, 0, 0);
@@ -45,16 +47,15 @@ public static class IngestBenchmark
             while (runs == 0 || clock.Elapsed < TimeSpan.FromSeconds(1))
             {
                 using var index = EmbeddedChunkIndex.Open(Path.Combine(scratch.FullName, $"index-{runs++}"));
-                var pipeline = new IngestPipeline(chunker, new HashingEmbedder(), index, keys);
-                without = without.Add(await IngestAllAsync(pipeline, documents, cancellationToken));
+                var indexOnly = Collection(index, new KvStore([new MemoryTier(1L << 20)]));
+                without = without.Add(await IngestAllAsync(indexOnly, new IngestOptions { StoreCaches = false }, documents, cancellationToken));
             }
             without = without.Average(runs);
 
             progress.WriteLine($"precomputing the KV caches of {without.Chunks} chunks with {shape.Name} weights ...");
             using var cachedIndex = EmbeddedChunkIndex.Open(Path.Combine(scratch.FullName, "index-kv"));
             var store = new KvStore([new MemoryTier(1L << 30), new DiskTier(Path.Combine(scratch.FullName, "kv"))]);
-            var precomputing = new IngestPipeline(chunker, new HashingEmbedder(), cachedIndex, keys, new KvPrecomputer(model, store, codec));
-            var with = await IngestAllAsync(precomputing, documents, cancellationToken) with { Mode = $"index + KV precompute ({codec})" };
+            var with = await IngestAllAsync(Collection(cachedIndex, store), IngestOptions.Default, documents, cancellationToken) with { Mode = $"index + KV precompute ({codec})" };
             return new IngestReport(shape.Name, settings.TargetTokens, settings.Documents, [without, with]);
         }
         finally
@@ -63,13 +64,14 @@ public static class IngestBenchmark
         }
     }
 
-    private static async Task<IngestFigures> IngestAllAsync(IngestPipeline pipeline, List<DocumentInput> documents, CancellationToken cancellationToken)
+    private static async Task<IngestFigures> IngestAllAsync(CollectionContext collection, IngestOptions options, List<DocumentInput> documents,
+        CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         int chunks = 0, tokens = 0;
         foreach (var document in documents)
         {
-            var result = await pipeline.IngestAsync("bench", document, cancellationToken: cancellationToken);
+            var result = await collection.IngestAsync(document, options: options, cancellationToken: cancellationToken);
             chunks += result.Chunks;
             tokens += result.Tokens;
         }

@@ -5,7 +5,7 @@ using ChunkKv.Caching.Format;
 using ChunkKv.Caching.Tiers;
 using ChunkKv.Inference.Kv;
 using ChunkKv.Inference.Models;
-using ChunkKv.Pipeline;
+using ChunkKv.Fusion;
 using StackExchange.Redis;
 
 namespace ChunkKv.Cli.Bench;
@@ -113,7 +113,7 @@ public static class StoreBenchmark
         using var model = LanguageModel.Load(BenchModels.Ensure(settings.KvModel!, settings.ModelCache, progress));
         var random = new Random(7);
         var ids = Enumerable.Range(0, settings.Tokens).Select(_ => random.Next(model.Config.VocabSize)).ToArray();
-        return KvPrecomputer.Compute(model, ids);
+        return PromptCacheComputation.Chunk(model.Transformer, prefix: null, ids);
     }
 
     private static async Task<TierFigures> MeasureTierAsync(IKvTier tier, KvCodecId codec, byte[] entry, byte[] fingerprint,

@@ -3,9 +3,10 @@ using System.Text.Json;
 using ChunkKv.Caching;
 using ChunkKv.Caching.Codecs;
 using ChunkKv.Caching.Tiers;
+using ChunkKv.Collections;
+using ChunkKv.Evaluation;
 using ChunkKv.Fusion;
 using ChunkKv.Inference.Models;
-using ChunkKv.Pipeline;
 using StackExchange.Redis;
 
 namespace ChunkKv.Cli.Bench;
@@ -14,8 +15,10 @@ namespace ChunkKv.Cli.Bench;
 /// Time to first token per fusion method at a real shape with random weights: caches loaded from
 /// the chosen store, fused, the question computed. Against <c>full</c> (a plain prefill) and
 /// against the floor — the question's prefill alone over an already-fused cache, plus the fused
-/// K/V's bytes at the memory copy speed — both measured in the same run. Each method's TTFT is its
-/// median over the rounds; its speed-up is the median of each round's full / method.
+/// K/V's bytes at the memory copy speed — both measured in the same run. Each method's TTFT
+/// (<see cref="FusedPrompt.Ttft"/>, as eval and the server define it) is its median over the rounds;
+/// its speed-up is the median of each round's full / method. Prompts go through a runtime's
+/// collection context, the path the server answers on.
 /// </summary>
 public static class TtftBenchmark
 {
@@ -59,21 +62,18 @@ public static class TtftBenchmark
         var transformer = model.Transformer;
         var random = new Random(7);
         int[] Tokens(int n) => Enumerable.Range(0, n).Select(_ => random.Next(model.Config.VocabSize)).ToArray();
-        var prompt = new FusionPrompt(Tokens(settings.PrefixTokens),
-            Enumerable.Range(0, settings.Chunks).Select(_ => Tokens(settings.ChunkTokens)).ToList(), Tokens(settings.QuestionTokens));
-
         using var tier = await OpenTierAsync(settings);
         var store = new KvStore([tier.Tier]);
-        var loader = new PromptCacheLoader(model, store, KvCodec.Create(settings.Codec));
+        var runtime = new ChunkKvRuntime(model, store, KvCodec.Create(settings.Codec));
+        var context = runtime.ForPrefixTokens(Tokens(settings.PrefixTokens));
+        var prompt = context.Prompt(Enumerable.Range(0, settings.Chunks).Select(_ => Tokens(settings.ChunkTokens)).ToList(), Tokens(settings.QuestionTokens));
         progress.WriteLine($"computing and storing {settings.Chunks} chunk caches in {settings.Store} ...");
-        (await loader.LoadAsync(prompt, cancellationToken)).Dispose();
+        await context.StoreCachesAsync(prompt, cancellationToken);
 
-        var fuser = new Fuser(transformer);
-        var sequence = transformer.NewSequence(prompt.Length + 64);
         // Warm the JIT and the workspaces: full on a short prompt (at a real shape the whole prompt
         // takes seconds), every other method once on the prompt itself (its kept buffers too).
-        fuser.Fuse(new FusionPrompt(prompt.Prefix, [prompt.Chunks[0]], prompt.Question), null, FusionMethod.Full, sequence);
-        foreach (var method in settings.Methods.Where(m => m.Kind != FusionKind.Full))
+        (await context.FuseAsync(context.Prompt([prompt.Chunks[0]], prompt.Question), FusionMethod.Full, 1, cancellationToken)).Dispose();
+        foreach (var method in settings.Methods.Where(m => m != FusionMethod.Full))
         {
             await RunOnceAsync(method);
         }
@@ -90,24 +90,23 @@ public static class TtftBenchmark
         }
         var counters = store.Statistics[0];
         progress.WriteLine($"{counters.Tier}: {counters.Hits} hits, {counters.Misses} misses, {counters.Faults} faults");
-        var full = settings.Methods.FirstOrDefault(m => m.Kind == FusionKind.Full);
+        var full = settings.Methods.FirstOrDefault(m => m == FusionMethod.Full);
         var results = settings.Methods.Select(method =>
         {
             var median = runs[method].OrderBy(r => r.Ttft).ElementAt(runs[method].Count / 2);
-            double? speedup = full is null ? null : Median(runs[full].Zip(runs[method], (f, m) => f.Ttft / m.Ttft));
+            double? speedup = full is null ? null : Statistics.Median(runs[full].Zip(runs[method], (f, m) => f.Ttft / m.Ttft));
             return (Method: method, Median: median, Speedup: speedup);
         }).ToList();
 
         async Task<Run> RunOnceAsync(FusionMethod method)
         {
-            var clock = Stopwatch.StartNew();
-            using var loaded = method.Kind == FusionKind.Full ? null : await loader.LoadAsync(prompt, cancellationToken);
-            var load = clock.Elapsed.TotalSeconds;
-            var fused = fuser.Fuse(prompt, loaded?.Caches, method, sequence);
-            return new Run(clock.Elapsed.TotalSeconds, load, fused);
+            using var fused = await context.FuseAsync(prompt, method, answerTokens: 1, cancellationToken);
+            return new Run(fused.Ttft.TotalSeconds, fused.KvLoad.TotalSeconds, fused.Fusion);
         }
 
         // The floor: the question alone over a fused cache already in place, and the K/V's bytes copied once.
+        using var placed = await context.FuseAsync(prompt, FusionMethod.Reuse, answerTokens: 1, cancellationToken);
+        var sequence = placed.Fusion.Sequence;
         var questionSeconds = double.MaxValue;
         for (var i = 0; i < 3; i++)
         {
@@ -136,12 +135,6 @@ public static class TtftBenchmark
     }
 
     private sealed record Run(double Ttft, double Load, FusionResult Fused);
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
-    }
 
     /// <summary>GB/s of copying <paramref name="bytes"/> between two warm buffers (best of three).</summary>
     private static double CopySpeed(long bytes)

@@ -24,28 +24,13 @@ public sealed class BenchCommand : ICommand
     public Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken) =>
         throw new UsageException("name a benchmark: store, prefill, ingest, ttft, serve");
 
-    private static ModelShape Shape(CommandArguments arguments)
-    {
-        var name = arguments.Optional("shape") ?? ModelShape.Qwen25Of500M.Name;
-        return ModelShape.All.FirstOrDefault(s => s.Name == name)
-            ?? throw new UsageException($"unknown shape '{name}'; known: {string.Join(", ", ModelShape.All.Select(s => s.Name))}");
-    }
+    private static ModelShape Shape(CommandArguments arguments) => arguments.Parsed("shape", ModelShape.Qwen25Of500M, ModelShape.Find);
 
     private static string ModelCache(CommandArguments arguments) => arguments.Optional("model-cache") ?? BenchModels.DefaultCache;
 
     private static string? Redis(CommandArguments arguments) => arguments.Optional("redis") ?? Environment.GetEnvironmentVariable("CHUNKKV_REDIS");
 
-    private static KvCodecId Codec(CommandArguments arguments)
-    {
-        try
-        {
-            return KvCodec.ParseId(arguments.Optional("codec") ?? "f16");
-        }
-        catch (FormatException e)
-        {
-            throw new UsageException(e.Message);
-        }
-    }
+    private static KvCodecId Codec(CommandArguments arguments) => arguments.Parsed("codec", KvCodecId.F16, KvCodec.ParseId);
 
     /// <summary><c>bench store [--tokens N] [--seconds S] [--redis CONF] [--dir PATH] [--kv-model SHAPE|none]</c>.</summary>
     private sealed class StoreBench : ICommand
@@ -65,15 +50,7 @@ public sealed class BenchCommand : ICommand
 
         public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
         {
-            ModelShape? kvModel;
-            try
-            {
-                kvModel = arguments.Optional("kv-model") is "none" ? null : ModelShape.Find(arguments.Optional("kv-model") ?? ModelShape.Qwen25Of500M.Name);
-            }
-            catch (ArgumentException e)
-            {
-                throw new UsageException(e.Message);
-            }
+            var kvModel = arguments.Parsed<ModelShape?>("kv-model", ModelShape.Qwen25Of500M, name => name == "none" ? null : ModelShape.Find(name));
             var settings = new StoreBenchmark.Settings(
                 Tokens: arguments.PositiveInteger("tokens", 512),
                 SecondsPerFigure: arguments.PositiveNumber("seconds", 0.4),
@@ -174,15 +151,7 @@ public sealed class BenchCommand : ICommand
         public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
         {
             var shape = Shape(arguments);
-            IReadOnlyList<FusionMethod> methods;
-            try
-            {
-                methods = FusionMethod.ParseList(arguments.Optional("methods") ?? "full,reuse,epic:16,cacheblend:0.15,query:0.15");
-            }
-            catch (FormatException e)
-            {
-                throw new UsageException(e.Message);
-            }
+            var methods = arguments.Parsed("methods", FusionMethod.ParseList("full,reuse,epic:16,cacheblend:0.15,query:0.15"), FusionMethod.ParseList);
             var ttft = await TtftBenchmark.RunAsync(new TtftBenchmark.Settings(shape, arguments.PositiveInteger("chunks", 8),
                 arguments.PositiveInteger("chunk-tokens", 512), arguments.PositiveInteger("question-tokens", 32),
                 arguments.PositiveInteger("prefix-tokens", 16), methods, arguments.Optional("store") ?? "memory", Codec(arguments),

@@ -3,6 +3,7 @@ using System.Text.Json;
 using ChunkKv.Caching;
 using ChunkKv.Caching.Codecs;
 using ChunkKv.Caching.Tiers;
+using ChunkKv.Collections;
 using ChunkKv.Evaluation;
 using ChunkKv.Fusion;
 using ChunkKv.Pipeline;
@@ -42,17 +43,8 @@ public sealed class EvalCommand : ICommand
         {
             throw new CommandFailedException($"dataset '{dataset}' does not exist");
         }
-        IReadOnlyList<FusionMethod> methods;
-        KvCodec codec;
-        try
-        {
-            methods = FusionMethod.ParseList(arguments.Optional("methods") ?? DefaultMethods);
-            codec = KvCodec.Create(KvCodec.ParseId(arguments.Optional("codec") ?? "f16"));
-        }
-        catch (FormatException e)
-        {
-            throw new UsageException(e.Message);
-        }
+        var methods = arguments.Parsed("methods", FusionMethod.ParseList(DefaultMethods), FusionMethod.ParseList);
+        var codec = KvCodec.Create(arguments.Parsed("codec", KvCodecId.F16, KvCodec.ParseId));
         IReadOnlyList<EvalRecord> records;
         try
         {
@@ -65,8 +57,7 @@ public sealed class EvalCommand : ICommand
         var limit = arguments.PositiveInteger("limit", int.MaxValue);
         records = records.GroupBy(r => r.Kind).SelectMany(g => g.Take(limit)).ToList();
         using var model = ModelArguments.Load(arguments);
-        var store = new KvStore([new MemoryTier(4L << 30)]);
-        var evaluator = new FusionEvaluator(model, PromptLayout.FromModelDirectory(model.Directory), new PromptCacheLoader(model, store, codec));
+        var evaluator = new FusionEvaluator(new ChunkKvRuntime(model, new KvStore([new MemoryTier(4L << 30)]), codec));
         var json = arguments.Flag("json");
         // Progress on standard error, so the table or the JSON on standard output stays clean.
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });

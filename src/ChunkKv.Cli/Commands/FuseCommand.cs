@@ -1,5 +1,8 @@
-using System.Diagnostics;
 using System.Text.Json;
+using ChunkKv.Caching;
+using ChunkKv.Caching.Codecs;
+using ChunkKv.Caching.Tiers;
+using ChunkKv.Collections;
 using ChunkKv.Fusion;
 
 namespace ChunkKv.Cli.Commands;
@@ -25,7 +28,7 @@ public sealed class FuseCommand : ICommand
         CliOption.Flag("json", "accepted for scripts that pass it: the output is always one JSON object"),
     ];
 
-    public Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
+    public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
         var prefix = arguments.Optional("prefix-ids") is { Length: > 0 } ? arguments.IntegerList("prefix-ids")! : [];
         var chunkText = arguments.Required("chunks");
@@ -37,31 +40,30 @@ public sealed class FuseCommand : ICommand
             throw new UsageException("--chunks: every chunk needs at least one token id (chunks are separated by ';')");
         }
         var question = arguments.IntegerList("question-ids") ?? throw new UsageException("--question-ids is required");
-        FusionMethod method;
-        try
-        {
-            method = FusionMethod.Parse(arguments.Optional("method") ?? "cacheblend:0.15");
-        }
-        catch (FormatException e)
-        {
-            throw new UsageException(e.Message);
-        }
+        var method = arguments.Parsed("method", FusionMethod.Default, FusionMethod.Parse);
         using var model = ModelArguments.Load(arguments);
-        var prompt = new FusionPrompt(prefix, chunks, question);
+        // f32 caches: the fused numbers are the method's alone, which is what an independent implementation checks.
+        var context = new ChunkKvRuntime(model, new KvStore([new MemoryTier(1L << 30)]), KvCodec.Create(KvCodecId.F32)).ForPrefixTokens(prefix);
+        var prompt = context.Prompt(chunks, question);
         var outside = prompt.AllTokens().Where(id => (uint)id >= (uint)model.Config.VocabSize).ToArray();
         if (outside.Length > 0)
         {
             throw new UsageException($"token id {outside[0]} is outside the vocabulary of {model.Config.VocabSize}");
         }
-        if (method.CheckLayer >= model.Config.Layers && method.Kind is FusionKind.CacheBlend or FusionKind.CacheCraft)
+        try
         {
-            throw new UsageException($"{method.Name}: check layer {method.CheckLayer} is beyond the model's {model.Config.Layers} layers");
+            method.CheckFits(model.Config);
         }
-        var caches = PromptCacheComputation.ForPrompt(model.Transformer, prompt);
-        var clock = Stopwatch.StartNew();
-        var fused = new Fuser(model.Transformer).Fuse(prompt, caches, method);
-        var ttftMs = clock.Elapsed.TotalMilliseconds;
-        output.WriteLine(JsonSerializer.Serialize(new { method = method.Name, logits = fused.Logits, recomputed = fused.Recomputed, ttft_ms = ttftMs }));
-        return Task.FromResult(CliApp.Ok);
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        await context.StoreCachesAsync(prompt, cancellationToken); // as ingestion would have: the fusion below finds them
+        using var fused = await context.FuseAsync(prompt, method, answerTokens: 0, cancellationToken);
+        output.WriteLine(JsonSerializer.Serialize(new
+        {
+            method = method.Name, logits = fused.Fusion.Logits, recomputed = fused.Fusion.Recomputed, ttft_ms = fused.Ttft.TotalMilliseconds,
+        }));
+        return CliApp.Ok;
     }
 }

@@ -22,15 +22,7 @@ public sealed class RandomModelCommand : ICommand
 
     public Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
-        ModelShape shape;
-        try
-        {
-            shape = ModelShape.Find(arguments.Required("shape"));
-        }
-        catch (ArgumentException e)
-        {
-            throw new UsageException(e.Message);
-        }
+        var shape = arguments.Parsed<ModelShape?>("shape", null, ModelShape.Find) ?? throw new UsageException("--shape is required");
         var type = (arguments.Optional("dtype") ?? "f32").ToLowerInvariant() switch
         {
             "f32" => TensorType.F32,

@@ -42,7 +42,7 @@ public sealed record ModelShape(
 
     public static ModelShape Find(string name) =>
         All.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"unknown model shape '{name}'; known: {string.Join(", ", All.Select(s => s.Name))}");
+        ?? throw new FormatException($"unknown model shape '{name}'; known: {string.Join(", ", All.Select(s => s.Name))}");
 
     public string ToConfigJson()
     {

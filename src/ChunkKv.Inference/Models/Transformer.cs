@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using ChunkKv.Inference.Backends;
 using ChunkKv.Inference.Kv;
 using ChunkKv.Inference.Tensors;
 
@@ -8,9 +9,10 @@ namespace ChunkKv.Inference.Models;
 /// A Llama-family decoder (Llama 2/3, Mistral, Qwen2, Qwen3) run layer by layer. The layer API is
 /// what fusion builds on: any subset of token rows can be run through a layer, writing their K/V
 /// into their slots of a <see cref="KvSequence"/> and attending over every slot by the exact causal
-/// rule on positions. Safe to call from several threads with different sequences.
+/// rule on positions. Safe to call from several threads with different sequences. It is the CPU
+/// compute backend (<see cref="IComputeBackend"/>), the reference every other backend is checked against.
 /// </summary>
-public sealed unsafe class Transformer : IDisposable
+public sealed unsafe class Transformer : IComputeBackend, IDisposable
 {
     /// <summary>
     /// The version of how this engine computes K/V. Bump it with any change that alters the K/V
@@ -34,8 +36,25 @@ public sealed unsafe class Transformer : IDisposable
     public IGemm Gemm { get; }
     public Rope Rope { get; }
 
+    public string Name => $"cpu ({Gemm.Name})";
+
     /// <summary>An empty working cache shaped for this model.</summary>
     public KvSequence NewSequence(int capacity = 256) => new(Config.Layers, Config.KvHeads, Config.HeadDim, capacity);
+
+    public void WriteLayer(KvSequence sequence, int layer, int firstSlot, IKvLayerSource source)
+    {
+        ArgumentNullException.ThrowIfNull(sequence);
+        sequence.WriteLayer(layer, firstSlot, source);
+    }
+
+    public void TurnKeys(KvSequence sequence, int layer, int firstSlot, int rows, float[] cos, float[] sin, bool onThisThread) =>
+        sequence.TurnKeys(Rope, layer, firstSlot, rows, cos, sin, onThisThread);
+
+    public KvCache ReadSlots(KvSequence sequence, int firstSlot, int count)
+    {
+        ArgumentNullException.ThrowIfNull(sequence);
+        return sequence.Slice(firstSlot, count);
+    }
 
     /// <summary>The rows for the given slots of <paramref name="sequence"/>, at the positions those slots hold.</summary>
     public RowBatch Rows(KvSequence sequence, ReadOnlySpan<int> slots)
@@ -82,12 +101,28 @@ public sealed unsafe class Transformer : IDisposable
     public void ComputeLayerKv(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence) =>
         ForwardLayerRented(layer, hidden, rows, sequence, kvOnly: true);
 
-    private void ForwardLayerRented(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence, bool kvOnly)
+    /// <summary>
+    /// As <see cref="ComputeLayerKv(int, Span{float}, RowBatch, KvSequence)"/>, and how far each row's fresh
+    /// keys (or values, <paramref name="ofValues"/>) are from what its slot held: <c>Σ (fresh − held)²</c>
+    /// over KV heads and head dimensions, in double, into <paramref name="deviation"/> <c>[rows.Count]</c>.
+    /// CacheBlend chooses the rows to recompute by it.
+    /// </summary>
+    public void ComputeLayerKv(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence, Span<double> deviation, bool ofValues)
+    {
+        if (deviation.Length < rows.Count)
+        {
+            throw new ArgumentException($"deviation holds {deviation.Length} values; there are {rows.Count} rows", nameof(deviation));
+        }
+        ForwardLayerRented(layer, hidden, rows, sequence, kvOnly: true, deviation, ofValues);
+    }
+
+    private void ForwardLayerRented(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence, bool kvOnly,
+        Span<double> deviation = default, bool deviationOfValues = false)
     {
         var workspace = Rent();
         try
         {
-            ForwardLayer(layer, hidden, rows, sequence, workspace, kvOnly);
+            ForwardLayer(layer, hidden, rows, sequence, workspace, kvOnly, deviation, deviationOfValues);
         }
         finally
         {
@@ -124,8 +159,51 @@ public sealed unsafe class Transformer : IDisposable
         }
     }
 
+    /// <summary>
+    /// Adds, for each of the first <paramref name="keySlots"/> slots, the attention every row and head
+    /// pays it at layer <paramref name="layer"/> (softmax over those slots alone), from the rows' input
+    /// hidden states: what question-aware selection scores context rows by. The slots' K/V must hold
+    /// this layer's.
+    /// </summary>
+    public void AddAttentionWeights(int layer, ReadOnlySpan<float> hidden, RowBatch rows, KvSequence sequence, int keySlots, Span<double> weights)
+    {
+        var c = Config;
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(keySlots, sequence.Count);
+        if (weights.Length < keySlots)
+        {
+            throw new ArgumentException($"weights holds {weights.Length} values; there are {keySlots} slots", nameof(weights));
+        }
+        var queries = new float[rows.Count * c.Heads * c.HeadDim];
+        Queries(layer, hidden, rows, queries);
+        var logits = new float[rows.Count * keySlots];
+        var scale = 1f / MathF.Sqrt(c.HeadDim);
+        fixed (float* q = queries)
+        fixed (float* k = sequence.Keys[layer])
+        fixed (float* s = logits)
+        {
+            for (var head = 0; head < c.Heads; head++)
+            {
+                var kvHead = head / c.GroupSize;
+                // [rows, keySlots] = q_head [rows, headDim] · K_kvHead [keySlots, headDim]ᵀ, both read in place.
+                Gemm.Sgemm(false, true, rows.Count, keySlots, c.HeadDim, scale,
+                    q + head * c.HeadDim, c.Heads * c.HeadDim, k + kvHead * c.HeadDim, c.KvHeads * c.HeadDim, 0f, s, keySlots);
+                for (var r = 0; r < rows.Count; r++)
+                {
+                    var row = logits.AsSpan(r * keySlots, keySlots);
+                    System.Numerics.Tensors.TensorPrimitives.SoftMax(row, row);
+                    for (var j = 0; j < keySlots; j++)
+                    {
+                        weights[j] += row[j];
+                    }
+                }
+            }
+        }
+    }
+
     /// <param name="kvOnly">Stop once the rows' K/V are in the sequence: the hidden states are left unfinished.</param>
-    private void ForwardLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence, Workspace workspace, bool kvOnly)
+    /// <param name="deviation">When not empty, each row's <c>Σ (fresh − held)²</c> of its keys (values: <paramref name="deviationOfValues"/>) before they are written.</param>
+    private void ForwardLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence, Workspace workspace, bool kvOnly,
+        Span<double> deviation = default, bool deviationOfValues = false)
     {
         var c = Config;
         var n = rows.Count;
@@ -156,6 +234,15 @@ public sealed unsafe class Transformer : IDisposable
                 Kernels.RmsNorm(k, k, n * c.KvHeads, c.HeadDim, w.KeyNorm, c.RmsNormEpsilon);
             }
             Rope.Apply(k, n, c.KvHeads, rows.Cos, rows.Sin);
+            if (!deviation.IsEmpty)
+            {
+                var fresh = deviationOfValues ? v : k;
+                var held = deviationOfValues ? values : keys;
+                for (var r = 0; r < n; r++)
+                {
+                    deviation[r] = Kernels.SquaredDistance(fresh + (long)r * kvWidth, held + (long)rows.Slots[r] * kvWidth, kvWidth);
+                }
+            }
             for (var r = 0; r < n; r++)
             {
                 var slot = (long)rows.Slots[r] * kvWidth;

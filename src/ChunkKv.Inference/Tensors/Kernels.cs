@@ -88,4 +88,16 @@ public static unsafe partial class Kernels
             }
         });
     }
+
+    /// <summary><c>Σ (a − b)²</c> over <paramref name="count"/> floats, each difference and the sum in double.</summary>
+    public static double SquaredDistance(float* a, float* b, int count)
+    {
+        double sum = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var d = (double)a[i] - b[i];
+            sum += d * d;
+        }
+        return sum;
+    }
 }

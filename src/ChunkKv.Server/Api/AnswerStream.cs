@@ -1,4 +1,6 @@
 using System.Threading.Channels;
+using ChunkKv.Collections;
+using ChunkKv.Fusion;
 using ChunkKv.Pipeline;
 using ChunkKv.Server.Engine;
 
@@ -13,12 +15,13 @@ internal sealed class AnswerStream
 {
     private readonly Channel<string> pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
-    private AnswerStream(ChunkKvEngine engine, QueryRequest request, CancellationToken cancellationToken) =>
+    private AnswerStream(CollectionService service, CollectionContext collection, QueryRequest request, IReadOnlyList<FusionMethod> compare,
+        CancellationToken cancellationToken) =>
         Result = Task.Run(async () =>
         {
             try
             {
-                return await engine.Query.AskAsync(request, piece => pieces.Writer.TryWrite(piece), cancellationToken);
+                return await service.AskAsync(collection, request, compare, piece => pieces.Writer.TryWrite(piece), cancellationToken);
             }
             finally
             {
@@ -27,9 +30,10 @@ internal sealed class AnswerStream
         }, CancellationToken.None);
 
     /// <param name="cancellationToken">Stops decoding (the answer so far is the result).</param>
-    public static AnswerStream Start(ChunkKvEngine engine, QueryRequest request, CancellationToken cancellationToken) => new(engine, request, cancellationToken);
+    public static AnswerStream Start(CollectionService service, CollectionContext collection, QueryRequest request, IReadOnlyList<FusionMethod> compare,
+        CancellationToken cancellationToken) => new(service, collection, request, compare, cancellationToken);
 
     public IAsyncEnumerable<string> Pieces(CancellationToken cancellationToken) => pieces.Reader.ReadAllAsync(cancellationToken);
 
-    public Task<QueryResult> Result { get; }
+    public Task<Answered> Result { get; }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ChunkKv.Collections;
 using ChunkKv.Fusion;
 using ChunkKv.Inference.Generation;
 using ChunkKv.Pipeline;
@@ -35,10 +36,10 @@ public static class ChatApi
         return endpoints;
     }
 
-    private static async Task<IResult> ModelsAsync(ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> ModelsAsync(CollectionService service, HttpContext http, CancellationToken cancellationToken)
     {
         var tenant = http.Tenant();
-        var collections = (await engine.Index.ListCollectionsAsync(cancellationToken)).Select(c => tenant.Visible(c.Name)).OfType<string>();
+        var collections = (await service.Index.ListCollectionsAsync(cancellationToken)).Select(c => tenant.Visible(c.Name)).OfType<string>();
         return Results.Ok(new
         {
             @object = "list",
@@ -46,7 +47,7 @@ public static class ChatApi
         });
     }
 
-    private static async Task<IResult> CompleteAsync(ChatBody body, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> CompleteAsync(ChatBody body, CollectionService service, HttpContext http, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         var collection = body.Model is { } model && model.StartsWith(ModelPrefix, StringComparison.Ordinal) ? model[ModelPrefix.Length..] : null;
@@ -68,28 +69,24 @@ public static class ChatApi
         {
             return Results.ValidationProblem(errors);
         }
-        var (asked, _, invalid) = QueryApi.Validate(new QueryBody(collection, question, body.TopK, body.Method,
-            body.MaxCompletionTokens ?? body.MaxTokens, body.Temperature, body.TopP), engine.Options);
-        if (asked is null)
+        var (request, _, _, invalid) = QueryApi.Validate(new QueryBody(collection, question, body.TopK, body.Method,
+            body.MaxCompletionTokens ?? body.MaxTokens, body.Temperature, body.TopP), service.Options);
+        if (request is null)
         {
             return Results.ValidationProblem(invalid);
         }
-        var stored = http.Tenant().Stored(asked.Collection);
-        if (await engine.Index.GetCollectionAsync(stored, cancellationToken) is not { } info)
+        var (context, problem) = await service.FindCollectionAsync(http.Tenant().Stored(collection!), collection!, cancellationToken);
+        if (context is null)
         {
-            return Problems.UnknownCollection(asked.Collection);
+            return problem!;
         }
-        // The prompt starts with the collection's prefix: its chunk caches were computed after it.
-        var request = asked with { Collection = stored, Prefix = info.Settings.Prefix };
-        await engine.Compute.WaitAsync(cancellationToken);
         try
         {
             var id = $"chatcmpl-{Guid.NewGuid():N}";
             var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             if (!body.Stream)
             {
-                var result = await engine.Query.AskAsync(request, cancellationToken: cancellationToken);
-                ChunkKvMetrics.Query(result);
+                var result = (await service.AskAsync(context, request, [], onText: null, cancellationToken)).Result;
                 var (text, stopped) = CutAtStop(result.Answer, stops);
                 return Results.Ok(new
                 {
@@ -99,20 +96,16 @@ public static class ChatApi
                     chunkkv = new { method = result.Method.Name, recomputed_tokens = result.RecomputedTokens, timings = result.Timings },
                 });
             }
-            await StreamAsync(engine, request, body, stops, id, created, http, cancellationToken);
+            await StreamAsync(service, context, request, body, stops, id, created, http, cancellationToken);
             return Results.Empty;
         }
         catch (PromptTooLongException e)
         {
             return Problems.PromptTooLong(e);
         }
-        finally
-        {
-            engine.Compute.Release();
-        }
     }
 
-    private static async Task StreamAsync(ChunkKvEngine engine, QueryRequest request, ChatBody body, string[] stops, string id, long created,
+    private static async Task StreamAsync(CollectionService service, CollectionContext collection, QueryRequest request, ChatBody body, string[] stops, string id, long created,
         HttpContext http, CancellationToken cancellationToken)
     {
         var json = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
@@ -130,7 +123,7 @@ public static class ChatApi
         };
 
         using var stopDecoding = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var answer = AnswerStream.Start(engine, request, stopDecoding.Token);
+        var answer = AnswerStream.Start(service, collection, request, [], stopDecoding.Token);
         await SendAsync(Chunk(new { role = "assistant", content = "" }, null));
         var sent = "";
         var stopped = false;
@@ -152,8 +145,7 @@ public static class ChatApi
                 await stopDecoding.CancelAsync(); // the rest would only be cut off
             }
         }
-        var result = await answer.Result;
-        ChunkKvMetrics.Query(result);
+        var result = (await answer.Result).Result;
         await SendAsync(Chunk(new { }, FinishReason(result, stopped)));
         if (body.StreamOptions?.IncludeUsage == true)
         {

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using ChunkKv.Collections;
 using ChunkKv.Retrieval.Indexing;
 using ChunkKv.Server.Engine;
 using ChunkKv.Server.Tenancy;
@@ -12,8 +13,8 @@ public sealed record CollectionBody(string? Name, string? Prefix, int? ChunkToke
 /// <param name="Prefix">The prefix its prompts start with (the layout's when none was given).</param>
 public sealed record CollectionView(string Name, string Embedder, int Dimension, string Prefix, int ChunkTokens)
 {
-    public static CollectionView Of(string name, CollectionInfo c, ChunkKvEngine engine) =>
-        new(name, c.Embedder, c.Dimension, c.Settings.Prefix ?? engine.Layout.Prefix, c.Settings.ChunkTokens ?? engine.Options.ChunkTokens);
+    public static CollectionView Of(string name, CollectionInfo c, ChunkKvRuntime runtime) =>
+        new(name, c.Embedder, c.Dimension, c.Settings.Prefix ?? runtime.Layout.Prefix, c.Settings.ChunkTokens ?? runtime.ChunkTokens);
 }
 
 public sealed record CollectionList(IReadOnlyList<CollectionView> Collections);
@@ -41,7 +42,7 @@ public static partial class CollectionsApi
     public const int MaxPrefixCharacters = 4000;
     public const int MinChunkTokens = 16;
 
-    private static async Task<IResult> CreateAsync(CollectionBody body, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> CreateAsync(CollectionBody body, CollectionService service, HttpContext http, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (NameProblem(body.Name) is { } problem)
@@ -53,7 +54,8 @@ public static partial class CollectionsApi
             errors["prefix"] = [$"the prefix has {body.Prefix.Length} characters; the limit is {MaxPrefixCharacters}"];
         }
         // A chunk and its question must fit the model's context together.
-        var maxChunkTokens = engine.Model.Config.MaxPositions / 4;
+        var runtime = service.Runtime;
+        var maxChunkTokens = runtime.Model.Config.MaxPositions / 4;
         if (body.ChunkTokens is { } tokens && (tokens < MinChunkTokens || tokens > maxChunkTokens))
         {
             errors["chunk_tokens"] = [$"chunk_tokens is from {MinChunkTokens} to {maxChunkTokens} (a quarter of the model's context), not {tokens}"];
@@ -63,13 +65,13 @@ public static partial class CollectionsApi
             return Results.ValidationProblem(errors);
         }
         var stored = http.Tenant().Stored(body.Name!);
-        var existed = await engine.Index.GetCollectionAsync(stored, cancellationToken) is not null;
+        var existed = await runtime.Index.GetCollectionAsync(stored, cancellationToken) is not null;
         // Asked for nothing in particular, creating again accepts the collection as it is.
         var settings = body.Prefix is null && body.ChunkTokens is null ? null : new CollectionSettings(body.Prefix, body.ChunkTokens);
         try
         {
-            var collection = await engine.Index.EnsureCollectionAsync(stored, engine.Embedder.Name, engine.Embedder.Dimension, settings, cancellationToken);
-            var view = CollectionView.Of(body.Name!, collection, engine);
+            var collection = await runtime.Index.EnsureCollectionAsync(stored, runtime.Embedder.Name, runtime.Embedder.Dimension, settings, cancellationToken);
+            var view = CollectionView.Of(body.Name!, collection, runtime);
             return existed ? Results.Ok(view) : Results.Created($"/v1/collections/{body.Name}", view);
         }
         catch (CollectionMismatchException e)
@@ -78,23 +80,23 @@ public static partial class CollectionsApi
         }
     }
 
-    private static async Task<IResult> GetAsync(string name, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken) =>
-        await engine.Index.GetCollectionAsync(http.Tenant().Stored(name), cancellationToken) is { } c
-            ? Results.Ok(CollectionView.Of(name, c, engine))
+    private static async Task<IResult> GetAsync(string name, CollectionService service, HttpContext http, CancellationToken cancellationToken) =>
+        await service.Index.GetCollectionAsync(http.Tenant().Stored(name), cancellationToken) is { } c
+            ? Results.Ok(CollectionView.Of(name, c, service.Runtime))
             : Problems.UnknownCollection(name);
 
     /// <summary>The tenant's collections by name; another tenant's never appear.</summary>
-    private static async Task<IResult> ListAsync(ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(CollectionService service, HttpContext http, CancellationToken cancellationToken)
     {
         var tenant = http.Tenant();
-        var views = (await engine.Index.ListCollectionsAsync(cancellationToken))
-            .Select(c => tenant.Visible(c.Name) is { } name ? CollectionView.Of(name, c, engine) : null)
+        var views = (await service.Index.ListCollectionsAsync(cancellationToken))
+            .Select(c => tenant.Visible(c.Name) is { } name ? CollectionView.Of(name, c, service.Runtime) : null)
             .OfType<CollectionView>().OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
         return Results.Ok(new CollectionList(views));
     }
 
-    private static async Task<IResult> DeleteAsync(string name, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken) =>
-        await engine.Ingest.DeleteCollectionAsync(http.Tenant().Stored(name), cancellationToken)
+    private static async Task<IResult> DeleteAsync(string name, CollectionService service, HttpContext http, CancellationToken cancellationToken) =>
+        await service.Runtime.DeleteCollectionAsync(http.Tenant().Stored(name), cancellationToken)
             ? Results.NoContent()
             : Problems.UnknownCollection(name);
 

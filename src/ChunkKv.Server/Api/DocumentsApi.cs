@@ -41,7 +41,7 @@ public static class DocumentsApi
         return endpoints;
     }
 
-    private static async Task<IResult> AddAsync(string collection, HttpRequest http, ChunkKvEngine engine, IngestJobRunner jobs,
+    private static async Task<IResult> AddAsync(string collection, HttpRequest http, CollectionService service, IngestJobRunner jobs,
         CancellationToken cancellationToken)
     {
         DocumentBody? body;
@@ -81,9 +81,9 @@ public static class DocumentsApi
         {
             errors["text"] = ["the document has no text"];
         }
-        else if (body.Text.Length > engine.Options.MaxDocumentCharacters)
+        else if (body.Text.Length > service.Options.MaxDocumentCharacters)
         {
-            errors["text"] = [$"the document has {body.Text.Length} characters; the limit is {engine.Options.MaxDocumentCharacters}"];
+            errors["text"] = [$"the document has {body.Text.Length} characters; the limit is {service.Options.MaxDocumentCharacters}"];
         }
         DocumentFormat format = DocumentFormat.PlainText;
         if (body.Format is not (null or "text" or "markdown"))
@@ -105,11 +105,12 @@ public static class DocumentsApi
         }
         var tenant = http.HttpContext.Tenant();
         var stored = tenant.Stored(collection);
-        if (await engine.Index.GetCollectionAsync(stored, cancellationToken) is not { } info)
+        var (context, problem) = await service.FindCollectionAsync(stored, collection, cancellationToken);
+        if (context is null)
         {
-            return Problems.UnknownCollection(collection);
+            return problem!;
         }
-        if (background == "true" || (background == "" && body.Text!.Length > engine.Options.BackgroundAboveCharacters))
+        if (background == "true" || (background == "" && body.Text!.Length > service.Options.BackgroundAboveCharacters))
         {
             var job = new IngestJob
             {
@@ -120,25 +121,16 @@ public static class DocumentsApi
             jobs.Submit(job);
             return Results.Accepted($"/v1/jobs/{job.Id}", JobView.Of(job));
         }
-        await engine.Compute.WaitAsync(cancellationToken);
-        try
-        {
-            var result = await engine.IngestFor(info.Settings).IngestAsync(stored, new DocumentInput(body.Id!, body.Text!, format, body.Metadata),
-                cancellationToken: cancellationToken);
-            ChunkKvMetrics.Ingest(result);
-            var view = IngestView.Of(result);
-            return result.Outcome == IngestOutcome.Unchanged ? Results.Ok(view) : Results.Created($"/v1/collections/{collection}/documents/{result.DocumentId}", view);
-        }
-        finally
-        {
-            engine.Compute.Release();
-        }
+        var result = await service.IngestAsync(context, new DocumentInput(body.Id!, body.Text!, format, body.Metadata), progress: null,
+            cancellationToken);
+        var view = IngestView.Of(result);
+        return result.Outcome == IngestOutcome.Unchanged ? Results.Ok(view) : Results.Created($"/v1/collections/{collection}/documents/{result.DocumentId}", view);
     }
 
     public const int MaxPageSize = 1000;
 
     /// <summary><c>?limit=</c> (1 to 1000, default 100) documents after <c>?after=</c>, by id in ordinal order.</summary>
-    private static async Task<IResult> ListAsync(string collection, string? after, string? limit, ChunkKvEngine engine, HttpContext http,
+    private static async Task<IResult> ListAsync(string collection, string? after, string? limit, CollectionService service, HttpContext http,
         CancellationToken cancellationToken)
     {
         var size = 100;
@@ -147,36 +139,38 @@ public static class DocumentsApi
             return Problems.Invalid("limit", $"limit is a whole number from 1 to {MaxPageSize}, not '{limit}'");
         }
         var stored = http.Tenant().Stored(collection);
-        if (await engine.Index.GetCollectionAsync(stored, cancellationToken) is null)
+        if (await service.Index.GetCollectionAsync(stored, cancellationToken) is null)
         {
             return Problems.UnknownCollection(collection);
         }
-        var page = await engine.Index.ListDocumentsAsync(stored, string.IsNullOrEmpty(after) ? null : after, size, cancellationToken);
+        var page = await service.Index.ListDocumentsAsync(stored, string.IsNullOrEmpty(after) ? null : after, size, cancellationToken);
         return Results.Ok(new DocumentList(page.Select(View).ToList(), page.Count == size ? page[^1].ExternalId : null));
     }
 
     private static DocumentView View(Retrieval.Indexing.DocumentInfo d) =>
         new(d.ExternalId, d.Status.ToString().ToLowerInvariant(), d.ChunkCount, d.Metadata);
 
-    private static async Task<IResult> GetAsync(string collection, string id, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(string collection, string id, CollectionService service, HttpContext http, CancellationToken cancellationToken)
     {
         var stored = http.Tenant().Stored(collection);
-        if (await engine.Index.GetCollectionAsync(stored, cancellationToken) is null)
+        if (await service.Index.GetCollectionAsync(stored, cancellationToken) is null)
         {
             return Problems.UnknownCollection(collection);
         }
-        return await engine.Index.GetDocumentAsync(stored, id, cancellationToken) is { } d
+        return await service.Index.GetDocumentAsync(stored, id, cancellationToken) is { } d
             ? Results.Ok(View(d))
             : Problems.UnknownDocument(collection, id);
     }
 
-    private static async Task<IResult> DeleteAsync(string collection, string id, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteAsync(string collection, string id, CollectionService service, HttpContext http, CancellationToken cancellationToken)
     {
         var stored = http.Tenant().Stored(collection);
-        if (await engine.Index.GetCollectionAsync(stored, cancellationToken) is null)
+        if (await service.Index.GetCollectionAsync(stored, cancellationToken) is not { } info)
         {
             return Problems.UnknownCollection(collection);
         }
-        return await engine.Ingest.DeleteAsync(stored, id, cancellationToken) ? Results.NoContent() : Problems.UnknownDocument(collection, id);
+        // Deleting needs no embedder: a collection embedded differently can still be emptied.
+        var context = service.Runtime.Collection(stored, info.Settings);
+        return await context.DeleteDocumentAsync(id, cancellationToken) ? Results.NoContent() : Problems.UnknownDocument(collection, id);
     }
 }

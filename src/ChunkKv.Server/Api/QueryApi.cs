@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ChunkKv.Collections;
 using ChunkKv.Fusion;
 using ChunkKv.Inference.Generation;
 using ChunkKv.Pipeline;
@@ -33,7 +34,7 @@ public static class QueryApi
     }
 
     /// <summary>The request as the pipeline takes it, or the problems with it.</summary>
-    internal static (QueryRequest? Request, IReadOnlyList<FusionMethod> Compare, Dictionary<string, string[]> Errors) Validate(QueryBody body, EngineOptions limits)
+    internal static (QueryRequest? Request, string? Collection, IReadOnlyList<FusionMethod> Compare, Dictionary<string, string[]> Errors) Validate(QueryBody body, EngineOptions limits)
     {
         var errors = new Dictionary<string, string[]>();
         void Error(string field, string message) => errors[field] = [message];
@@ -90,86 +91,67 @@ public static class QueryApi
         }
         if (errors.Count > 0)
         {
-            return (null, [], errors);
+            return (null, null, [], errors);
         }
         var sampling = new SamplingOptions(body.Temperature ?? 0, body.TopP ?? 1);
-        return (new QueryRequest(body.Collection!, body.Question!, topK, method, maxTokens, sampling), compare, errors);
+        return (new QueryRequest(body.Question!, topK, method, maxTokens, sampling), body.Collection, compare, errors);
     }
 
-    private static async Task<IResult> QueryAsync(QueryBody body, ChunkKvEngine engine, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> QueryAsync(QueryBody body, CollectionService service, HttpContext http, CancellationToken cancellationToken)
     {
-        var (asked, compare, errors) = Validate(body, engine.Options);
-        if (asked is null)
+        var (request, name, compare, errors) = Validate(body, service.Options);
+        if (request is null)
         {
             return Results.ValidationProblem(errors);
         }
-        var stored = http.Tenant().Stored(asked.Collection);
-        if (await engine.Index.GetCollectionAsync(stored, cancellationToken) is not { } collection)
+        var (collection, problem) = await service.FindCollectionAsync(http.Tenant().Stored(name!), name!, cancellationToken);
+        if (collection is null)
         {
-            return Problems.UnknownCollection(asked.Collection);
+            return problem!;
         }
-        // The prompt starts with the collection's prefix: its chunk caches were computed after it.
-        var request = asked with { Collection = stored, Prefix = collection.Settings.Prefix };
-        await engine.Compute.WaitAsync(cancellationToken);
         try
         {
             if (!body.Stream)
             {
-                var result = await engine.Query.AskAsync(request, cancellationToken: cancellationToken);
-                ChunkKvMetrics.Query(result);
-                return Results.Ok(await ViewAsync(engine, request, result, compare, cancellationToken));
+                var answered = await service.AskAsync(collection, request, compare, onText: null, cancellationToken);
+                return Results.Ok(View(collection, answered));
             }
-            await StreamAsync(engine, request, compare, http, cancellationToken);
+            await StreamAsync(service, collection, request, compare, http, cancellationToken);
             return Results.Empty;
         }
         catch (PromptTooLongException e)
         {
             return Problems.PromptTooLong(e);
         }
-        finally
-        {
-            engine.Compute.Release();
-        }
     }
 
     /// <summary>Server-sent events: <c>{"text": ...}</c> per piece of the answer, then one <c>done</c> event with the whole result.</summary>
-    private static async Task StreamAsync(ChunkKvEngine engine, QueryRequest request, IReadOnlyList<FusionMethod> compare, HttpContext http,
-        CancellationToken cancellationToken)
+    private static async Task StreamAsync(CollectionService service, CollectionContext collection, QueryRequest request,
+        IReadOnlyList<FusionMethod> compare, HttpContext http, CancellationToken cancellationToken)
     {
         var options = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
-        var answer = AnswerStream.Start(engine, request, cancellationToken);
+        var answer = AnswerStream.Start(service, collection, request, compare, cancellationToken);
         // Each piece goes out as soon as it is decoded.
         await foreach (var piece in answer.Pieces(cancellationToken))
         {
             await http.Response.WriteAsync($"data: {JsonSerializer.Serialize(new { text = piece }, options)}\n\n", cancellationToken);
             await http.Response.Body.FlushAsync(cancellationToken);
         }
-        var result = await answer.Result;
-        ChunkKvMetrics.Query(result);
-        var view = await ViewAsync(engine, request, result, compare, cancellationToken);
+        var view = View(collection, await answer.Result);
         await http.Response.WriteAsync($"event: done\ndata: {JsonSerializer.Serialize(view, options)}\n\n", cancellationToken);
     }
 
-    internal static async Task<QueryView> ViewAsync(ChunkKvEngine engine, QueryRequest request, QueryResult result, IReadOnlyList<FusionMethod> compare,
-        CancellationToken cancellationToken)
+    private static QueryView View(CollectionContext collection, Answered answered)
     {
-        List<CompareView>? compared = null;
-        if (compare.Count > 0)
-        {
-            compared = [];
-            foreach (var method in compare)
-            {
-                var other = await engine.Query.AskAsync(request with { Method = method }, cancellationToken: cancellationToken);
-                compared.Add(new CompareView(method.Name, other.Answer, other.Timings.Ttft,
-                    other.AnswerTokens.FirstOrDefault(-1) == result.AnswerTokens.FirstOrDefault(-1), other.RecomputedTokens));
-            }
-        }
+        var result = answered.Result;
+        var compared = answered.Compared.Count == 0 ? null : answered.Compared.Select(other => new CompareView(other.Method.Name, other.Answer,
+            other.Timings.Ttft, other.AnswerTokens.FirstOrDefault(-1) == result.AnswerTokens.FirstOrDefault(-1), other.RecomputedTokens)).ToList();
         return new QueryView(result.Answer, result.Method.Name, result.StopReason.ToString(),
             result.Sources.Select(s => new SourceView(s.Hit.DocumentId, s.Hit.Ordinal, s.Hit.Score, s.Hit.Content,
                 s.Cache.ToString().ToLowerInvariant(), s.PromptTokens, s.RecomputedOffsets,
-                s.TokenIds.Select(id => engine.Tokenizer.Decode([id], skipSpecialTokens: false)).ToList())).ToList(),
+                s.TokenIds.Select(id => collection.Tokenizer.Decode([id], skipSpecialTokens: false)).ToList())).ToList(),
             result.PromptTokens, result.RecomputedTokens, result.Timings, compared);
     }
 }

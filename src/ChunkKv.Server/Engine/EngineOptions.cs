@@ -15,6 +15,24 @@ public sealed class EngineOptions
     /// <summary>Codec of stored chunk caches: f32, f16, bf16, int8, int4, int2.</summary>
     public string Codec { get; set; } = "f16";
 
+    /// <summary>How collections made by this server embed chunks and questions: hashing, engine or openai (<see cref="EmbedderChoice"/>).</summary>
+    public string Embedder { get; set; } = "hashing";
+
+    /// <summary>engine: pool the residual stream after this many layers instead of the final states.</summary>
+    public int? EmbedderLayer { get; set; }
+
+    /// <summary>openai: the API root, e.g. <c>https://api.openai.com/v1</c>.</summary>
+    public string? EmbedderUrl { get; set; }
+
+    /// <summary>openai: the embedding model's name.</summary>
+    public string? EmbedderModel { get; set; }
+
+    /// <summary>openai: the length of its vectors.</summary>
+    public int? EmbedderDimension { get; set; }
+
+    /// <summary>openai: sent as a bearer token when set.</summary>
+    public string? EmbedderApiKey { get; set; }
+
     /// <summary>Tokens per chunk at ingestion.</summary>
     public int ChunkTokens { get; set; } = 128;
 

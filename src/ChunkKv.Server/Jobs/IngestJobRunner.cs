@@ -97,11 +97,9 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
             {
                 await cancel.CancelAsync();
             }
-            var engine = services.GetRequiredService<ChunkKvEngine>();
-            await engine.Compute.WaitAsync(cancel.Token);
-            try
+            var service = services.GetRequiredService<CollectionService>();
+            var collection = await service.FindAsync(job.StoredCollection, cancel.Token) ?? throw new CollectionNotFoundException(job.StoredCollection);
             {
-                Update(job, j => j.State = JobState.Running);
                 var sinceSave = Stopwatch.StartNew();
                 var progress = new SynchronousProgress<IngestProgress>(p =>
                 {
@@ -113,16 +111,9 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
                     Update(job, j => (j.Stage, j.Done, j.Total) = (p.Stage, p.Done, p.Total), save);
                 });
                 var format = job.Format == "markdown" ? DocumentFormat.Markdown : DocumentFormat.PlainText;
-                var collection = await engine.Index.GetCollectionAsync(job.StoredCollection, cancel.Token)
-                    ?? throw new CollectionNotFoundException(job.StoredCollection);
-                var result = await engine.IngestFor(collection.Settings).IngestAsync(job.StoredCollection,
-                    new DocumentInput(job.DocumentId, job.Text ?? "", format, job.Metadata), progress, cancel.Token);
-                ChunkKvMetrics.Ingest(result);
+                var result = await service.IngestAsync(collection, new DocumentInput(job.DocumentId, job.Text ?? "", format, job.Metadata),
+                    progress, cancel.Token, started: () => Update(job, j => j.State = JobState.Running));
                 Update(job, j => (j.State, j.Result, j.Text) = (JobState.Succeeded, result, null));
-            }
-            finally
-            {
-                engine.Compute.Release();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested && !job.CancelRequested)
@@ -176,10 +167,11 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
     {
         try
         {
-            var engine = services.GetRequiredService<ChunkKvEngine>();
-            if (await engine.Index.GetDocumentAsync(job.StoredCollection, job.DocumentId) is { Status: DocumentStatus.Ingesting })
+            var runtime = services.GetRequiredService<CollectionService>().Runtime;
+            if (await runtime.Index.GetCollectionAsync(job.StoredCollection) is { } info
+                && await runtime.Index.GetDocumentAsync(job.StoredCollection, job.DocumentId) is { Status: DocumentStatus.Ingesting })
             {
-                await engine.Ingest.DeleteAsync(job.StoredCollection, job.DocumentId);
+                await runtime.Collection(job.StoredCollection, info.Settings).DeleteDocumentAsync(job.DocumentId);
             }
         }
         catch (Exception e) when (e is CollectionNotFoundException or InvalidOperationException)

@@ -9,9 +9,9 @@ namespace ChunkKv.Caching;
 /// <summary>
 /// Content address of a chunk's stored cache: SHA-256 over the model fingerprint, the format
 /// version, the version of the engine code that computes K/V (<see cref="Transformer.KvComputeVersion"/>),
-/// the codec and its group size, the chunk's token ids, and whatever else changed how the cache
-/// was computed (a shared prefix, link tokens: <c>context</c>). A changed model, engine, codec or
-/// format can never hit an old entry.
+/// the codec and its group size, the chunk's token ids, and the tokens of the prefix it was computed
+/// after (<c>context</c>; <see cref="Collections.ChunkCaches"/> makes every key). A changed model,
+/// engine, codec, format or prefix can never hit an old entry.
 /// </summary>
 public readonly record struct ChunkCacheKey(string Hex)
 {

@@ -44,9 +44,9 @@ public sealed class KvStore
 
     /// <summary>Encodes the chunk's cache with <paramref name="codec"/> and writes it to every tier; returns the entry.</summary>
     public async Task<byte[]> PutAsync(ChunkCacheKey key, KvCache kv, KvCodec codec, ReadOnlyMemory<byte> fingerprint,
-        float[]? outsideAttention = null, CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default)
     {
-        var entry = ChunkCacheCodec.Encode(kv, codec, fingerprint.Span, outsideAttention);
+        var entry = ChunkCacheCodec.Encode(kv, codec, fingerprint.Span);
         await PutAsync(key, entry, cancellationToken);
         return entry;
     }

@@ -1,8 +1,8 @@
+using ChunkKv.Collections;
 using ChunkKv.Fusion;
 using ChunkKv.Inference.Generation;
-using ChunkKv.Inference.Kv;
-using ChunkKv.Inference.Models;
 using ChunkKv.Pipeline;
+using ChunkKv.Retrieval.Indexing;
 
 namespace ChunkKv.Evaluation;
 
@@ -19,43 +19,40 @@ public sealed record MethodScore(
     double MedianTtftSeconds);
 
 /// <summary>
-/// Answers every held-apart question with each fusion method from caches that come through the
-/// real store, and compares with the gold answer and with <c>full</c> on the same prompt: accuracy,
-/// first-token agreement, KL divergence of the first-token distribution from full's, greedy answers
-/// identical to full's, share of chunk rows recomputed, median time to first token (cache load + fusion).
+/// Answers every held-apart question with each fusion method on the path the server answers on (a
+/// runtime's <see cref="CollectionContext.FuseAsync"/>, caches through its store, its fuser with
+/// Cache-Craft's variants), and compares with the gold answer and with <c>full</c> on the same
+/// prompt: accuracy, first-token agreement, KL divergence of the first-token distribution from
+/// full's, greedy answers identical to full's, share of chunk rows recomputed, median time to first
+/// token (<see cref="FusedPrompt.Ttft"/>). A record's prefix is its collection's.
 /// </summary>
-public sealed class FusionEvaluator(LanguageModel model, PromptLayout layout, PromptCacheLoader caches, int maxAnswerTokens = 16)
+public sealed class FusionEvaluator(ChunkKvRuntime runtime, int maxAnswerTokens = 16)
 {
-    private readonly Fuser fuser = new(model.Transformer);
-
     public async Task<IReadOnlyList<MethodScore>> EvaluateAsync(IReadOnlyList<EvalRecord> records, IReadOnlyList<FusionMethod> methods,
         Action<int>? progress = null, CancellationToken cancellationToken = default)
     {
-        var tokenizer = model.Tokenizer ?? throw new InvalidOperationException("the model has no tokenizer.json: evaluation reads text");
-        var all = methods.Any(m => m.Kind == FusionKind.Full) ? methods : [FusionMethod.Full, .. methods];
+        var all = methods.Contains(FusionMethod.Full) ? methods : [FusionMethod.Full, .. methods];
         var outcomes = all.ToDictionary(m => m.Name, _ => new List<(string Kind, Outcome Outcome)>());
-        var sequence = model.Transformer.NewSequence(1024);
         for (var i = 0; i < records.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var record = records[i];
-            var prompt = layout.Build(tokenizer, record.Chunks, record.Question, record.Prefix);
-            if (prompt.Length + maxAnswerTokens > model.Config.MaxPositions)
-            {
-                throw new ArgumentException($"record {record.Id}: the prompt has {prompt.Length} tokens, more than the model's {model.Config.MaxPositions} positions allow");
-            }
-            var loaded = await caches.LoadAsync(prompt, cancellationToken);
-            if (loaded.Prefix == CacheSource.Computed || loaded.Chunks.Contains(CacheSource.Computed))
-            {
-                // Ingestion would have stored them: time the load as the hit a query gets.
-                loaded.Dispose();
-                loaded = await caches.LoadAsync(prompt, cancellationToken);
-            }
-            using var held = loaded;
+            var context = runtime.Collection("", new CollectionSettings(Prefix: record.Prefix));
+            var prompt = context.Prompt(record.Chunks, record.Question);
+            // Ingestion would have stored them: each method's load is then timed as the hit a query gets.
+            await context.StoreCachesAsync(prompt, cancellationToken);
             Outcome? full = null;
-            foreach (var method in all.OrderBy(m => m.Kind == FusionKind.Full ? 0 : 1))
+            foreach (var method in all.OrderBy(m => m == FusionMethod.Full ? 0 : 1))
             {
-                var outcome = Answer(prompt, loaded, method, sequence, tokens => tokenizer.Decode(tokens));
+                Outcome outcome;
+                try
+                {
+                    outcome = await AnswerAsync(context, prompt, method, cancellationToken);
+                }
+                catch (PromptTooLongException e)
+                {
+                    throw new ArgumentException($"record {record.Id}: {e.Message}", e);
+                }
                 full ??= outcome;
                 outcomes[method.Name].Add((record.Kind, outcome with
                 {
@@ -75,21 +72,20 @@ public sealed class FusionEvaluator(LanguageModel model, PromptLayout layout, Pr
                 var mine = outcomes[method.Name].Where(o => o.Kind == kind).Select(o => o.Outcome).ToList();
                 scores.Add(new MethodScore(method.Name, kind, mine.Count, Share(mine, o => o.Correct), Share(mine, o => o.AgreesWithFull),
                     mine.Average(o => o.KlFromFull), Share(mine, o => o.SameAsFull), mine.Average(o => o.RecomputedShare),
-                    Median(mine.Select(o => o.TtftSeconds))));
+                    Statistics.Median(mine.Select(o => o.TtftSeconds))));
             }
         }
         return scores;
     }
 
-    private Outcome Answer(FusionPrompt prompt, LoadedCaches loaded, FusionMethod method, KvSequence sequence, Func<int[], string> decode)
+    private async Task<Outcome> AnswerAsync(CollectionContext context, FusionPrompt prompt, FusionMethod method, CancellationToken cancellationToken)
     {
-        var fused = fuser.Fuse(prompt, loaded.Caches, method, sequence);
-        var ttft = (loaded.Elapsed + fused.Timings.Total).TotalSeconds;
-        var probabilities = Softmax(fused.Logits);
-        var answer = Generator.Decode(model.Transformer, fused.Sequence, fused.Logits, maxAnswerTokens, SamplingOptions.Greedy);
+        using var fused = await context.FuseAsync(prompt, method, maxAnswerTokens, cancellationToken);
+        var probabilities = Softmax(fused.Fusion.Logits);
+        var answer = Generator.Decode(runtime.Model.Transformer, fused.Fusion.Sequence, fused.Fusion.Logits, maxAnswerTokens, SamplingOptions.Greedy,
+            cancellationToken: cancellationToken);
         var first = Array.IndexOf(probabilities, probabilities.Max());
-        return new Outcome(first, answer.Tokens, decode(answer.Tokens), probabilities,
-            prompt.ChunkTokens == 0 ? 0 : (double)fused.Recomputed.Length / prompt.ChunkTokens, ttft);
+        return new Outcome(first, answer.Tokens, context.Tokenizer.Decode(answer.Tokens), probabilities, fused.RecomputedShare, fused.Ttft.TotalSeconds);
     }
 
     private static double[] Softmax(float[] logits)
@@ -115,12 +111,6 @@ public sealed class FusionEvaluator(LanguageModel model, PromptLayout layout, Pr
     }
 
     private static double Share<T>(IReadOnlyCollection<T> items, Func<T, bool> predicate) => items.Count == 0 ? 0 : (double)items.Count(predicate) / items.Count;
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length == 0 ? 0 : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 
     private sealed record Outcome(int FirstToken, int[] Tokens, string Text, double[] Probabilities, double RecomputedShare, double TtftSeconds)
     {

@@ -1,3 +1,4 @@
+using ChunkKv.Inference.Backends;
 using ChunkKv.Inference.Kv;
 using ChunkKv.Inference.Models;
 
@@ -13,7 +14,7 @@ namespace ChunkKv.Fusion;
 /// </summary>
 internal sealed class ActiveRows
 {
-    private readonly Transformer transformer;
+    private readonly IComputeBackend backend;
     private readonly KvSequence sequence;
     private readonly Action<int> layerReady;
     private readonly FusionWork work;
@@ -21,15 +22,15 @@ internal sealed class ActiveRows
     private RowBatch rows;
     private long attendedKeys; // per layer, by the causal rule on the slots' positions
 
-    private ActiveRows(Transformer transformer, KvSequence sequence, int[] slots, float[] hidden, Action<int> layerReady, FusionWork work)
+    private ActiveRows(IComputeBackend backend, KvSequence sequence, int[] slots, float[] hidden, Action<int> layerReady, FusionWork work)
     {
-        this.transformer = transformer;
+        this.backend = backend;
         this.sequence = sequence;
         this.layerReady = layerReady;
         this.work = work;
         this.hidden = hidden;
         Slots = slots;
-        rows = transformer.Rows(sequence, slots);
+        rows = backend.Rows(sequence, slots);
         attendedKeys = AttendedKeys(sequence, slots);
     }
 
@@ -37,7 +38,7 @@ internal sealed class ActiveRows
     public int[] Slots { get; private set; }
 
     /// <summary>Their hidden states, <c>[Slots.Length, hidden]</c>: the input of the next layer to run.</summary>
-    public Span<float> Hidden => hidden.AsSpan(0, Count * transformer.Config.HiddenSize);
+    public Span<float> Hidden => hidden.AsSpan(0, Count * backend.Config.HiddenSize);
 
     public RowBatch Rows => rows;
 
@@ -47,7 +48,7 @@ internal sealed class ActiveRows
     /// <param name="layerReady">Returns once a layer's stored K/V are in the sequence.</param>
     /// <param name="work">Where the layers these rows run are counted.</param>
     /// <param name="buffer">Holds the rows' hidden states: at least <c>[slots.Length, hidden]</c>.</param>
-    public static ActiveRows Embed(Transformer transformer, KvSequence sequence, int[] slots, Func<int, int> tokenAtSlot,
+    public static ActiveRows Embed(IComputeBackend backend, KvSequence sequence, int[] slots, Func<int, int> tokenAtSlot,
         Action<int> layerReady, FusionWork work, float[] buffer)
     {
         for (var i = 1; i < slots.Length; i++)
@@ -58,8 +59,8 @@ internal sealed class ActiveRows
             }
         }
         var ids = slots.Select(tokenAtSlot).ToArray();
-        transformer.Embed(ids, buffer.AsSpan(0, slots.Length * transformer.Config.HiddenSize));
-        return new ActiveRows(transformer, sequence, slots, buffer, layerReady, work);
+        backend.Embed(ids, buffer.AsSpan(0, slots.Length * backend.Config.HiddenSize));
+        return new ActiveRows(backend, sequence, slots, buffer, layerReady, work);
     }
 
     /// <summary>Runs layers <c>[from, to)</c> on every row.</summary>
@@ -69,7 +70,7 @@ internal sealed class ActiveRows
         {
             layerReady(layer);
             beforeLayer?.Invoke(layer, this);
-            transformer.ForwardLayer(layer, Hidden, rows, sequence);
+            backend.ForwardLayer(layer, Hidden, rows, sequence);
             work.AddLayer(Count, attendedKeys);
         }
     }
@@ -78,14 +79,34 @@ internal sealed class ActiveRows
     public void ComputeKv(int layer)
     {
         layerReady(layer); // the fresh K/V must land after the stored ones, not under them
-        transformer.ComputeLayerKv(layer, Hidden, rows, sequence);
+        backend.ComputeLayerKv(layer, Hidden, rows, sequence);
         work.AddKvOnly(Count);
+    }
+
+    /// <summary>
+    /// As <see cref="ComputeKv"/>, returning each row's deviation from the K/V its slot held (the stored,
+    /// re-positioned ones): <c>Σ (fresh − stored)²</c> of its keys, or values with <paramref name="ofValues"/>.
+    /// </summary>
+    public double[] ComputeKvDeviation(int layer, bool ofValues)
+    {
+        layerReady(layer); // the stored K/V must have landed before they are compared and overwritten
+        var deviation = new double[Count];
+        backend.ComputeLayerKv(layer, Hidden, rows, sequence, deviation, ofValues);
+        work.AddKvOnly(Count);
+        return deviation;
+    }
+
+    /// <summary>Adds to <paramref name="weights"/> the attention these rows pay each of the first <paramref name="keySlots"/> slots at this layer (every head).</summary>
+    public void AddAttentionTo(int layer, int keySlots, double[] weights)
+    {
+        layerReady(layer);
+        backend.AddAttentionWeights(layer, Hidden, rows, sequence, keySlots, weights);
     }
 
     /// <summary>Keeps only the rows whose slot is in <paramref name="keep"/> (ascending), hidden states and all.</summary>
     public void Keep(IReadOnlyList<int> keep)
     {
-        var width = transformer.Config.HiddenSize;
+        var width = backend.Config.HiddenSize;
         // In place: the i-th kept row comes from a row at or after i, so moving rows forward in
         // order never overwrites one still to be moved.
         var at = 0;
@@ -102,7 +123,7 @@ internal sealed class ActiveRows
             hidden.AsSpan(at * width, width).CopyTo(hidden.AsSpan(i * width, width));
         }
         Slots = [.. keep];
-        rows = transformer.Rows(sequence, Slots);
+        rows = backend.Rows(sequence, Slots);
         attendedKeys = AttendedKeys(sequence, Slots);
     }
 
@@ -129,8 +150,8 @@ internal sealed class ActiveRows
     /// <summary>The logits of the last row (the question's last token): the first answer token's distribution.</summary>
     public float[] LastLogits()
     {
-        var logits = new float[transformer.Config.VocabSize];
-        transformer.Logits(Hidden, Count - 1, logits);
+        var logits = new float[backend.Config.VocabSize];
+        backend.Logits(Hidden, Count - 1, logits);
         return logits;
     }
 }

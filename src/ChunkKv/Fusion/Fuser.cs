@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ChunkKv.Inference.Backends;
 using ChunkKv.Inference.Kv;
 using ChunkKv.Inference.Models;
 
@@ -27,14 +28,15 @@ public sealed record FusionResult(FusionMethod Method, float[] Logits, int[] Rec
 /// Turns a prompt's stored caches into the KV cache of the whole prompt with a fusion method.
 /// The fused cache is the prefix's K/V, then each chunk's with keys turned from the positions it
 /// was computed at to its global positions (values unchanged); the method then recomputes rows
-/// (<see cref="IFusionStrategy"/>), and the question is always computed.
+/// (<see cref="FusionMethod.Run"/>), and the question is always computed. Built once per runtime
+/// (<see cref="Collections.ChunkKvRuntime.Fuser"/>), so every path shares its variants and buffers.
 /// </summary>
 /// <param name="variants">Where <c>cachecraft</c> keeps and finds its chunk variants; none: it runs without them.</param>
-public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants = null)
+public sealed class Fuser(IComputeBackend backend, ChunkVariantCache? variants = null)
 {
     private readonly HiddenBuffers hiddenBuffers = new();
 
-    public Transformer Transformer => transformer;
+    public IComputeBackend Backend => backend;
 
     public ChunkVariantCache? Variants => variants;
 
@@ -45,16 +47,16 @@ public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants =
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(method);
         var clock = Stopwatch.StartNew();
-        sequence ??= transformer.NewSequence(prompt.Length + 64);
+        sequence ??= backend.NewSequence(prompt.Length + 64);
         sequence.Truncate(0);
-        var fill = new StoredKvFill(sequence, transformer.Rope, Assemble(prompt, caches, method, sequence));
+        var fill = new StoredKvFill(backend, sequence, Assemble(prompt, caches, method, sequence));
         fill.Start();
         var assembled = clock.Elapsed;
         ActiveRows rows;
-        var run = new FusionRun(transformer, prompt, sequence, method, fill, hiddenBuffers, variants);
+        var run = new FusionRun(backend, prompt, sequence, fill, hiddenBuffers, variants);
         try
         {
-            rows = Strategy(method).Run(run);
+            rows = method.Run(run);
             fill.WaitForAll(); // a method that skips a layer's stored K/V still leaves a whole cache for decoding
         }
         finally
@@ -68,19 +70,6 @@ public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants =
             new FusionTimings(assembled, clock.Elapsed - assembled, fill.Busy, fill.Waited), run.Work);
     }
 
-    private static IFusionStrategy Strategy(FusionMethod method) => method.Kind switch
-    {
-        FusionKind.Full => FixedRowStrategy.Full,
-        FusionKind.Prefix => FixedRowStrategy.Prefix,
-        FusionKind.Reuse => FixedRowStrategy.Reuse,
-        FusionKind.Epic => FixedRowStrategy.Epic,
-        FusionKind.KvLink => FixedRowStrategy.KvLink,
-        FusionKind.CacheBlend => CacheBlendStrategy.CacheBlend,
-        FusionKind.CacheCraft => CacheCraftStrategy.Instance,
-        FusionKind.Query => QueryStrategy.Instance,
-        _ => throw new ArgumentOutOfRangeException(nameof(method), method.Kind, "no strategy"),
-    };
-
     /// <summary>
     /// Reserves the slots, at the positions the method gives them: stored K/V where the method reads
     /// them (returned as the pieces to fill, with the turns that move their keys there), bare slots
@@ -89,8 +78,8 @@ public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants =
     /// </summary>
     private List<StoredKvFill.Piece> Assemble(FusionPrompt prompt, PromptCaches? caches, FusionMethod method, KvSequence sequence)
     {
-        var readsPrefix = method.Kind != FusionKind.Full && prompt.Prefix.Length > 0;
-        var readsChunks = method.Kind is not (FusionKind.Full or FusionKind.Prefix);
+        var readsPrefix = method.ReadsPrefixCache && prompt.Prefix.Length > 0;
+        var readsChunks = method.ReadsChunkCaches;
         if ((readsPrefix || readsChunks) && caches is null)
         {
             throw new ArgumentException($"{method.Name} needs the prompt's stored caches", nameof(caches));
@@ -122,7 +111,7 @@ public sealed class Fuser(Transformer transformer, ChunkVariantCache? variants =
             var cache = Expect(sequence, caches!.Chunks[i], global.Length, null, $"chunk {i}");
             if (method.Positions == ChunkPositions.Reordered)
             {
-                pieces.Add(new StoredKvFill.Piece(sequence.Reserve(global), cache, transformer.Rope.TurnTable(cache.Positions, global)));
+                pieces.Add(new StoredKvFill.Piece(sequence.Reserve(global), cache, backend.Rope.TurnTable(cache.Positions, global)));
                 last = global[^1];
             }
             else

@@ -1,3 +1,4 @@
+using ChunkKv.Inference.Backends;
 using ChunkKv.Inference.Kv;
 using ChunkKv.Inference.Models;
 
@@ -10,18 +11,17 @@ namespace ChunkKv.Fusion;
 /// layer before they use it, and code that reads or writes a layer's slots itself calls
 /// <see cref="WaitForLayer"/> first.
 /// </summary>
-internal sealed class FusionRun(Transformer transformer, FusionPrompt prompt, KvSequence sequence, FusionMethod method,
+internal sealed class FusionRun(IComputeBackend backend, FusionPrompt prompt, KvSequence sequence,
     StoredKvFill fill, HiddenBuffers hiddenBuffers, ChunkVariantCache? variants = null)
 {
     private readonly List<float[]> taken = [];
 
     public ChunkVariantCache? Variants => variants;
 
-    public Transformer Transformer => transformer;
+    public IComputeBackend Backend => backend;
     public FusionPrompt Prompt => prompt;
     public KvSequence Sequence => sequence;
-    public FusionMethod Method => method;
-    public int Layers => transformer.Config.Layers;
+    public int Layers => backend.Config.Layers;
 
     /// <summary>The rows and layers computed so far, for <see cref="FusionResult.Work"/>.</summary>
     public FusionWork Work { get; } = new();
@@ -41,13 +41,25 @@ internal sealed class FusionRun(Transformer transformer, FusionPrompt prompt, Kv
     /// <summary>Slots of chunk <paramref name="chunk"/>.</summary>
     public int[] SlotsOfChunk(int chunk) => Range(prompt.ChunkStarts[chunk], prompt.Chunks[chunk].Length);
 
+    /// <summary>The first <paramref name="tokens"/> slots of each chunk after the first (the first chunk's cache is exact).</summary>
+    public IEnumerable<int> ChunkOpenings(int tokens) =>
+        Enumerable.Range(1, Math.Max(0, prompt.Chunks.Count - 1)).SelectMany(chunk => SlotsOfChunk(chunk).Take(tokens));
+
+    /// <summary>The schedule of the methods whose rows are fixed by the layout: these context rows and the question, in every layer, from their embeddings.</summary>
+    public ActiveRows RunFixed(IEnumerable<int> contextSlots)
+    {
+        var rows = Start(WithQuestion(contextSlots));
+        rows.Run(0, Layers);
+        return rows;
+    }
+
     /// <summary>Rows at the given slots (any order; made ascending), from their token embeddings.</summary>
     public ActiveRows Start(IEnumerable<int> slots)
     {
         var ordered = slots.Distinct().Order().ToArray();
-        var buffer = hiddenBuffers.Take(ordered.Length * transformer.Config.HiddenSize);
+        var buffer = hiddenBuffers.Take(ordered.Length * backend.Config.HiddenSize);
         taken.Add(buffer);
-        return ActiveRows.Embed(transformer, sequence, ordered, prompt.TokenAt, fill.WaitFor, Work, buffer);
+        return ActiveRows.Embed(backend, sequence, ordered, prompt.TokenAt, fill.WaitFor, Work, buffer);
     }
 
     /// <summary>Once no rows are used any more: their hidden-state buffers go back to be kept for the next fusion.</summary>
@@ -64,10 +76,4 @@ internal sealed class FusionRun(Transformer transformer, FusionPrompt prompt, Kv
     public int[] WithQuestion(IEnumerable<int> contextSlots) => contextSlots.Concat(QuestionSlots).Distinct().Order().ToArray();
 
     private static int[] Range(int start, int count) => Enumerable.Range(start, count).ToArray();
-}
-
-/// <summary>A fusion method's schedule of rows over the layers. Returns the rows left after the last layer.</summary>
-internal interface IFusionStrategy
-{
-    ActiveRows Run(FusionRun run);
 }

@@ -1,3 +1,4 @@
+using ChunkKv.Inference.Backends;
 using ChunkKv.Inference.Kv;
 using ChunkKv.Inference.Models;
 
@@ -11,35 +12,35 @@ namespace ChunkKv.Fusion;
 public static class PromptCacheComputation
 {
     /// <summary>The prefix's K/V at positions 0 … |P|−1; null for an empty prefix.</summary>
-    public static KvCache? Prefix(Transformer transformer, int[] prefix)
+    public static KvCache? Prefix(IComputeBackend backend, int[] prefix)
     {
         if (prefix.Length == 0)
         {
             return null;
         }
-        var sequence = transformer.NewSequence(prefix.Length);
-        transformer.ComputeKv(prefix, Enumerable.Range(0, prefix.Length).ToArray(), sequence);
+        var sequence = backend.NewSequence(prefix.Length);
+        backend.ComputeKv(prefix, Enumerable.Range(0, prefix.Length).ToArray(), sequence);
         return sequence.ShareAsCache();
     }
 
     /// <summary>The chunk's K/V from a prefill of <c>P ++ C</c>, at positions |P| … |P|+|C|−1.</summary>
-    public static KvCache Chunk(Transformer transformer, KvCache? prefix, int[] chunk)
+    public static KvCache Chunk(IComputeBackend backend, KvCache? prefix, int[] chunk)
     {
         ArgumentNullException.ThrowIfNull(chunk);
         var start = prefix?.Tokens ?? 0;
-        var sequence = transformer.NewSequence(start + chunk.Length);
+        var sequence = backend.NewSequence(start + chunk.Length);
         if (prefix is not null)
         {
             sequence.Append(prefix);
         }
-        transformer.ComputeKv(chunk, Enumerable.Range(start, chunk.Length).ToArray(), sequence);
+        backend.ComputeKv(chunk, Enumerable.Range(start, chunk.Length).ToArray(), sequence);
         return sequence.Slice(start, chunk.Length);
     }
 
     /// <summary>Every cache of the prompt, computed here (what the store would hold after ingestion).</summary>
-    public static PromptCaches ForPrompt(Transformer transformer, FusionPrompt prompt)
+    public static PromptCaches ForPrompt(IComputeBackend backend, FusionPrompt prompt)
     {
-        var prefix = Prefix(transformer, prompt.Prefix);
-        return new PromptCaches(prefix, prompt.Chunks.Select(chunk => Chunk(transformer, prefix, chunk)).ToList());
+        var prefix = Prefix(backend, prompt.Prefix);
+        return new PromptCaches(prefix, prompt.Chunks.Select(chunk => Chunk(backend, prefix, chunk)).ToList());
     }
 }

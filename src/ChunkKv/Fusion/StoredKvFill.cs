@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
+using ChunkKv.Inference.Backends;
 using ChunkKv.Inference.Kv;
 using ChunkKv.Inference.Models;
 
@@ -21,7 +22,7 @@ internal sealed class StoredKvFill
     internal sealed record Piece(int FirstSlot, IKvLayerSource Source, (float[] Cos, float[] Sin)? Turns);
 
     private readonly KvSequence sequence;
-    private readonly Rope rope;
+    private readonly IComputeBackend backend;
     private readonly IReadOnlyList<Piece> pieces;
     private readonly int[] claimed;
     private readonly TaskCompletionSource[] filled;
@@ -30,10 +31,10 @@ internal sealed class StoredKvFill
     private long fillTicks;
     private long waitTicks;
 
-    public StoredKvFill(KvSequence sequence, Rope rope, IReadOnlyList<Piece> pieces)
+    public StoredKvFill(IComputeBackend backend, KvSequence sequence, IReadOnlyList<Piece> pieces)
     {
         this.sequence = sequence;
-        this.rope = rope;
+        this.backend = backend;
         this.pieces = pieces;
         claimed = new int[sequence.Layers];
         filled = Enumerable.Range(0, sequence.Layers).Select(_ => new TaskCompletionSource()).ToArray();
@@ -118,10 +119,10 @@ internal sealed class StoredKvFill
         {
             foreach (var piece in pieces)
             {
-                sequence.WriteLayer(layer, piece.FirstSlot, piece.Source);
+                backend.WriteLayer(sequence, layer, piece.FirstSlot, piece.Source);
                 if (piece.Turns is { } turns)
                 {
-                    sequence.TurnKeys(rope, layer, piece.FirstSlot, piece.Source.Positions.Length, turns.Cos, turns.Sin, onThisThread: true);
+                    backend.TurnKeys(sequence, layer, piece.FirstSlot, piece.Source.Positions.Length, turns.Cos, turns.Sin, onThisThread: true);
                 }
             }
         }

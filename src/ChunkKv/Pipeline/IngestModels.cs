@@ -38,13 +38,14 @@ public sealed record IngestResult(string DocumentId, IngestOutcome Outcome, int 
 
 public sealed class IngestOptions
 {
+    public static IngestOptions Default { get; } = new();
+
     /// <summary>Chunks embedded and written to the index together.</summary>
     public int BatchSize { get; init; } = 32;
 
     /// <summary>
-    /// The prompt layout's chunk separator. When set, a chunk's cache is of its text and the
-    /// separator tokenized together, as <see cref="PromptLayout"/> puts it into a prompt (so a query
-    /// hits it); when null, of the chunk's own tokens.
+    /// Compute and store each chunk's cache (the default). Without, a document is only indexed: a
+    /// query computes its caches on the spot. For measuring retrieval and indexing alone.
     /// </summary>
-    public string? ChunkSeparator { get; init; }
+    public bool StoreCaches { get; init; } = true;
 }

@@ -3,8 +3,8 @@ using System.Security.Cryptography;
 using System.Text;
 using ChunkKv.Caching;
 using ChunkKv.Chunking;
+using ChunkKv.Collections;
 using ChunkKv.Inference.Models;
-using ChunkKv.Retrieval.Embedding;
 using ChunkKv.Retrieval.Indexing;
 
 namespace ChunkKv.Pipeline;
@@ -14,17 +14,18 @@ namespace ChunkKv.Pipeline;
 /// document is made searchable. Idempotent: the document's content hash covers its text and
 /// every setting that shapes the result, so ingesting it again does nothing. Resumable: chunks
 /// already indexed and caches already stored by an interrupted run are not done again, and a
-/// document is searchable only once all of it is there.
+/// document is searchable only once all of it is there. Made by its <see cref="CollectionContext"/>,
+/// whose chunk form, keys and caches a query of the collection finds again.
 /// </summary>
-public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIndex index, ChunkCacheKeys keys,
-    KvPrecomputer? precomputer = null, IngestOptions? options = null)
+internal sealed class IngestPipeline(CollectionContext context)
 {
-    private readonly IngestOptions _options = options ?? new IngestOptions();
+    private IChunkIndex index => context.Runtime.Index;
+    private Retrieval.Embedding.IEmbedder embedder => context.Runtime.Embedder;
+    private ChunkCaches caches => context.Caches;
+    private string collection => context.Name;
 
-    public IChunkIndex Index => index;
-
-    public async Task<IngestResult> IngestAsync(string collection, DocumentInput document, IProgress<IngestProgress>? progress = null,
-        CancellationToken cancellationToken = default)
+    public async Task<IngestResult> IngestAsync(DocumentInput document, IProgress<IngestProgress>? progress, IngestOptions options,
+        CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(document.ExternalId);
         ArgumentNullException.ThrowIfNull(document.Text);
@@ -49,19 +50,19 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
             outcome = IngestOutcome.Replaced;
         }
 
-        var chunks = chunker.Split(document.Text, document.Format);
+        var chunks = context.Chunker.Split(document.Text, document.Format);
         await index.BeginDocumentAsync(collection, document.ExternalId, hash, document.Metadata ?? [], cancellationToken);
-        var cacheTokens = chunks.Select(CacheTokens).ToArray();
-        var chunkKeys = cacheTokens.Select(ids => keys.Of(ids)).ToArray();
-        var embedded = await IndexMissingAsync(collection, document.ExternalId, chunks, chunkKeys, progress, cancellationToken);
+        var cacheTokens = chunks.Select(c => context.ChunkPromptTokens(c.Text)).ToArray();
+        var chunkKeys = cacheTokens.Select(ids => caches.KeyOf(ids)).ToArray();
+        var embedded = await IndexMissingAsync(document.ExternalId, options.BatchSize, chunks, chunkKeys, progress, cancellationToken);
 
         var computed = 0;
-        if (precomputer is not null)
+        if (options.StoreCaches)
         {
             var distinct = chunkKeys.Zip(cacheTokens, (key, ids) => (key, ids)).DistinctBy(c => c.key).ToList();
             // A cache that reaches no tier throws here: the document stays unfinished (not ready), and
             // the next ingest of it resumes and computes what is missing.
-            computed = await precomputer.EnsureAsync(distinct,
+            computed = await caches.StoreMissingAsync(distinct,
                 done => progress?.Report(new IngestProgress(document.ExternalId, IngestStage.Caching, done, distinct.Count)),
                 (key, ct) => index.LockCacheKeyAsync(key.ToBytes(), ct), cancellationToken);
         }
@@ -69,58 +70,27 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
 
         // Caches the old version alone used; the new version may use some of them again.
         var kept = chunkKeys.ToHashSet();
-        await RemoveCachesAsync(orphaned.Where(k => !kept.Contains(ChunkCacheKey.FromBytes(k))), cancellationToken);
+        await context.Runtime.RemoveUnusedCachesAsync(orphaned.Where(k => !kept.Contains(ChunkCacheKey.FromBytes(k))), cancellationToken);
         return new IngestResult(document.ExternalId, outcome, chunks.Count, chunks.Sum(c => c.TokenIds.Length), embedded, computed,
             clock.Elapsed);
     }
 
-    /// <summary>The tokens a chunk's cache holds: with the layout's separator when there is one (<see cref="IngestOptions.ChunkSeparator"/>).</summary>
-    private int[] CacheTokens(TextChunk chunk) => _options.ChunkSeparator is { } separator
-        ? chunker.Tokenizer.Encode(chunk.Text + separator, addSpecialTokens: false)
-        : chunk.TokenIds;
-
     /// <summary>Removes a document from the index and the caches that no other chunk uses; false when there was none.</summary>
-    public async Task<bool> DeleteAsync(string collection, string externalId, CancellationToken cancellationToken = default)
+    public async Task<bool> DeleteAsync(string externalId, CancellationToken cancellationToken)
     {
         var deleted = await index.DeleteDocumentAsync(collection, externalId, cancellationToken);
-        await RemoveCachesAsync(deleted.OrphanedCacheKeys, cancellationToken);
+        await context.Runtime.RemoveUnusedCachesAsync(deleted.OrphanedCacheKeys, cancellationToken);
         return deleted.Found;
     }
 
-    /// <summary>Deletes the collection with its documents, and the stored caches no other chunk uses; false when there was none.</summary>
-    public async Task<bool> DeleteCollectionAsync(string collection, CancellationToken cancellationToken = default)
-    {
-        var deleted = await index.DeleteCollectionAsync(collection, cancellationToken);
-        await RemoveCachesAsync(deleted.OrphanedCacheKeys, cancellationToken);
-        return deleted.Found;
-    }
-
-    private async Task RemoveCachesAsync(IEnumerable<byte[]> keys, CancellationToken cancellationToken)
-    {
-        if (precomputer is null)
-        {
-            return; // this pipeline stores no caches; whoever does owns their removal
-        }
-        foreach (var key in keys)
-        {
-            // Checked again under the key's lock: another document may have taken the same chunk
-            // since the delete listed it, and its ingestion may already have found the cache stored.
-            await using var held = await index.LockCacheKeyAsync(key, cancellationToken);
-            if (!await index.IsCacheKeyReferencedAsync(key, cancellationToken))
-            {
-                await precomputer.Store.RemoveAsync(ChunkCacheKey.FromBytes(key), cancellationToken);
-            }
-        }
-    }
-
-    private async Task<int> IndexMissingAsync(string collection, string externalId, IReadOnlyList<TextChunk> chunks,
+    private async Task<int> IndexMissingAsync(string externalId, int batchSize, IReadOnlyList<TextChunk> chunks,
         ChunkCacheKey[] chunkKeys, IProgress<IngestProgress>? progress, CancellationToken cancellationToken)
     {
         var indexed = await index.IndexedOrdinalsAsync(collection, externalId, cancellationToken);
         var missing = chunks.Where(c => !indexed.Contains(c.Ordinal)).ToList();
         var done = chunks.Count - missing.Count;
         progress?.Report(new IngestProgress(externalId, IngestStage.Indexing, done, chunks.Count));
-        foreach (var batch in missing.Chunk(_options.BatchSize))
+        foreach (var batch in missing.Chunk(batchSize))
         {
             var vectors = await embedder.EmbedAsync(batch.Select(c => c.Text).ToArray(), cancellationToken);
             var rows = batch.Select((c, i) => new IndexedChunk(c.Ordinal, c.CharStart, c.CharEnd, c.Text, c.TokenIds.Length,
@@ -139,10 +109,10 @@ public sealed class IngestPipeline(Chunker chunker, IEmbedder embedder, IChunkIn
     private byte[] ContentHash(DocumentInput document)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var options = chunker.Options;
+        var options = context.Chunker.Options;
         hash.AppendData(Encoding.UTF8.GetBytes(
-            $"chunkkv.doc\n{document.Format}\n{options.TargetTokens}\n{options.OverlapTokens}\n{embedder.Name}\n{_options.ChunkSeparator}\n{string.Join(',', keys.PromptPrefix ?? [])}\n{keys.Codec.Id}:{keys.Codec.GroupSize}\nkv{Transformer.KvComputeVersion}\n"));
-        hash.AppendData(keys.ModelFingerprint);
+            $"chunkkv.doc\n{document.Format}\n{options.TargetTokens}\n{options.OverlapTokens}\n{embedder.Name}\n{context.Runtime.Layout.ChunkSeparator}\n{string.Join(',', caches.Prefix)}\n{caches.Codec.Id}:{caches.Codec.GroupSize}\nkv{Transformer.KvComputeVersion}\n"));
+        hash.AppendData(caches.Fingerprint.Span);
         hash.AppendData(Encoding.UTF8.GetBytes((document.Metadata ?? []).ToJsonString()));
         hash.AppendData("\n"u8);
         hash.AppendData(Encoding.UTF8.GetBytes(document.Text));

@@ -1,18 +1,16 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using ChunkKv.Collections;
 using ChunkKv.Fusion;
 using ChunkKv.Inference.Generation;
-using ChunkKv.Inference.Kv;
-using ChunkKv.Inference.Models;
-using ChunkKv.Retrieval.Embedding;
 using ChunkKv.Retrieval.Indexing;
 
 namespace ChunkKv.Pipeline;
 
-/// <param name="Prefix">The collection's prompt prefix (system text); null: the layout's.</param>
-public sealed record QueryRequest(string Collection, string Question, int TopK = 5, FusionMethod? Method = null,
-    int MaxTokens = 64, SamplingOptions? Sampling = null, JsonObject? Filter = null, SearchMode Mode = SearchMode.Hybrid,
-    string? Prefix = null);
+/// <summary>A question to a collection (its <see cref="CollectionContext"/> says which).</summary>
+/// <param name="Method">null: <see cref="FusionMethod.Default"/>.</param>
+public sealed record QueryRequest(string Question, int TopK = 5, FusionMethod? Method = null,
+    int MaxTokens = 64, SamplingOptions? Sampling = null, JsonObject? Filter = null, SearchMode Mode = SearchMode.Hybrid);
 
 /// <summary>A retrieved chunk as it went into the prompt, with where its cache came from and the rows of it recomputed.</summary>
 public sealed record QuerySource(SearchHit Hit, CacheSource Cache, int PromptStart, int[] TokenIds, int[] RecomputedOffsets)
@@ -22,6 +20,8 @@ public sealed record QuerySource(SearchHit Hit, CacheSource Cache, int PromptSta
 
 /// <summary>Seconds spent in each step of a query.</summary>
 /// <remarks>
+/// <c>Ttft</c> is the time from the question to the first token's logits: <c>Embed + Search</c> and
+/// the prompt's own time to first token (<see cref="FusedPrompt.Ttft"/>: KV load and fusion).
 /// <c>Assemble</c> is the thread time of writing the stored K/V into the fused cache (decoding and
 /// re-positioning); most of it runs beside <c>Recompute</c>, the method's layers, so the two overlap
 /// and <c>Ttft</c> is less than the sum of the steps.
@@ -33,58 +33,34 @@ public sealed record QueryResult(string Answer, int[] AnswerTokens, StopReason S
     IReadOnlyList<QuerySource> Sources, int PromptTokens, int RecomputedTokens, QueryTimings Timings);
 
 /// <summary>
-/// question ▸ embed ▸ search ▸ chunk caches (loaded, or computed and stored when missing or corrupt)
-/// ▸ fuse with the chosen method ▸ first token ▸ decode. Retrieved chunks go into the prompt in
-/// document order (documents by their best hit), so text that continues from one chunk to the next
-/// reads on as it was written.
+/// question ▸ embed ▸ search ▸ chunks in document order (documents by their best hit, so text that
+/// continues from one chunk to the next reads on as it was written) ▸ the collection's one path from
+/// a prompt to its first token (<see cref="CollectionContext.FuseAsync"/>) ▸ decode.
 /// </summary>
-public sealed class QueryPipeline(LanguageModel model, IEmbedder embedder, IChunkIndex index, PromptCacheLoader caches, PromptLayout layout)
+internal sealed class QueryPipeline(CollectionContext context)
 {
-    private readonly Fuser fuser = new(model.Transformer, new ChunkVariantCache());
-
-    /// <summary>
-    /// The last query's sequence, kept for the next: its buffers (hundreds of MB for a long prompt
-    /// on a real model) are filled again rather than allocated and faulted in again. One is kept;
-    /// concurrent queries beyond it allocate their own.
-    /// </summary>
-    private KvSequence? _spare;
-
-    public async Task<QueryResult> AskAsync(QueryRequest request, Action<string>? onText = null, CancellationToken cancellationToken = default)
+    public async Task<QueryResult> AskAsync(QueryRequest request, Action<string>? onText, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentException.ThrowIfNullOrWhiteSpace(request.Question);
-        var tokenizer = model.Tokenizer ?? throw new InvalidOperationException("the model has no tokenizer.json");
-        var method = request.Method ?? FusionMethod.CacheBlend;
+        var runtime = context.Runtime;
+        var tokenizer = context.Tokenizer;
+        var method = request.Method ?? FusionMethod.Default;
         var clock = Stopwatch.StartNew();
-        var vector = (await embedder.EmbedAsync([request.Question], cancellationToken))[0];
-        var embedded = clock.Elapsed.TotalSeconds;
-        var hits = await index.SearchAsync(request.Collection,
+        var vector = (await runtime.Embedder.EmbedAsync([request.Question], cancellationToken))[0];
+        var embedded = clock.Elapsed;
+        var hits = await runtime.Index.SearchAsync(context.Name,
             new SearchRequest(vector, request.TopK, request.Mode, request.Question, request.Filter), cancellationToken);
-        var searched = clock.Elapsed.TotalSeconds;
+        var searched = clock.Elapsed - embedded;
 
         var ordered = InDocumentOrder(hits);
-        var prompt = layout.Build(tokenizer, ordered.Select(h => h.Content), request.Question, request.Prefix);
-        if (prompt.Length + request.MaxTokens > model.Config.MaxPositions)
-        {
-            throw new PromptTooLongException(prompt.Length, request.MaxTokens, model.Config.MaxPositions);
-        }
-        var loaded = await caches.LoadAsync(prompt, cancellationToken);
-        var loadedAt = clock.Elapsed.TotalSeconds;
-        var needed = prompt.Length + request.MaxTokens + 1;
-        var spare = Interlocked.Exchange(ref _spare, null);
-        var sequence = spare is { Capacity: var capacity } && capacity >= needed && capacity <= 4 * needed
-            ? spare
-            : model.Transformer.NewSequence(needed); // none kept, too small, or much larger than this prompt needs
-        FusionResult fused;
-        using (loaded)
-        {
-            fused = fuser.Fuse(prompt, loaded.Caches, method, sequence);
-        }
-        var ttft = clock.Elapsed.TotalSeconds;
+        var prompt = context.Prompt(ordered.Select(h => h.Content), request.Question);
+        using var fused = await context.FuseAsync(prompt, method, request.MaxTokens, cancellationToken);
 
         var printed = 0;
         var generated = new List<int>();
-        var answer = Generator.Decode(model.Transformer, fused.Sequence, fused.Logits, request.MaxTokens, request.Sampling ?? SamplingOptions.Greedy,
+        var answer = Generator.Decode(runtime.Model.Transformer, fused.Fusion.Sequence, fused.Fusion.Logits, request.MaxTokens,
+            request.Sampling ?? SamplingOptions.Greedy,
             token =>
             {
                 generated.Add(token);
@@ -96,20 +72,20 @@ public sealed class QueryPipeline(LanguageModel model, IEmbedder embedder, IChun
                     printed = text.Length;
                 }
             }, cancellationToken);
-        _spare = fused.Sequence; // nothing refers to it from here on (variants and results hold copies)
         var final = tokenizer.Decode(answer.Tokens);
         if (onText is not null && final.Length > printed)
         {
             onText(final[printed..]);
         }
 
-        var sources = ordered.Select((hit, i) => new QuerySource(hit, loaded.Chunks[i], prompt.ChunkStarts[i], prompt.Chunks[i],
-            fused.Recomputed.Where(r => r >= prompt.ChunkStarts[i] && r < prompt.ChunkStarts[i] + prompt.Chunks[i].Length)
+        var recomputed = fused.Fusion.Recomputed;
+        var sources = ordered.Select((hit, i) => new QuerySource(hit, fused.ChunkCaches?[i] ?? CacheSource.Unused, prompt.ChunkStarts[i], prompt.Chunks[i],
+            recomputed.Where(r => r >= prompt.ChunkStarts[i] && r < prompt.ChunkStarts[i] + prompt.Chunks[i].Length)
                 .Select(r => r - prompt.ChunkStarts[i]).ToArray())).ToList();
-        var timings = new QueryTimings(embedded, searched - embedded, loadedAt - searched,
-            (fused.Timings.Assemble + fused.Timings.Fill).TotalSeconds,
-            fused.Timings.Compute.TotalSeconds, ttft, answer.DecodeTime.TotalSeconds, answer.DecodeTokensPerSecond);
-        return new QueryResult(final, answer.Tokens, answer.StopReason, method, sources, prompt.Length, fused.Recomputed.Length, timings);
+        var timings = new QueryTimings(embedded.TotalSeconds, searched.TotalSeconds, fused.KvLoad.TotalSeconds,
+            (fused.Fusion.Timings.Assemble + fused.Fusion.Timings.Fill).TotalSeconds, fused.Fusion.Timings.Compute.TotalSeconds,
+            (embedded + searched + fused.Ttft).TotalSeconds, answer.DecodeTime.TotalSeconds, answer.DecodeTokensPerSecond);
+        return new QueryResult(final, answer.Tokens, answer.StopReason, method, sources, prompt.Length, recomputed.Length, timings);
     }
 
     /// <summary>Hits grouped by document (documents in order of their best hit), each document's chunks in their order.</summary>

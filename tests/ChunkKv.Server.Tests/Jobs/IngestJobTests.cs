@@ -82,7 +82,7 @@ public sealed class IngestJobTests : IDisposable
         await using var server = Server();
         using var client = server.CreateClient();
         await client.PostAsJsonAsync("/v1/collections", new { name = "docs" });
-        var engine = server.Services.GetRequiredService<ChunkKvEngine>();
+        var engine = server.Services.GetRequiredService<CollectionService>();
         await engine.Compute.WaitAsync(); // the engine is busy: jobs wait their turn
 
         var waiting = await SubmitAsync(client, "first", Prose(4, 1), "?background=true");
@@ -109,7 +109,7 @@ public sealed class IngestJobTests : IDisposable
         {
             using var client = first.CreateClient();
             await client.PostAsJsonAsync("/v1/collections", new { name = "docs" });
-            await first.Services.GetRequiredService<ChunkKvEngine>().Compute.WaitAsync(); // never released: the server stops first
+            await first.Services.GetRequiredService<CollectionService>().Compute.WaitAsync(); // never released: the server stops first
             job = await SubmitAsync(client, "large", Prose(40, 5));
             Assert.Equal("queued", (await client.GetFromJsonAsync<JsonElement>($"/v1/jobs/{job}")).GetProperty("state").GetString());
         }
@@ -136,7 +136,7 @@ public sealed class IngestJobTests : IDisposable
         using var client = server.CreateClient();
         await Schema.WaitForNewestAsync(client);
         await client.PostAsJsonAsync("/v1/collections", new { name = "docs" });
-        var engine = server.Services.GetRequiredService<ChunkKvEngine>();
+        var engine = server.Services.GetRequiredService<CollectionService>();
         await engine.Compute.WaitAsync(); // the job waits its turn while the database goes down
         var job = await SubmitAsync(client, "large", Prose(40, 6));
 

@@ -14,16 +14,14 @@ public sealed class ChunkCacheFormatTests
     public void An_entry_describes_itself_and_decodes_to_what_went_in(KvCodecId codecId)
     {
         var kv = KvSamples.Random(tokens: 40, firstPosition: 17);
-        var stats = Enumerable.Range(0, 40).Select(i => i / 40f).ToArray();
         var codec = KvCodec.Create(codecId);
 
-        var chunk = ChunkCacheCodec.Decode(ChunkCacheCodec.Encode(kv, codec, KvSamples.Fingerprint, stats), KvSamples.Fingerprint);
+        var chunk = ChunkCacheCodec.Decode(ChunkCacheCodec.Encode(kv, codec, KvSamples.Fingerprint), KvSamples.Fingerprint);
 
         Assert.Equal(codecId, chunk.Codec);
         Assert.Equal(kv.Positions, chunk.Kv.Positions);
         Assert.Equal(KeyForm.PreRope, chunk.Kv.KeyForm);
         Assert.Equal((kv.Layers, kv.KvHeads, kv.HeadDim), (chunk.Kv.Layers, chunk.Kv.KvHeads, chunk.Kv.HeadDim));
-        Assert.Equal(stats, chunk.OutsideAttention);
         // Each layer decodes exactly as the codec alone decodes it.
         for (var layer = 0; layer < kv.Layers; layer++)
         {
@@ -39,7 +37,7 @@ public sealed class ChunkCacheFormatTests
     public void Flipping_any_single_byte_anywhere_is_detected()
     {
         var kv = KvSamples.Random(layers: 2, kvHeads: 1, headDim: 8, tokens: 5);
-        var entry = ChunkCacheCodec.Encode(kv, new Float16Codec(), KvSamples.Fingerprint, new float[5]);
+        var entry = ChunkCacheCodec.Encode(kv, new Float16Codec(), KvSamples.Fingerprint);
 
         for (var offset = 0; offset < entry.Length; offset++)
         {

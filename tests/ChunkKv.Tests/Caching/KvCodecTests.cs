@@ -188,7 +188,7 @@ public sealed class KvCodecTests
     [Fact]
     public void An_unknown_codec_name_is_refused_with_the_known_ones_listed()
     {
-        var error = Assert.Throws<ArgumentException>(() => KvCodec.ParseId("fp8"));
+        var error = Assert.Throws<FormatException>(() => KvCodec.ParseId("fp8"));
         Assert.Contains("int4", error.Message);
     }
 }

@@ -61,6 +61,9 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
         return (new Fuser(transformer), PromptCacheComputation.ForPrompt(transformer, prompt), prompt);
     }
 
+    /// <summary>The CPU backend the fuser runs on, for the plain prefills the tests compare with.</summary>
+    private static Transformer Engine(Fuser fuser) => (Transformer)fuser.Backend;
+
     private static float MaxDifference(float[] a, float[] b) => a.Zip(b, (x, y) => MathF.Abs(x - y)).Max();
 
     [Theory]
@@ -68,7 +71,7 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
     public void Full_through_fusion_is_a_plain_prefill_bit_for_bit(string architecture)
     {
         var (fuser, _, prompt) = Setup(architecture);
-        var plain = fuser.Transformer.Prefill(prompt.AllTokens(), fuser.Transformer.NewSequence());
+        var plain = Engine(fuser).Prefill(prompt.AllTokens(), Engine(fuser).NewSequence());
 
         var fused = fuser.Fuse(prompt, caches: null, FusionMethod.Full);
 
@@ -177,7 +180,7 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
     public void CacheBlend_keeps_the_rows_whose_check_layer_keys_deviate_most(int checkLayer, bool values)
     {
         var (fuser, caches, prompt) = Setup("llama3", chunks: 4);
-        var transformer = fuser.Transformer;
+        var transformer = Engine(fuser);
         // Fresh K/V at the check layer: layers below it recompute every chunk row, which is what a
         // plain prefill of the whole prompt computes there.
         var plain = transformer.NewSequence();
@@ -222,12 +225,12 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
     public void A_kept_sequence_is_refilled_for_the_next_prompt()
     {
         var (fuser, caches, prompt) = Setup("llama3");
-        var sequence = fuser.Transformer.NewSequence(8);
-        var first = fuser.Fuse(prompt, caches, FusionMethod.CacheBlend, sequence);
-        var again = fuser.Fuse(prompt, caches, FusionMethod.CacheBlend, sequence);
+        var sequence = Engine(fuser).NewSequence(8);
+        var first = fuser.Fuse(prompt, caches, FusionMethod.Default, sequence);
+        var again = fuser.Fuse(prompt, caches, FusionMethod.Default, sequence);
         Assert.Same(sequence, again.Sequence);
         Assert.Equal(first.Logits, again.Logits);
-        Assert.Equal(first.Logits, fuser.Fuse(prompt, caches, FusionMethod.CacheBlend).Logits);
+        Assert.Equal(first.Logits, fuser.Fuse(prompt, caches, FusionMethod.Default).Logits);
     }
 
     [Fact]
@@ -247,9 +250,9 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
     {
         var (fuser, caches, prompt) = Setup("llama3");
         var fused = fuser.Fuse(prompt, caches, FusionMethod.Full);
-        var plain = fuser.Transformer.NewSequence();
-        fuser.Transformer.Prefill(prompt.AllTokens(), plain);
-        Assert.Equal(fuser.Transformer.Prefill([7], plain), fuser.Transformer.Prefill([7], fused.Sequence));
+        var plain = Engine(fuser).NewSequence();
+        Engine(fuser).Prefill(prompt.AllTokens(), plain);
+        Assert.Equal(Engine(fuser).Prefill([7], plain), Engine(fuser).Prefill([7], fused.Sequence));
     }
 
     [Fact]
@@ -257,7 +260,7 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
     {
         var (fuser, caches, prompt) = Setup("llama3", chunks: 3);
         var variants = new ChunkVariantCache();
-        var crafting = new Fuser(fuser.Transformer, variants);
+        var crafting = new Fuser(Engine(fuser), variants);
         var method = FusionMethod.Parse("cachecraft:0.3");
 
         var first = crafting.Fuse(prompt, caches, method);
@@ -270,7 +273,7 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
 
         // Other chunks before the third: its variant does not apply, the second's still does.
         var reordered = new FusionPrompt(prompt.Prefix, [prompt.Chunks[0], prompt.Chunks[1], Prompt(chunks: 3, seed: 9).Chunks[2]], prompt.Question);
-        var partly = crafting.Fuse(reordered, PromptCacheComputation.ForPrompt(fuser.Transformer, reordered), method);
+        var partly = crafting.Fuse(reordered, PromptCacheComputation.ForPrompt(Engine(fuser), reordered), method);
         Assert.NotEmpty(partly.Recomputed);
         Assert.DoesNotContain(partly.Recomputed, s => s >= reordered.ChunkStarts[1] && s < reordered.ChunkStarts[2]);
     }
@@ -307,10 +310,10 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
         // What a search of an empty collection gives: nothing to fuse, and still an answer.
         var (fuser, _, withChunks) = Setup("llama3");
         var prompt = new FusionPrompt(withChunks.Prefix, [], withChunks.Question);
-        var caches = PromptCacheComputation.ForPrompt(fuser.Transformer, prompt);
+        var caches = PromptCacheComputation.ForPrompt(Engine(fuser), prompt);
         var full = fuser.Fuse(prompt, caches, FusionMethod.Full);
 
-        var fused = new Fuser(fuser.Transformer, new ChunkVariantCache()).Fuse(prompt, caches, FusionMethod.Parse(name));
+        var fused = new Fuser(Engine(fuser), new ChunkVariantCache()).Fuse(prompt, caches, FusionMethod.Parse(name));
 
         Assert.Empty(fused.Recomputed);
         Assert.True(MaxDifference(full.Logits, fused.Logits) < 1e-4f);
@@ -320,7 +323,7 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
     public void The_work_counted_is_each_schedule_in_closed_form(string architecture)
     {
         var (fuser, caches, prompt) = Setup(architecture);
-        var layers = fuser.Transformer.Config.Layers;
+        var layers = Engine(fuser).Config.Layers;
         long n = prompt.Length, context = prompt.ContextLength, q = prompt.Question.Length;
         // A row at slot s (= its position here) attends to the s + 1 slots at or before it.
         static long Keys(IEnumerable<int> slots) => slots.Sum(s => s + 1L);
@@ -348,7 +351,7 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
         Assert.Equal(chunkAndQuestion.Length, blend.KvOnlyRowLayers);
 
         // One row through one layer without attention: twice the multiply-adds of its seven matrices.
-        var c = fuser.Transformer.Config;
+        var c = Engine(fuser).Config;
         long hidden = c.HiddenSize, queries = c.Heads * c.HeadDim, kv = c.KvHeads * c.HeadDim, mlp = c.IntermediateSize;
         long matrices = hidden * queries + hidden * kv + hidden * kv + queries * hidden + hidden * mlp + hidden * mlp + mlp * hidden;
         Assert.Equal(2.0 * matrices * full.RowLayers + 4.0 * queries * full.AttendedKeys, full.Flops(c));
@@ -363,7 +366,7 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
         foreach (var method in methods)
         {
             var used = fuser.Fuse(prompt, caches, method);
-            var fresh = new Fuser(fuser.Transformer).Fuse(prompt, caches, method);
+            var fresh = new Fuser(Engine(fuser)).Fuse(prompt, caches, method);
             Assert.Equal(fresh.Logits, used.Logits);
             Assert.Equal(fresh.Recomputed, used.Recomputed);
         }

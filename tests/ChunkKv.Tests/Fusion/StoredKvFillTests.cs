@@ -89,7 +89,7 @@ public sealed class StoredKvFillTests : IClassFixture<StoredKvFillTests.Model>
             return source;
         });
 
-        var error = Assert.Throws<InvalidOperationException>(() => new Fuser(transformer).Fuse(prompt, failing, FusionMethod.CacheBlend));
+        var error = Assert.Throws<InvalidOperationException>(() => new Fuser(transformer).Fuse(prompt, failing, FusionMethod.Default));
 
         Assert.Contains("layer 2", error.Message);
         var writes = sources.Sum(s => s.Writes);

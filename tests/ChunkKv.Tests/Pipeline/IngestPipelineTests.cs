@@ -3,6 +3,7 @@ using ChunkKv.Caching;
 using ChunkKv.Caching.Codecs;
 using ChunkKv.Caching.Tiers;
 using ChunkKv.Chunking;
+using ChunkKv.Collections;
 using ChunkKv.Inference.Models;
 using ChunkKv.Inference.Tests;
 using ChunkKv.Pipeline;
@@ -19,20 +20,27 @@ public sealed class IngestPipelineTests : IDisposable
     private readonly string _folder = Fixtures.TempDirectory("ingest");
     private readonly EmbeddedChunkIndex _index;
     private readonly KvStore _store;
-    private readonly KvPrecomputer _precomputer;
     private readonly CountingEmbedder _embedder = new(new HashingEmbedder(64));
+    private readonly CollectionContext _collection;
     private readonly Chunker _chunker;
 
     public IngestPipelineTests()
     {
         _index = EmbeddedChunkIndex.Open(Path.Combine(_folder, "index"));
         _store = new KvStore([new MemoryTier(64 << 20), new DiskTier(Path.Combine(_folder, "kv"))]);
-        _precomputer = new KvPrecomputer(_model, _store, KvCodec.Create(KvCodecId.F32));
-        _chunker = new Chunker(_model.Tokenizer!, new ChunkingOptions { TargetTokens = 48 });
+        _collection = Collection(_embedder);
+        _chunker = _collection.Chunker;
     }
 
-    private IngestPipeline Pipeline(IEmbedder? embedder = null, bool precompute = true) =>
-        new(_chunker, embedder ?? _embedder, _index, _precomputer.Keys, precompute ? _precomputer : null, new IngestOptions { BatchSize = 4 });
+    /// <summary>The collection "docs" in 48-token chunks, embedded by <paramref name="embedder"/>, over the same index and store.</summary>
+    private CollectionContext Collection(IEmbedder embedder) =>
+        new ChunkKvRuntime(_model, _store, KvCodec.Create(KvCodecId.F32), PromptLayout.Default, new RetrievalStores(_index, embedder))
+            .Collection("docs", new CollectionSettings(ChunkTokens: 48));
+
+    private CollectionContext Pipeline(IEmbedder? embedder = null) => embedder is null ? _collection : Collection(embedder);
+
+    /// <summary>The key of a chunk's cache as queries look it up: its prompt form, after the collection's prefix.</summary>
+    private ChunkCacheKey KeyOf(TextChunk chunk) => _collection.Caches.KeyOf(_collection.ChunkPromptTokens(chunk.Text));
 
     [Fact]
     public async Task A_document_is_chunked_indexed_and_every_chunk_cache_stored_with_progress()
@@ -40,23 +48,22 @@ public sealed class IngestPipelineTests : IDisposable
         var text = Corpus.Prose(paragraphs: 8, seed: 1);
         var progress = new ConcurrentQueue<IngestProgress>();
 
-        var result = await Pipeline().IngestAsync("docs", new DocumentInput("a", text), new SyncProgress(progress.Enqueue));
+        var result = await Pipeline().IngestAsync(new DocumentInput("a", text), new SyncProgress(progress.Enqueue));
 
         var chunks = _chunker.Split(text);
         Assert.Equal((IngestOutcome.Ingested, chunks.Count, chunks.Count), (result.Outcome, result.Chunks, result.Embedded));
-        Assert.Equal(chunks.Select(c => _precomputer.Keys.Of(c.TokenIds)).Distinct().Count(), result.CachesComputed);
+        Assert.Equal(chunks.Select(KeyOf).Distinct().Count(), result.CachesComputed);
         foreach (var chunk in chunks)
         {
-            var key = _precomputer.Keys.Of(chunk.TokenIds);
-            var stored = (await _store.GetAsync(key, _precomputer.Keys.ModelFingerprint))!.Kv;
-            var expected = _precomputer.Compute(chunk.TokenIds);
+            var stored = (await _store.GetAsync(KeyOf(chunk), _collection.Caches.Fingerprint))!.Kv;
+            var expected = _collection.Caches.Compute(_collection.ChunkPromptTokens(chunk.Text));
             Assert.Equal(expected.Positions, stored.Positions);
             Assert.Equal(expected.Keys[^1], stored.Keys[^1]); // f32: bit for bit
             Assert.Equal(expected.Values[0], stored.Values[0]);
         }
         var hits = await _index.SearchAsync("docs", new SearchRequest(_embedder.Inner.Embed(chunks[3].Text), Limit: 1));
         Assert.Equal(3, hits[0].Ordinal);
-        Assert.Equal(_precomputer.Keys.Of(chunks[3].TokenIds).ToBytes(), hits[0].CacheKey);
+        Assert.Equal(KeyOf(chunks[3]).ToBytes(), hits[0].CacheKey);
         foreach (var stage in new[] { IngestStage.Indexing, IngestStage.Caching })
         {
             var reports = progress.Where(p => p.Stage == stage).ToList();
@@ -69,11 +76,11 @@ public sealed class IngestPipelineTests : IDisposable
     public async Task Ingesting_the_same_document_again_changes_and_recomputes_nothing()
     {
         var document = new DocumentInput("a", Corpus.Prose(paragraphs: 4, seed: 2));
-        await Pipeline().IngestAsync("docs", document);
+        await Pipeline().IngestAsync(document);
         var embeddedTexts = _embedder.Texts;
         var journal = _index.JournalBytes;
 
-        var again = await Pipeline().IngestAsync("docs", document);
+        var again = await Pipeline().IngestAsync(document);
 
         Assert.Equal((IngestOutcome.Unchanged, 0, 0), (again.Outcome, again.Embedded, again.CachesComputed));
         Assert.Equal(embeddedTexts, _embedder.Texts);
@@ -85,18 +92,18 @@ public sealed class IngestPipelineTests : IDisposable
     {
         // Paragraphs of ~30 tokens: two never fit one 48-token chunk, so each is a chunk of its own.
         var shared = Corpus.Sentence(30, seed: 3);
-        var first = await Pipeline().IngestAsync("docs", new DocumentInput("a", Corpus.Sentence(30, seed: 4) + "\n\n" + shared));
-        var second = await Pipeline().IngestAsync("docs", new DocumentInput("b", shared + "\n\n" + Corpus.Sentence(30, seed: 5)));
+        var first = await Pipeline().IngestAsync(new DocumentInput("a", Corpus.Sentence(30, seed: 4) + "\n\n" + shared));
+        var second = await Pipeline().IngestAsync(new DocumentInput("b", shared + "\n\n" + Corpus.Sentence(30, seed: 5)));
 
-        var sharedKeys = _chunker.Split(shared).Select(c => _precomputer.Keys.Of(c.TokenIds)).ToList();
+        var sharedKeys = _chunker.Split(shared).Select(KeyOf).ToList();
         Assert.Single(sharedKeys);
         Assert.Equal((2, 2), (first.Chunks, first.CachesComputed));
         Assert.Equal((2, 1), (second.Chunks, second.CachesComputed));
 
         // Deleting one document keeps the caches the other still uses.
-        Assert.True(await Pipeline().DeleteAsync("docs", "a"));
+        Assert.True(await Pipeline().DeleteDocumentAsync("a"));
         Assert.All(sharedKeys, key => Assert.True(_store.ContainsAsync(key).Result));
-        await Pipeline().DeleteAsync("docs", "b");
+        await Pipeline().DeleteDocumentAsync("b");
         Assert.All(sharedKeys, key => Assert.False(_store.ContainsAsync(key).Result));
     }
 
@@ -107,11 +114,12 @@ public sealed class IngestPipelineTests : IDisposable
         var total = _chunker.Split(document.Text).Count;
         var failing = new CountingEmbedder(new HashingEmbedder(64), failAfterBatches: 2);
 
-        await Assert.ThrowsAsync<EmbeddingException>(() => Pipeline(failing).IngestAsync("docs", document));
+        // Four chunks a batch: two batches are indexed before the embedder goes away.
+        await Assert.ThrowsAsync<EmbeddingException>(() => Pipeline(failing).IngestAsync(document, options: new IngestOptions { BatchSize = 4 }));
 
         Assert.Equal(DocumentStatus.Ingesting, (await _index.GetDocumentAsync("docs", "a"))!.Status);
         Assert.Empty(await _index.SearchAsync("docs", new SearchRequest(_embedder.Inner.Embed(document.Text))));
-        var resumed = await Pipeline().IngestAsync("docs", document);
+        var resumed = await Pipeline().IngestAsync(document);
         Assert.Equal((IngestOutcome.Resumed, total, total - 8), (resumed.Outcome, resumed.Chunks, resumed.Embedded));
         Assert.Equal(DocumentStatus.Ready, (await _index.GetDocumentAsync("docs", "a"))!.Status);
         Assert.NotEmpty(await _index.SearchAsync("docs", new SearchRequest(_embedder.Inner.Embed(document.Text))));
@@ -122,13 +130,13 @@ public sealed class IngestPipelineTests : IDisposable
     {
         var kept = Corpus.Sentence(30, seed: 7);
         var dropped = Corpus.Sentence(30, seed: 8);
-        await Pipeline().IngestAsync("docs", new DocumentInput("a", kept + "\n\n" + dropped));
+        await Pipeline().IngestAsync(new DocumentInput("a", kept + "\n\n" + dropped));
 
-        var replaced = await Pipeline().IngestAsync("docs", new DocumentInput("a", kept + "\n\n" + Corpus.Sentence(30, seed: 9)));
+        var replaced = await Pipeline().IngestAsync(new DocumentInput("a", kept + "\n\n" + Corpus.Sentence(30, seed: 9)));
 
         Assert.Equal(IngestOutcome.Replaced, replaced.Outcome);
-        Assert.All(_chunker.Split(kept), c => Assert.True(_store.ContainsAsync(_precomputer.Keys.Of(c.TokenIds)).Result));
-        Assert.All(_chunker.Split(dropped), c => Assert.False(_store.ContainsAsync(_precomputer.Keys.Of(c.TokenIds)).Result));
+        Assert.All(_chunker.Split(kept), c => Assert.True(_store.ContainsAsync(KeyOf(c)).Result));
+        Assert.All(_chunker.Split(dropped), c => Assert.False(_store.ContainsAsync(KeyOf(c)).Result));
         var hits = await _index.SearchAsync("docs", new SearchRequest(_embedder.Inner.Embed(dropped), Limit: 50));
         Assert.DoesNotContain(hits, h => h.Content == dropped);
     }
@@ -137,13 +145,13 @@ public sealed class IngestPipelineTests : IDisposable
     public async Task Without_precompute_chunks_are_indexed_with_their_cache_keys_and_nothing_is_stored()
     {
         var text = Corpus.Prose(paragraphs: 3, seed: 10);
-        var result = await Pipeline(precompute: false).IngestAsync("docs", new DocumentInput("a", text));
+        var result = await Pipeline().IngestAsync(new DocumentInput("a", text), options: new IngestOptions { StoreCaches = false });
 
         Assert.Equal(0, result.CachesComputed);
         var first = _chunker.Split(text)[0];
-        Assert.False(await _store.ContainsAsync(_precomputer.Keys.Of(first.TokenIds)));
+        Assert.False(await _store.ContainsAsync(KeyOf(first)));
         var hit = (await _index.SearchAsync("docs", new SearchRequest(_embedder.Inner.Embed(first.Text), Limit: 1)))[0];
-        Assert.Equal(_precomputer.Keys.Of(first.TokenIds).ToBytes(), hit.CacheKey);
+        Assert.Equal(KeyOf(first).ToBytes(), hit.CacheKey);
     }
 
     public void Dispose()

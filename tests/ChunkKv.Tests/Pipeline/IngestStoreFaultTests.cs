@@ -2,6 +2,7 @@ using ChunkKv.Caching;
 using ChunkKv.Caching.Codecs;
 using ChunkKv.Caching.Tiers;
 using ChunkKv.Chunking;
+using ChunkKv.Collections;
 using ChunkKv.Inference.Models;
 using ChunkKv.Inference.Tests;
 using ChunkKv.Pipeline;
@@ -19,18 +20,21 @@ public sealed class IngestStoreFaultTests : IDisposable
     private readonly EmbeddedChunkIndex _index;
     private readonly ControlledTier _tier = new(new MemoryTier(64 << 20));
     private readonly KvStore _store;
-    private readonly KvPrecomputer _precomputer;
+    private readonly CollectionContext _collection;
     private readonly Chunker _chunker;
 
     public IngestStoreFaultTests()
     {
         _index = EmbeddedChunkIndex.Open(Path.Combine(_folder, "index"));
         _store = new KvStore([_tier], new KvStoreOptions { BypassAfterFault = TimeSpan.FromMilliseconds(20), MaxBypass = TimeSpan.FromMilliseconds(20) });
-        _precomputer = new KvPrecomputer(_model, _store, KvCodec.Create(KvCodecId.F16));
-        _chunker = new Chunker(_model.Tokenizer!, new ChunkingOptions { TargetTokens = 48 });
+        _collection = new ChunkKvRuntime(_model, _store, KvCodec.Create(KvCodecId.F16), PromptLayout.Default,
+            new RetrievalStores(_index, new HashingEmbedder(64))).Collection("docs", new CollectionSettings(ChunkTokens: 48));
+        _chunker = _collection.Chunker;
     }
 
-    private IngestPipeline Pipeline() => new(_chunker, new HashingEmbedder(64), _index, _precomputer.Keys, _precomputer);
+    private CollectionContext Pipeline() => _collection;
+
+    private ChunkCacheKey KeyOf(TextChunk chunk) => _collection.Caches.KeyOf(_collection.ChunkPromptTokens(chunk.Text));
 
     [Fact]
     public async Task A_cache_that_reaches_no_tier_leaves_the_document_unfinished_and_the_next_ingest_stores_it()
@@ -38,18 +42,18 @@ public sealed class IngestStoreFaultTests : IDisposable
         var document = new DocumentInput("a", Corpus.Prose(paragraphs: 3, seed: 1));
         _tier.FailWrites = true;
 
-        await Assert.ThrowsAsync<KvStoreWriteException>(() => Pipeline().IngestAsync("docs", document));
+        await Assert.ThrowsAsync<KvStoreWriteException>(() => Pipeline().IngestAsync(document));
         Assert.Equal(DocumentStatus.Ingesting, (await _index.GetDocumentAsync("docs", "a"))!.Status);
 
         _tier.FailWrites = false;
         await Task.Delay(50); // the tier's bypass after its fault runs out
-        var resumed = await Pipeline().IngestAsync("docs", document);
+        var resumed = await Pipeline().IngestAsync(document);
 
         Assert.Equal(IngestOutcome.Resumed, resumed.Outcome);
         Assert.Equal(DocumentStatus.Ready, (await _index.GetDocumentAsync("docs", "a"))!.Status);
         foreach (var chunk in _chunker.Split(document.Text))
         {
-            Assert.True(await _store.ContainsAsync(_precomputer.Keys.Of(chunk.TokenIds)));
+            Assert.True(await _store.ContainsAsync(KeyOf(chunk)));
         }
     }
 
@@ -57,17 +61,17 @@ public sealed class IngestStoreFaultTests : IDisposable
     public async Task Deleting_the_last_user_of_a_cache_while_another_document_takes_it_up_never_loses_it()
     {
         var shared = Corpus.Sentence(30, seed: 2);
-        var key = _precomputer.Keys.Of(_chunker.Split(shared).Single().TokenIds);
-        await Pipeline().IngestAsync("docs", new DocumentInput("a", shared));
+        var key = KeyOf(_chunker.Split(shared).Single());
+        await Pipeline().IngestAsync(new DocumentInput("a", shared));
 
         // The delete has listed the key as orphaned and is removing it; hold it there.
         _tier.HoldRemovals();
-        var deleting = Pipeline().DeleteAsync("docs", "a");
+        var deleting = Pipeline().DeleteDocumentAsync("a");
         await _tier.RemovalStarted.WaitAsync(TimeSpan.FromSeconds(30));
 
         // Another document with the same chunk arrives meanwhile. Without the key's lock it finds
         // the cache still stored, skips it, and the removal then takes it from under it.
-        var ingesting = Pipeline().IngestAsync("docs", new DocumentInput("b", shared));
+        var ingesting = Pipeline().IngestAsync(new DocumentInput("b", shared));
         await Task.WhenAny(ingesting, Task.Delay(500));
         _tier.ReleaseRemovals();
         await deleting;
@@ -75,7 +79,7 @@ public sealed class IngestStoreFaultTests : IDisposable
 
         Assert.Equal(DocumentStatus.Ready, (await _index.GetDocumentAsync("docs", "b"))!.Status);
         Assert.True(await _store.ContainsAsync(key), "the cache document b uses was removed");
-        Assert.NotNull(await _store.GetAsync(key, _precomputer.Keys.ModelFingerprint));
+        Assert.NotNull(await _store.GetAsync(key, _collection.Caches.Fingerprint));
     }
 
     public void Dispose()

@@ -2,6 +2,7 @@ using ChunkKv.Caching;
 using ChunkKv.Caching.Codecs;
 using ChunkKv.Caching.Tiers;
 using ChunkKv.Chunking;
+using ChunkKv.Collections;
 using ChunkKv.Fusion;
 using ChunkKv.Inference.Generation;
 using ChunkKv.Inference.Models;
@@ -34,33 +35,40 @@ public sealed class QueryPipelineTests : IDisposable
 
     private async Task IngestAsync(params string[] texts)
     {
-        var tokenizer = _model.Tokenizer!;
-        var prefix = _layout.Build(tokenizer, [], "x").Prefix;
-        var precomputer = new KvPrecomputer(_model, _store, _codec, prefix);
-        var pipeline = new IngestPipeline(new Chunker(tokenizer, new ChunkingOptions { TargetTokens = 40 }), _embedder, _index,
-            precomputer.Keys, precomputer, new IngestOptions { ChunkSeparator = _layout.ChunkSeparator });
+        var collection = Pipeline();
         for (var i = 0; i < texts.Length; i++)
         {
-            await pipeline.IngestAsync("docs", new DocumentInput($"doc-{i}", texts[i]));
+            await collection.IngestAsync(new DocumentInput($"doc-{i}", texts[i]));
         }
     }
 
-    private QueryPipeline Pipeline() => new(_model, _embedder, _index, new PromptCacheLoader(_model, _store, _codec), _layout);
+    /// <summary>The collection "docs" (40-token chunks) on a runtime of its own over the shared model, index and store: nothing kept from another.</summary>
+    private CollectionContext Pipeline() =>
+        new ChunkKvRuntime(_model, _store, _codec, _layout, new RetrievalStores(_index, _embedder)).Collection("docs", new CollectionSettings(ChunkTokens: 40));
+
+    /// <summary>The key a chunk's cache is stored under: its prompt form, after the prefix.</summary>
+    private ChunkCacheKey KeyOf(string content)
+    {
+        var collection = Pipeline();
+        return collection.Caches.KeyOf(collection.ChunkPromptTokens(content));
+    }
 
     [Fact]
     public async Task Every_retrieved_chunk_cache_is_a_hit_and_full_equals_a_plain_prefill()
     {
         await IngestAsync(Corpus.Prose(paragraphs: 6, seed: 3), Corpus.Prose(paragraphs: 6, seed: 4));
-        var request = new QueryRequest("docs", "What does the cache of layer seven hold?", TopK: 4, Method: FusionMethod.Full, MaxTokens: 6);
+        var request = new QueryRequest("What does the cache of layer seven hold?", TopK: 4, Method: FusionMethod.Full, MaxTokens: 6);
 
         var streamed = new List<string>();
         var result = await Pipeline().AskAsync(request, streamed.Add);
+        var reused = await Pipeline().AskAsync(request with { Method = FusionMethod.Reuse });
 
         Assert.Equal(4, result.Sources.Count);
-        Assert.All(result.Sources, s => Assert.Equal(CacheSource.Hit, s.Cache));
+        Assert.All(result.Sources, s => Assert.Equal(CacheSource.Unused, s.Cache)); // full reads no cache
+        Assert.All(reused.Sources, s => Assert.Equal(CacheSource.Hit, s.Cache));
         Assert.Equal(result.Answer, string.Concat(streamed));
         // The same prompt, prefilled plainly, gives the same greedy answer.
-        var prompt = _layout.Build(_model.Tokenizer!, result.Sources.Select(s => s.Hit.Content), request.Question);
+        var prompt = Pipeline().Prompt(result.Sources.Select(s => s.Hit.Content), request.Question);
         var plain = Generator.Generate(_model.Transformer, prompt.AllTokens(), 6, SamplingOptions.Greedy);
         Assert.Equal(plain.Tokens, result.AnswerTokens);
         Assert.Equal(prompt.Length, result.PromptTokens);
@@ -71,7 +79,7 @@ public sealed class QueryPipelineTests : IDisposable
     public async Task A_sequence_kept_from_one_query_carries_nothing_into_the_next()
     {
         await IngestAsync(Corpus.Prose(paragraphs: 6, seed: 3), Corpus.Prose(paragraphs: 6, seed: 4));
-        var longer = new QueryRequest("docs", "What does the cache of layer seven hold?", TopK: 4, Method: FusionMethod.Parse("cacheblend:0.3"), MaxTokens: 6);
+        var longer = new QueryRequest("What does the cache of layer seven hold?", TopK: 4, Method: FusionMethod.Parse("cacheblend:0.3"), MaxTokens: 6);
         var shorter = longer with { Question = "keys", TopK = 2, MaxTokens = 4 };
         var reused = Pipeline();
 
@@ -89,7 +97,7 @@ public sealed class QueryPipelineTests : IDisposable
     public async Task Chunks_of_one_document_go_into_the_prompt_in_their_order()
     {
         await IngestAsync(Corpus.Prose(paragraphs: 10, seed: 5));
-        var result = await Pipeline().AskAsync(new QueryRequest("docs", "the keys of the cache", TopK: 5, MaxTokens: 1));
+        var result = await Pipeline().AskAsync(new QueryRequest("the keys of the cache", TopK: 5, MaxTokens: 1));
         var ordinals = result.Sources.Select(s => s.Hit.Ordinal).ToList();
         Assert.Equal(ordinals.Order(), ordinals);
         Assert.Equal(result.Sources.Select(s => s.PromptStart).Order(), result.Sources.Select(s => s.PromptStart));
@@ -100,18 +108,15 @@ public sealed class QueryPipelineTests : IDisposable
     {
         await IngestAsync(Corpus.Prose(paragraphs: 4, seed: 6));
         var pipeline = Pipeline();
-        var first = await pipeline.AskAsync(new QueryRequest("docs", "layer seven", TopK: 2, MaxTokens: 2));
-        var lost = first.Sources[0];
-        var loader = new PromptCacheLoader(_model, _store, _codec);
-        var prefix = _layout.Build(_model.Tokenizer!, [], "x").Prefix;
-        var chunkIds = _model.Tokenizer!.Encode(lost.Hit.Content + _layout.ChunkSeparator, addSpecialTokens: false);
-        await _store.RemoveAsync(loader.KeyOf(prefix, chunkIds));
+        var first = await pipeline.AskAsync(new QueryRequest("layer seven", TopK: 2, MaxTokens: 2));
+        var lost = KeyOf(first.Sources[0].Hit.Content);
+        await _store.RemoveAsync(lost);
 
-        var again = await pipeline.AskAsync(new QueryRequest("docs", "layer seven", TopK: 2, MaxTokens: 2));
+        var again = await pipeline.AskAsync(new QueryRequest("layer seven", TopK: 2, MaxTokens: 2));
 
         Assert.Equal(CacheSource.Computed, again.Sources[0].Cache);
         Assert.Equal(first.AnswerTokens, again.AnswerTokens);
-        Assert.True(await _store.ContainsAsync(loader.KeyOf(prefix, chunkIds)));
+        Assert.True(await _store.ContainsAsync(lost));
     }
 
     [Fact]
@@ -119,11 +124,9 @@ public sealed class QueryPipelineTests : IDisposable
     {
         await IngestAsync(Corpus.Prose(paragraphs: 4, seed: 6));
         var pipeline = Pipeline();
-        var request = new QueryRequest("docs", "layer seven", TopK: 2, Method: FusionMethod.Reuse, MaxTokens: 3);
+        var request = new QueryRequest("layer seven", TopK: 2, Method: FusionMethod.Reuse, MaxTokens: 3);
         var first = await pipeline.AskAsync(request);
-        var loader = new PromptCacheLoader(_model, _store, _codec);
-        var prefix = _layout.Build(_model.Tokenizer!, [], "x").Prefix;
-        var key = loader.KeyOf(prefix, _model.Tokenizer!.Encode(first.Sources[1].Hit.Content + _layout.ChunkSeparator, addSpecialTokens: false));
+        var key = KeyOf(first.Sources[1].Hit.Content);
         var tier = _store.Tiers[0];
         byte[] corrupt;
         using (var stored = await tier.GetAsync(key, default))
@@ -147,7 +150,7 @@ public sealed class QueryPipelineTests : IDisposable
     public async Task CacheBlend_reports_the_recomputed_rows_of_each_source()
     {
         await IngestAsync(Corpus.Prose(paragraphs: 8, seed: 7));
-        var result = await Pipeline().AskAsync(new QueryRequest("docs", "keys and values", TopK: 4, Method: FusionMethod.Parse("cacheblend:0.2"), MaxTokens: 1));
+        var result = await Pipeline().AskAsync(new QueryRequest("keys and values", TopK: 4, Method: FusionMethod.Parse("cacheblend:0.2"), MaxTokens: 1));
         var chunkTokens = result.Sources.Sum(s => s.PromptTokens);
         Assert.Equal((int)Math.Floor(0.2 * chunkTokens), result.RecomputedTokens);
         Assert.Equal(result.RecomputedTokens, result.Sources.Sum(s => s.RecomputedOffsets.Length));
@@ -159,7 +162,7 @@ public sealed class QueryPipelineTests : IDisposable
     {
         await IngestAsync(Corpus.Prose(paragraphs: 4, seed: 8));
         var error = await Assert.ThrowsAsync<PromptTooLongException>(() =>
-            Pipeline().AskAsync(new QueryRequest("docs", "layer", TopK: 2, MaxTokens: _model.Config.MaxPositions)));
+            Pipeline().AskAsync(new QueryRequest("layer", TopK: 2, MaxTokens: _model.Config.MaxPositions)));
         Assert.Equal(_model.Config.MaxPositions, error.MaxPositions);
     }
 

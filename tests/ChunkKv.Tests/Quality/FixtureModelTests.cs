@@ -1,6 +1,12 @@
 using Xunit.Abstractions;
 using System.Text.Json.Nodes;
+using ChunkKv.Caching;
+using ChunkKv.Caching.Codecs;
+using ChunkKv.Caching.Tiers;
+using ChunkKv.Collections;
 using ChunkKv.Evaluation;
+using ChunkKv.Fusion;
+using ChunkKv.Retrieval.Indexing;
 using ChunkKv.Inference.Generation;
 using ChunkKv.Inference.Models;
 using ChunkKv.Inference.Tests;
@@ -17,7 +23,10 @@ public sealed class FixtureModel : IDisposable
 
     public IReadOnlyList<EvalRecord> Small { get; } = EvalRecord.ReadJsonLines(Path.Combine(Directory, "eval", "heldout-small.jsonl"));
 
-    public PromptLayout Layout { get; } = PromptLayout.FromModelDirectory(Directory);
+    /// <summary>The prompt of a held-apart record, as a collection with the record's prefix makes it.</summary>
+    public FusionPrompt Prompt(EvalRecord record) =>
+        new ChunkKvRuntime(Model, new KvStore([new MemoryTier(1 << 20)]), KvCodec.Create(KvCodecId.F16))
+            .Collection("", new CollectionSettings(Prefix: record.Prefix)).Prompt(record.Chunks, record.Question);
 
     public void Dispose() => Model.Dispose();
 }
@@ -40,7 +49,7 @@ public sealed class FixtureModelTests(FixtureModel fixture, ITestOutputHelper ou
         foreach (var reference in ReferencePrompts())
         {
             var record = fixture.Small.Single(r => r.Id == reference!["id"]!.GetValue<string>());
-            var prompt = fixture.Layout.Build(tokenizer, record.Chunks, record.Question, record.Prefix);
+            var prompt = fixture.Prompt(record);
             Assert.Equal(Ids(reference!["prefix_ids"]), prompt.Prefix);
             Assert.Equal(reference["chunk_ids"]!.AsArray().Select(Ids), prompt.Chunks);
             Assert.Equal(Ids(reference["question_ids"]), prompt.Question);
@@ -77,7 +86,7 @@ public sealed class FixtureModelTests(FixtureModel fixture, ITestOutputHelper ou
             var records = fixture.Small.Where(r => r.Kind == kind).ToList();
             var exact = records.Count(record =>
             {
-                var prompt = fixture.Layout.Build(tokenizer, record.Chunks, record.Question, record.Prefix);
+                var prompt = fixture.Prompt(record);
                 var answer = tokenizer.Decode(Generator.Generate(transformer, prompt.AllTokens(), 8, SamplingOptions.Greedy).Tokens).Trim();
                 return answer == record.Answer;
             });

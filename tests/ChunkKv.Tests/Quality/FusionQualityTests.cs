@@ -1,6 +1,7 @@
 using ChunkKv.Caching;
 using ChunkKv.Caching.Codecs;
 using ChunkKv.Caching.Tiers;
+using ChunkKv.Collections;
 using ChunkKv.Evaluation;
 using ChunkKv.Fusion;
 using ChunkKv.Pipeline;
@@ -21,7 +22,7 @@ public sealed class FusionQualityTests(FixtureModel fixture, ITestOutputHelper o
     public async Task CacheBlend_keeps_the_answers_that_reusing_caches_as_they_are_loses()
     {
         var store = new KvStore([new MemoryTier(1L << 30)]);
-        var evaluator = new FusionEvaluator(fixture.Model, fixture.Layout, new PromptCacheLoader(fixture.Model, store, KvCodec.Create(KvCodecId.F16)));
+        var evaluator = new FusionEvaluator(new ChunkKvRuntime(fixture.Model, store, KvCodec.Create(KvCodecId.F16)));
         var scores = await evaluator.EvaluateAsync(fixture.Small, FusionMethod.ParseList("full,reuse,cacheblend:0.15"));
         foreach (var s in scores)
         {
@@ -62,7 +63,7 @@ public sealed class FusionQualityTests(FixtureModel fixture, ITestOutputHelper o
     public async Task Anchored_question_aware_selection_recovers_the_cross_chunk_answers_plain_selection_misses()
     {
         var store = new KvStore([new MemoryTier(1L << 30)]);
-        var evaluator = new FusionEvaluator(fixture.Model, fixture.Layout, new PromptCacheLoader(fixture.Model, store, KvCodec.Create(KvCodecId.F16)));
+        var evaluator = new FusionEvaluator(new ChunkKvRuntime(fixture.Model, store, KvCodec.Create(KvCodecId.F16)));
         var cross = fixture.Small.Where(r => r.Kind == "cross").ToList();
         var scores = await evaluator.EvaluateAsync(cross, FusionMethod.ParseList("query:0.15,query:0.15:16"));
         foreach (var s in scores)

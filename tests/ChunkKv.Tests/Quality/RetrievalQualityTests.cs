@@ -1,4 +1,7 @@
+using ChunkKv.Caching;
 using ChunkKv.Caching.Codecs;
+using ChunkKv.Caching.Tiers;
+using ChunkKv.Collections;
 using ChunkKv.Chunking;
 using ChunkKv.Inference.Models;
 using ChunkKv.Inference.Tests;
@@ -49,11 +52,12 @@ public sealed class RetrievalQualityTests(ITestOutputHelper output)
         }
         try
         {
-            var chunker = new Chunker(model.Tokenizer!, new ChunkingOptions { TargetTokens = 64 });
-            var pipeline = new IngestPipeline(chunker, embedder, index, ChunkCacheKeys.For(model, KvCodec.Create(KvCodecId.F16)));
+            // Retrieval alone: the chunks are indexed the way a query path finds them, their caches not computed.
+            var collection = new ChunkKvRuntime(model, new KvStore([new MemoryTier(1 << 20)]), KvCodec.Create(KvCodecId.F16), PromptLayout.Default,
+                new RetrievalStores(index, embedder)).Collection("facts", new CollectionSettings(ChunkTokens: 64));
             foreach (var (id, text) in documents)
             {
-                await pipeline.IngestAsync("facts", new DocumentInput(id, text, DocumentFormat.Markdown));
+                await collection.IngestAsync(new DocumentInput(id, text, DocumentFormat.Markdown), options: new IngestOptions { StoreCaches = false });
             }
 
             var found = 0;

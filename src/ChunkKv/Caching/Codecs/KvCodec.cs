@@ -52,10 +52,11 @@ public abstract class KvCodec
     };
 
     /// <summary>Parses "f32", "f16", "bf16", "int8", "int4", "int2" (case-insensitive).</summary>
+    /// <exception cref="FormatException">Not a codec's name; the message lists them.</exception>
     public static KvCodecId ParseId(string name) =>
-        Enum.TryParse<KvCodecId>(name, ignoreCase: true, out var id) && Enum.IsDefined(id)
+        Enum.TryParse<KvCodecId>(name, ignoreCase: true, out var id) && Enum.IsDefined(id) && !int.TryParse(name, out _)
             ? id
-            : throw new ArgumentException($"unknown codec '{name}'; expected one of {string.Join(", ", Enum.GetValues<KvCodecId>().Select(Name))}");
+            : throw new FormatException($"unknown codec '{name}'; expected one of {string.Join(", ", Enum.GetValues<KvCodecId>().Select(Name))}");
 }
 
 /// <summary>Codecs that treat K and V alike, element by element or per (token, head).</summary>

@@ -56,9 +56,6 @@ public sealed class CheckedEntry : IKvLayerSource, IDisposable
     public KeyForm KeyForm => header.KeyForm;
     public KvCodecId Codec => header.Codec;
 
-    /// <summary>Cache-Craft's per-token statistics, when the entry carries them.</summary>
-    public float[]? OutsideAttention => header.OutsideAttention;
-
     public void WriteLayer(int layer, Span<float> keys, Span<float> values)
     {
         var section = header.Sections[layer];
@@ -74,7 +71,7 @@ public sealed class CheckedEntry : IKvLayerSource, IDisposable
     {
         var kv = KvCache.Uninitialized(Layers, KvHeads, HeadDim, Positions, KeyForm);
         Parallel.For(0, Layers, layer => WriteLayer(layer, kv.Keys[layer], kv.Values[layer]));
-        return new CachedChunk(kv, header.Codec, header.Fingerprint, header.OutsideAttention);
+        return new CachedChunk(kv, header.Codec, header.Fingerprint);
     }
 
     public void Dispose() => Interlocked.Exchange(ref release, null)?.Invoke();

@@ -3,22 +3,18 @@ using ChunkKv.Inference.Kv;
 
 namespace ChunkKv.Caching.Format;
 
-/// <summary>A chunk's cache as stored: the KV, the codec it was stored with, and Cache-Craft's per-token statistics.</summary>
-public sealed record CachedChunk(KvCache Kv, KvCodecId Codec, byte[] Fingerprint, float[]? OutsideAttention);
+/// <summary>A chunk's cache as stored: the KV, the codec it was stored with, and the fingerprint of the model that computed it.</summary>
+public sealed record CachedChunk(KvCache Kv, KvCodecId Codec, byte[] Fingerprint);
 
 /// <summary>Turns a <see cref="KvCache"/> into a stored entry and back (see <see cref="ChunkCacheHeader"/> for the layout).</summary>
 public static class ChunkCacheCodec
 {
     /// <summary>Encodes every layer (in parallel) behind a checked header.</summary>
-    public static byte[] Encode(KvCache kv, KvCodec codec, ReadOnlySpan<byte> fingerprint, float[]? outsideAttention = null)
+    public static byte[] Encode(KvCache kv, KvCodec codec, ReadOnlySpan<byte> fingerprint)
     {
         if (fingerprint.Length != ChunkCacheHeader.FingerprintBytes)
         {
             throw new ArgumentException($"a model fingerprint is {ChunkCacheHeader.FingerprintBytes} bytes, not {fingerprint.Length}");
-        }
-        if (outsideAttention is not null && outsideAttention.Length != kv.Tokens)
-        {
-            throw new ArgumentException($"{outsideAttention.Length} attention statistics for {kv.Tokens} tokens");
         }
         var keyBytes = codec.KeyBytes(kv.Tokens, kv.RowWidth, kv.HeadDim);
         var sectionBytes = keyBytes + codec.ValueBytes(kv.Tokens, kv.RowWidth, kv.HeadDim);
@@ -32,7 +28,6 @@ public static class ChunkCacheCodec
             HeadDim = kv.HeadDim,
             Fingerprint = fingerprint.ToArray(),
             Positions = kv.Positions,
-            OutsideAttention = outsideAttention,
         };
         var headerBytes = header.Size;
         var entry = new byte[headerBytes + (long)sectionBytes * kv.Layers];

@@ -13,9 +13,9 @@ public readonly record struct LayerSection(long Offset, int Length, uint Crc);
 /// <code>
 ///  0  magic "CKVC"            4  format version u16     6  codec u8        7  key form u8
 ///  8  layers u16             10  kv heads u16          12  head dim u16   14  codec group size u16
-/// 16  tokens u32             20  flags u32 (bit 0: per-token outside-attention statistics present)
+/// 16  tokens u32             20  flags u32, reserved: 0
 /// 24  model fingerprint, 32 bytes
-/// 56  positions i32[tokens] | statistics f32[tokens] if flagged
+/// 56  positions i32[tokens]
 ///     section table: per layer offset u64, length u32, crc32c u32
 ///     header crc32c u32, over every byte before it
 /// then one section per layer: K then V, coded by the codec; the entry ends where the last section ends.
@@ -28,7 +28,6 @@ public sealed class ChunkCacheHeader
     public const int FingerprintBytes = 32;
     private const int FixedBytes = 56;
     private const int SectionEntryBytes = 16;
-    private const uint HasAttentionStatistics = 1;
     private static ReadOnlySpan<byte> Magic => "CKVC"u8;
 
     public required KvCodecId Codec { get; init; }
@@ -39,7 +38,6 @@ public sealed class ChunkCacheHeader
     public required int HeadDim { get; init; }
     public required byte[] Fingerprint { get; init; }
     public required int[] Positions { get; init; }
-    public float[]? OutsideAttention { get; init; }
     /// <summary>Filled in by the writer once the sections are encoded.</summary>
     public LayerSection[] Sections { get; set; } = [];
 
@@ -47,7 +45,7 @@ public sealed class ChunkCacheHeader
     public int RowWidth => KvHeads * HeadDim;
 
     /// <summary>Bytes the header takes, section table and checksum included.</summary>
-    public int Size => FixedBytes + Tokens * 4 * (OutsideAttention is null ? 1 : 2) + Layers * SectionEntryBytes + 4;
+    public int Size => FixedBytes + Tokens * 4 + Layers * SectionEntryBytes + 4;
 
     public void Write(Span<byte> destination)
     {
@@ -60,16 +58,11 @@ public sealed class ChunkCacheHeader
         BinaryPrimitives.WriteUInt16LittleEndian(destination[12..], checked((ushort)HeadDim));
         BinaryPrimitives.WriteUInt16LittleEndian(destination[14..], checked((ushort)GroupSize));
         BinaryPrimitives.WriteUInt32LittleEndian(destination[16..], (uint)Tokens);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[20..], OutsideAttention is null ? 0 : HasAttentionStatistics);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[20..], 0);
         Fingerprint.CopyTo(destination[24..]);
         var offset = FixedBytes;
         MemoryMarshal.AsBytes(Positions.AsSpan()).CopyTo(destination[offset..]);
         offset += Tokens * 4;
-        if (OutsideAttention is not null)
-        {
-            MemoryMarshal.AsBytes(OutsideAttention.AsSpan()).CopyTo(destination[offset..]);
-            offset += Tokens * 4;
-        }
         foreach (var section in Sections)
         {
             BinaryPrimitives.WriteInt64LittleEndian(destination[offset..], section.Offset);
@@ -95,7 +88,11 @@ public sealed class ChunkCacheHeader
         var layers = BinaryPrimitives.ReadUInt16LittleEndian(entry[8..]);
         var tokens = BinaryPrimitives.ReadUInt32LittleEndian(entry[16..]);
         var flags = BinaryPrimitives.ReadUInt32LittleEndian(entry[20..]);
-        long size = FixedBytes + tokens * 4L * ((flags & HasAttentionStatistics) != 0 ? 2 : 1) + layers * SectionEntryBytes + 4;
+        long size = FixedBytes + tokens * 4L + layers * SectionEntryBytes + 4;
+        if (flags != 0)
+        {
+            throw new CorruptCacheException($"header flags {flags:x}: none are defined");
+        }
         if (layers == 0 || size > entry.Length)
         {
             throw new CorruptCacheException($"header claims {layers} layers and {tokens} tokens, more than the {entry.Length} bytes hold");
@@ -109,12 +106,6 @@ public sealed class ChunkCacheHeader
         var offset = FixedBytes;
         var positions = MemoryMarshal.Cast<byte, int>(entry.Slice(offset, (int)tokens * 4)).ToArray();
         offset += (int)tokens * 4;
-        float[]? statistics = null;
-        if ((flags & HasAttentionStatistics) != 0)
-        {
-            statistics = MemoryMarshal.Cast<byte, float>(entry.Slice(offset, (int)tokens * 4)).ToArray();
-            offset += (int)tokens * 4;
-        }
         var sections = new LayerSection[layers];
         for (var i = 0; i < layers; i++, offset += SectionEntryBytes)
         {
@@ -133,7 +124,6 @@ public sealed class ChunkCacheHeader
             GroupSize = BinaryPrimitives.ReadUInt16LittleEndian(entry[14..]),
             Fingerprint = entry.Slice(24, FingerprintBytes).ToArray(),
             Positions = positions,
-            OutsideAttention = statistics,
             Sections = sections,
         };
         header.CheckLayout(entry.Length);

@@ -1,66 +1,71 @@
 namespace ChunkKv.Fusion;
 
 /// <summary>
-/// <c>cacheblend:r</c> (CacheBlend, EuroSys'25) and <c>cachecraft:r</c> (Cache-Craft, SIGMOD'25 — its
-/// per-chunk budgets). Layers below the check layer c recompute every chunk row; at layer c every
-/// chunk row's fresh K (or V) is written into its slot and compared with the cached one,
-/// <c>Σ (fresh − cached)²</c> over KV heads and head dimensions; the chosen rows and the question
-/// are computed from layer c's attention on. CacheBlend keeps the top <c>max(1, ⌊r·N_c⌋)</c> rows
-/// of all chunks; Cache-Craft spends the same budget per chunk in proportion to how far the
-/// chunk's cache is from what its context makes of it, then takes each chunk's top rows
-/// (<see cref="CacheCraftStrategy"/> adds its variants).
+/// <c>cacheblend:r[:c[:v]]</c> (CacheBlend, EuroSys'25). Layers below the check layer c (default 1)
+/// recompute every chunk row; at layer c every chunk row's fresh K (or V, with <c>v</c>) is written
+/// into its slot and compared with the cached one, <c>Σ (fresh − cached)²</c> over KV heads and head
+/// dimensions; the top <c>max(1, ⌊r·N_c⌋)</c> rows (ties to the lower slot) and the question are
+/// computed from layer c's attention on.
 /// </summary>
-internal sealed class CacheBlendStrategy(bool perChunkBudgets) : IFusionStrategy
+public sealed class CacheBlendMethod(double ratio, int checkLayer = 1, bool scoreValues = false) : FusionMethod
 {
-    public static CacheBlendStrategy CacheBlend { get; } = new(perChunkBudgets: false);
-    public static CacheBlendStrategy CacheCraft { get; } = new(perChunkBudgets: true);
+    public double Ratio { get; } = ratio is >= 0 and <= 1 ? ratio : throw new ArgumentOutOfRangeException(nameof(ratio), ratio, "a share from 0 to 1");
 
-    public ActiveRows Run(FusionRun run) => Blend(run, fixedChunks: new HashSet<int>());
+    /// <summary>The layer at which deviation is measured and rows chosen.</summary>
+    public int CheckLayer { get; } = checkLayer >= 0 ? checkLayer : throw new ArgumentOutOfRangeException(nameof(checkLayer), checkLayer, "a layer index");
 
-    /// <param name="fixedChunks">Chunks whose K/V in the sequence stay as they are (Cache-Craft's variants): none of their rows is a candidate.</param>
-    internal ActiveRows Blend(FusionRun run, IReadOnlySet<int> fixedChunks)
+    /// <summary>Rows are scored by how far their values moved instead of their keys.</summary>
+    public bool ScoreValues { get; } = scoreValues;
+
+    public override string Name => $"cacheblend:{MethodArguments.Number(Ratio)}"
+        + (CheckLayer != 1 || ScoreValues ? $":{CheckLayer}" : "") + (ScoreValues ? ":v" : "");
+
+    internal static FusionMethod Parse(MethodArguments arguments)
     {
-        var check = run.Method.CheckLayer;
-        if (check >= run.Layers)
+        arguments.AtMost(3, "cacheblend takes a ratio, a check layer and 'v': cacheblend:0.15:1:v");
+        var scoreValues = arguments.Count > 2 && (arguments.Values[2] == "v" ? true : throw arguments.Bad("cacheblend's fourth part is 'v' (score values)"));
+        return new CacheBlendMethod(arguments.Ratio(0, DefaultRatio), arguments.Layer(1, 1), scoreValues);
+    }
+
+    public override void CheckFits(Inference.Models.ModelConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (CheckLayer >= config.Layers)
         {
-            throw new ArgumentException($"check layer {check} is beyond the model's {run.Layers} layers");
+            throw new ArgumentException($"{Name}: check layer {CheckLayer} is beyond the model's {config.Layers} layers");
+        }
+    }
+
+    internal override ActiveRows Run(FusionRun run) => Blend(run, Ratio, CheckLayer, ScoreValues, perChunkBudgets: false, fixedChunks: new HashSet<int>());
+
+    /// <summary>The schedule CacheBlend and Cache-Craft share; they differ in how the budget is spent.</summary>
+    /// <param name="perChunkBudgets">Spend the budget per chunk in proportion to each chunk's total deviation (Cache-Craft).</param>
+    /// <param name="fixedChunks">Chunks whose K/V in the sequence stay as they are (Cache-Craft's variants): none of their rows is a candidate.</param>
+    internal static ActiveRows Blend(FusionRun run, double ratio, int checkLayer, bool scoreValues, bool perChunkBudgets, IReadOnlySet<int> fixedChunks)
+    {
+        if (checkLayer >= run.Layers)
+        {
+            throw new ArgumentException($"check layer {checkLayer} is beyond the model's {run.Layers} layers");
         }
         var prompt = run.Prompt;
         var candidates = Enumerable.Range(0, prompt.Chunks.Count).Where(c => !fixedChunks.Contains(c)).SelectMany(run.SlotsOfChunk).ToArray();
         var rows = run.Start(run.WithQuestion(candidates));
-        rows.Run(0, check);
-        run.WaitForLayer(check);
-        var cached = Section(run, check).ToArray();
-        rows.ComputeKv(check);
-        var fresh = Section(run, check);
-        var width = run.Sequence.RowWidth;
-        // Deviation of every chunk row (index: slot − |P|); the fixed chunks' rows keep 0 and are never chosen.
+        rows.Run(0, checkLayer);
+        // Every row's deviation at the check layer, its fresh K/V left in its slot; the question's rows are not candidates.
+        var deviation = rows.ComputeKvDeviation(checkLayer, scoreValues);
+        // Per chunk row (index: slot − |P|); the fixed chunks' rows keep 0 and are never chosen.
         var scores = new double[prompt.ChunkTokens];
-        foreach (var slot in candidates)
+        for (var i = 0; i < rows.Count && rows.Slots[i] < prompt.ContextLength; i++)
         {
-            var i = slot - prompt.Prefix.Length;
-            double sum = 0;
-            for (var j = i * width; j < (i + 1) * width; j++)
-            {
-                var d = (double)fresh[j] - cached[j];
-                sum += d * d;
-            }
-            scores[i] = sum;
+            scores[rows.Slots[i] - prompt.Prefix.Length] = deviation[i];
         }
-        var budget = RowSelection.Budget(run.Method.Ratio, candidates.Length);
+        var budget = RowSelection.Budget(ratio, candidates.Length);
         var keep = perChunkBudgets
             ? PerChunk(run, scores, budget, fixedChunks)
             : RowSelection.Top(candidates, candidates.Select(s => scores[s - prompt.Prefix.Length]).ToArray(), budget);
         rows.Keep(run.WithQuestion(keep));
-        rows.Run(check, run.Layers);
+        rows.Run(checkLayer, run.Layers);
         return rows;
-    }
-
-    /// <summary>Layer <paramref name="layer"/>'s keys (or values) of every chunk slot, <c>[|P|, ContextLength)</c>, in place.</summary>
-    private static Span<float> Section(FusionRun run, int layer)
-    {
-        var source = run.Method.ScoreValues ? run.Sequence.Values[layer] : run.Sequence.Keys[layer];
-        return source.AsSpan(run.Prompt.Prefix.Length * run.Sequence.RowWidth, run.Prompt.ChunkTokens * run.Sequence.RowWidth);
     }
 
     /// <summary>The budget split over chunks by their total deviation, each chunk's top rows.</summary>

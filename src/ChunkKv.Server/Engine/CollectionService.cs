@@ -1,0 +1,75 @@
+using ChunkKv.Collections;
+using ChunkKv.Fusion;
+using ChunkKv.Pipeline;
+using ChunkKv.Retrieval.Indexing;
+using ChunkKv.Server.Observability;
+using Microsoft.Extensions.Options;
+
+namespace ChunkKv.Server.Engine;
+
+/// <summary>A query's answer and the answers of the methods it was compared with, on the same prompt.</summary>
+public sealed record Answered(QueryResult Result, IReadOnlyList<QueryResult> Compared);
+
+/// <summary>
+/// What the endpoints and the job runner ask of the engine, each in one place: a collection's
+/// context by its stored name, then the work under the compute lock (one computation at a time:
+/// both cores go to it, and two would only slow each other), then its metrics. The rules themselves
+/// live in the library (<see cref="CollectionContext"/>).
+/// </summary>
+public sealed class CollectionService(ChunkKvRuntime runtime, IOptions<EngineOptions> options)
+{
+    public ChunkKvRuntime Runtime => runtime;
+
+    public EngineOptions Options => options.Value;
+
+    public IChunkIndex Index => runtime.Index;
+
+    /// <summary>One computation at a time on the engine.</summary>
+    public SemaphoreSlim Compute { get; } = new(1, 1);
+
+    /// <summary>The collection's context; null when there is no collection of that (stored) name.</summary>
+    /// <exception cref="CollectionMismatchException">The collection was embedded by another embedder than the server's.</exception>
+    public Task<CollectionContext?> FindAsync(string storedName, CancellationToken cancellationToken) =>
+        runtime.FindCollectionAsync(storedName, cancellationToken);
+
+    /// <summary>Answers under the compute lock, then each compared method on the same request; records the metrics.</summary>
+    public async Task<Answered> AskAsync(CollectionContext collection, QueryRequest request, IReadOnlyList<FusionMethod> compare,
+        Action<string>? onText, CancellationToken cancellationToken)
+    {
+        await Compute.WaitAsync(cancellationToken);
+        try
+        {
+            var result = await collection.AskAsync(request, onText, cancellationToken);
+            ChunkKvMetrics.Query(result);
+            var compared = new List<QueryResult>();
+            foreach (var method in compare)
+            {
+                compared.Add(await collection.AskAsync(request with { Method = method }, cancellationToken: cancellationToken));
+            }
+            return new Answered(result, compared);
+        }
+        finally
+        {
+            Compute.Release();
+        }
+    }
+
+    /// <summary>Ingests under the compute lock; records the metrics.</summary>
+    /// <param name="started">Called once the lock is held and the work begins.</param>
+    public async Task<IngestResult> IngestAsync(CollectionContext collection, DocumentInput document, IProgress<IngestProgress>? progress,
+        CancellationToken cancellationToken, Action? started = null)
+    {
+        await Compute.WaitAsync(cancellationToken);
+        try
+        {
+            started?.Invoke();
+            var result = await collection.IngestAsync(document, progress, cancellationToken: cancellationToken);
+            ChunkKvMetrics.Ingest(result);
+            return result;
+        }
+        finally
+        {
+            Compute.Release();
+        }
+    }
+}
