@@ -35,6 +35,23 @@ public sealed class CliAppTests
         Assert.Equal("", output);
     }
 
+    /// <summary>One parse contract: a value a verb cannot read is a usage error naming the option, before any file or model is touched.</summary>
+    [Theory]
+    [InlineData("unknown codec 'foo'", "eval", "--model", "no-such-model", "--dataset", "no-such.jsonl", "--methods", "full", "--codec", "foo")]
+    [InlineData("'bogus' is not a fusion method", "eval", "--model", "no-such-model", "--dataset", "no-such.jsonl", "--methods", "full,bogus")]
+    [InlineData("unknown codec 'fp8'", "bench", "ttft", "--codec", "fp8")]
+    [InlineData("unknown model shape 'tiny-nothing'", "bench", "ttft", "--shape", "tiny-nothing")]
+    [InlineData("fusion method 'cacheblend:2': '2' is not a ratio", "fuse", "--model", "no-such-model", "--chunks", "1,2", "--question-ids", "3", "--method", "cacheblend:2")]
+    [InlineData("unknown model shape 'huge'", "random-model", "--shape", "huge", "--out", "no-such-folder")]
+    public async Task A_value_that_does_not_parse_is_a_usage_error(string message, params string[] arguments)
+    {
+        var (code, output, error) = await Cli.RunAsync(arguments);
+
+        Assert.Equal(CliApp.Usage, code);
+        Assert.Contains(message, error);
+        Assert.Equal("", output);
+    }
+
     [Fact]
     public async Task A_flag_never_takes_the_next_word_and_a_required_option_is_named()
     {

@@ -38,13 +38,13 @@ public sealed class EvalCommand : ICommand
 
     public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
+        var methods = arguments.Parsed("methods", FusionMethod.ParseList(DefaultMethods), FusionMethod.ParseList);
+        var codec = KvCodec.Create(arguments.Parsed("codec", KvCodecId.F16, KvCodec.ParseId));
         var dataset = arguments.Required("dataset");
         if (!File.Exists(dataset))
         {
             throw new CommandFailedException($"dataset '{dataset}' does not exist");
         }
-        var methods = arguments.Parsed("methods", FusionMethod.ParseList(DefaultMethods), FusionMethod.ParseList);
-        var codec = KvCodec.Create(arguments.Parsed("codec", KvCodecId.F16, KvCodec.ParseId));
         IReadOnlyList<EvalRecord> records;
         try
         {

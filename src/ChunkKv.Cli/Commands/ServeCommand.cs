@@ -5,7 +5,7 @@ using Microsoft.Extensions.Hosting;
 namespace ChunkKv.Cli.Commands;
 
 /// <summary>
-/// <c>chunkkv serve [--model DIR] [--urls URL] [--data DIR] [--postgres CONNSTR] [--redis CONF] [--chunk-tokens N]</c>:
+/// <c>chunkkv serve [--model DIR] [--urls URL] [--data DIR] [--postgres CONNSTR] [--redis CONF] [--chunk-tokens N] [--embedder NAME]</c>:
 /// runs the ChunkKv server in the foreground until Ctrl-C. The options are shorthands for its
 /// settings (<c>Model</c>, <c>DataDirectory</c>, ...); the CHUNKKV_* environment and appsettings apply as well.
 /// </summary>
@@ -22,11 +22,12 @@ public sealed class ServeCommand : ICommand
         CliOption.Value("postgres", "CONNSTR", "use PostgreSQL + pgvector for retrieval (default $CHUNKKV_POSTGRES; none: the embedded index)"),
         CommonOptions.Redis,
         CliOption.Value("chunk-tokens", "N", "tokens per chunk at ingestion"),
+        CliOption.Value("embedder", "NAME", "how new collections embed: hashing (default), engine or openai (with CHUNKKV_EMBEDDERURL, ...)"),
     ];
 
     /// <summary>Each option and the server setting it stands for.</summary>
     private static readonly (string Option, string Setting)[] Settings =
-        [("model", "Model"), ("urls", "urls"), ("data", "DataDirectory"), ("postgres", "Postgres"), ("redis", "Redis"), ("chunk-tokens", "ChunkTokens")];
+        [("model", "Model"), ("urls", "urls"), ("data", "DataDirectory"), ("postgres", "Postgres"), ("redis", "Redis"), ("chunk-tokens", "ChunkTokens"), ("embedder", "Embedder")];
 
     public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {

@@ -31,7 +31,7 @@ public sealed class FusedPrompt(FusionPrompt prompt, FusionResult fusion, CacheS
     public TimeSpan Ttft => kvLoad + fusion.Timings.Total;
 
     /// <summary>The share of the chunks' rows recomputed.</summary>
-    public double RecomputedShare => prompt.ChunkTokens == 0 ? 0 : (double)fusion.Recomputed.Length / prompt.ChunkTokens;
+    public double RecomputedShare => prompt.TotalChunkTokens == 0 ? 0 : (double)fusion.Recomputed.Length / prompt.TotalChunkTokens;
 
     public void Dispose()
     {

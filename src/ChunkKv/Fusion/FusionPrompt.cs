@@ -47,7 +47,7 @@ public sealed class FusionPrompt
     public int Length => ContextLength + Question.Length;
 
     /// <summary>Tokens in <c>C₁ … Cₘ</c>.</summary>
-    public int ChunkTokens => ContextLength - Prefix.Length;
+    public int TotalChunkTokens => ContextLength - Prefix.Length;
 
     /// <summary>Every token of the prompt in order.</summary>
     public int[] AllTokens() => [.. Prefix, .. Chunks.SelectMany(c => c), .. Question];

@@ -36,7 +36,7 @@ internal sealed class FusionRun(IComputeBackend backend, FusionPrompt prompt, Kv
     public int[] QuestionSlots => Range(prompt.ContextLength, prompt.Question.Length);
 
     /// <summary>The slots of chunks C₁ … Cₘ, <c>[|P|, ContextLength)</c>.</summary>
-    public int[] ChunkSlots => Range(prompt.Prefix.Length, prompt.ChunkTokens);
+    public int[] ChunkSlots => Range(prompt.Prefix.Length, prompt.TotalChunkTokens);
 
     /// <summary>Slots of chunk <paramref name="chunk"/>.</summary>
     public int[] SlotsOfChunk(int chunk) => Range(prompt.ChunkStarts[chunk], prompt.Chunks[chunk].Length);

@@ -76,7 +76,7 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
         var fused = fuser.Fuse(prompt, caches: null, FusionMethod.Full);
 
         Assert.Equal(plain, fused.Logits);
-        Assert.Equal(Enumerable.Range(prompt.Prefix.Length, prompt.ChunkTokens), fused.Recomputed);
+        Assert.Equal(Enumerable.Range(prompt.Prefix.Length, prompt.TotalChunkTokens), fused.Recomputed);
         Assert.Equal(prompt.Length, fused.Sequence.Count);
     }
 
@@ -150,12 +150,12 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
         var ends = prompt.ChunkStarts.Zip(prompt.Chunks, (s, c) => s + c.Length).ToArray();
 
         Assert.Empty(Recomputed("reuse"));
-        Assert.Equal(Enumerable.Range(prompt.Prefix.Length, prompt.ChunkTokens), Recomputed("prefix"));
+        Assert.Equal(Enumerable.Range(prompt.Prefix.Length, prompt.TotalChunkTokens), Recomputed("prefix"));
         Assert.Equal(starts.Skip(1).SelectMany(s => new[] { s, s + 1 }), Recomputed("epic:2"));
         Assert.Equal(ends.Skip(1).Select(e => e - 1), Recomputed("kvlink"));
         Assert.Equal(ends.Skip(1).SelectMany(e => new[] { e - 2, e - 1 }), Recomputed("kvlink:2"));
 
-        var budget = (int)Math.Floor(0.2 * prompt.ChunkTokens);
+        var budget = (int)Math.Floor(0.2 * prompt.TotalChunkTokens);
         var query = Recomputed("query:0.2");
         Assert.Equal(budget, query.Length);
         Assert.All(query, slot => Assert.InRange(slot, prompt.Prefix.Length, prompt.ContextLength - 1));
@@ -204,7 +204,7 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
                 scores.Add((start + t, sum));
             }
         }
-        var budget = (int)Math.Floor(0.25 * prompt.ChunkTokens);
+        var budget = (int)Math.Floor(0.25 * prompt.TotalChunkTokens);
         var expected = scores.OrderByDescending(s => s.Score).ThenBy(s => s.Slot).Take(budget).Select(s => s.Slot).Order().ToArray();
 
         var name = $"cacheblend:0.25:{checkLayer}" + (values ? ":v" : "");
@@ -344,7 +344,7 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
         // their K/V alone, then the chosen rows and the question run layers 1 … L−1.
         var blendResult = fuser.Fuse(prompt, caches, FusionMethod.Parse("cacheblend:0.5"));
         var blend = blendResult.Work;
-        var chunkAndQuestion = Enumerable.Range(prompt.Prefix.Length, prompt.ChunkTokens).Concat(questionSlots).ToArray();
+        var chunkAndQuestion = Enumerable.Range(prompt.Prefix.Length, prompt.TotalChunkTokens).Concat(questionSlots).ToArray();
         var kept = blendResult.Recomputed.Concat(questionSlots).ToArray();
         Assert.Equal(chunkAndQuestion.Length + (layers - 1) * kept.Length, blend.RowLayers);
         Assert.Equal(Keys(chunkAndQuestion) + (layers - 1) * Keys(kept), blend.AttendedKeys);

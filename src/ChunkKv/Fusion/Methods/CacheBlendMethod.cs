@@ -54,7 +54,7 @@ public sealed class CacheBlendMethod(double ratio, int checkLayer = 1, bool scor
         // Every row's deviation at the check layer, its fresh K/V left in its slot; the question's rows are not candidates.
         var deviation = rows.ComputeKvDeviation(checkLayer, scoreValues);
         // Per chunk row (index: slot − |P|); the fixed chunks' rows keep 0 and are never chosen.
-        var scores = new double[prompt.ChunkTokens];
+        var scores = new double[prompt.TotalChunkTokens];
         for (var i = 0; i < rows.Count && rows.Slots[i] < prompt.ContextLength; i++)
         {
             scores[rows.Slots[i] - prompt.Prefix.Length] = deviation[i];
