@@ -4,7 +4,7 @@ using Microsoft.Extensions.Configuration;
 
 namespace ChunkKv.Server.Tests;
 
-/// <summary>The real server in process, talking HTTP, with its stores pointed where a test says.</summary>
+/// <summary>The real server in process, talking HTTP, with its stores pointed where a test says (and the hashing embedder unless it says otherwise).</summary>
 public sealed class ServerFactory(string? postgres, string? redis, IReadOnlyDictionary<string, string?>? settings = null)
     : WebApplicationFactory<Program>
 {
@@ -15,5 +15,8 @@ public sealed class ServerFactory(string? postgres, string? redis, IReadOnlyDict
             ["Postgres"] = postgres ?? "",
             ["Redis"] = redis ?? "",
             ["Model"] = settings?.GetValueOrDefault("Model") ?? "",
+            // The tests pin the embedder that needs no weights (fast, and what their retrieval was written
+            // against); the default, MiniLM, has tests of its own (DefaultEmbedderTests).
+            ["Embedder"] = settings?.GetValueOrDefault("Embedder") ?? "hashing",
         }));
 }

@@ -4,14 +4,15 @@ using ChunkKv.Retrieval.Embedding;
 namespace ChunkKv.Server.Engine;
 
 /// <summary>
-/// The server's embedder, chosen by <see cref="EngineOptions.Embedder"/>: <c>hashing</c> (no weights),
+/// The server's embedder, chosen by <see cref="EngineOptions.Embedder"/>: <c>minilm</c> (the default:
+/// all-MiniLM-L6-v2 in process, <see cref="MiniLmEmbedder"/>), <c>hashing</c> (no weights, the fallback),
 /// <c>engine</c> (the served model's pooled hidden states) or <c>openai</c> (any OpenAI-compatible
 /// <c>/embeddings</c> endpoint). Each collection records the embedder it was made with; one made with
 /// another is refused with a 409 rather than searched with vectors of another space.
 /// </summary>
 public static class EmbedderChoice
 {
-    public const string Names = "hashing, engine, openai";
+    public const string Names = "minilm, hashing, engine, openai";
 
     /// <exception cref="InvalidOperationException">The choice is unknown or its settings are missing; the message names the setting.</exception>
     public static IEmbedder Create(EngineOptions options, LanguageModel model)
@@ -19,6 +20,17 @@ public static class EmbedderChoice
         ArgumentNullException.ThrowIfNull(options);
         switch (options.Embedder.Trim().ToLowerInvariant())
         {
+            case "minilm":
+                // A model that does not load stops the server, naming the package and the fallback: a
+                // silent switch would give the server's new collections another embedder than its old ones.
+                try
+                {
+                    return MiniLmEmbedder.Load();
+                }
+                catch (EmbeddingException e)
+                {
+                    throw new InvalidOperationException(e.Message, e);
+                }
             case "hashing":
                 return new HashingEmbedder();
             case "engine":

@@ -15,8 +15,8 @@ public sealed class EngineOptions
     /// <summary>Codec of stored chunk caches: f32, f16, bf16, int8, int4, int2.</summary>
     public string Codec { get; set; } = "f16";
 
-    /// <summary>How collections made by this server embed chunks and questions: hashing, engine or openai (<see cref="EmbedderChoice"/>).</summary>
-    public string Embedder { get; set; } = "hashing";
+    /// <summary>How collections made by this server embed chunks and questions: minilm, hashing, engine or openai (<see cref="EmbedderChoice"/>).</summary>
+    public string Embedder { get; set; } = "minilm";
 
     /// <summary>engine: pool the residual stream after this many layers instead of the final states.</summary>
     public int? EmbedderLayer { get; set; }

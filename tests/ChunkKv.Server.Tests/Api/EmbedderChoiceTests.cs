@@ -49,7 +49,7 @@ public sealed class EmbedderChoiceTests : IDisposable
     }
 
     [Theory]
-    [InlineData("bogus", "expected one of hashing, engine, openai")]
+    [InlineData("bogus", "expected one of minilm, hashing, engine, openai")]
     [InlineData("openai", "EmbedderUrl")]
     public async Task An_embedder_that_cannot_be_made_is_named_at_start_up(string embedder, string message)
     {
