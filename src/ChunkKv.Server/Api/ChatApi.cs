@@ -15,9 +15,10 @@ public sealed record StreamOptions(bool IncludeUsage = false);
 
 /// <param name="Model"><c>chunkkv:&lt;collection&gt;</c>: the collection retrieval answers from.</param>
 /// <param name="Method">ChunkKv's extra field: the fusion method (default the server's).</param>
+/// <param name="Neighbours">ChunkKv's extra field: chunks before and after each hit to bring along (default the server's).</param>
 public sealed record ChatBody(string? Model, IReadOnlyList<ChatMessage>? Messages, bool Stream = false, int? MaxTokens = null,
     int? MaxCompletionTokens = null, float? Temperature = null, float? TopP = null, JsonElement? Stop = null,
-    StreamOptions? StreamOptions = null, string? Method = null, int? TopK = null);
+    StreamOptions? StreamOptions = null, string? Method = null, int? TopK = null, NeighboursBody? Neighbours = null);
 
 /// <summary>
 /// <c>POST /v1/chat/completions</c>, OpenAI-compatible: the last user message is the question, answered
@@ -70,7 +71,7 @@ public static class ChatApi
             return Results.ValidationProblem(errors);
         }
         var (request, _, _, invalid) = QueryApi.Validate(new QueryBody(collection, question, body.TopK, body.Method,
-            body.MaxCompletionTokens ?? body.MaxTokens, body.Temperature, body.TopP), service.Options);
+            body.MaxCompletionTokens ?? body.MaxTokens, body.Temperature, body.TopP, Neighbours: body.Neighbours), service.Options);
         if (request is null)
         {
             return Results.ValidationProblem(invalid);

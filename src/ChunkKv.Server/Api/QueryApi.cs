@@ -12,11 +12,15 @@ namespace ChunkKv.Server.Api;
 
 public sealed record QueryBody(
     string? Collection, string? Question, int? TopK, string? Method, int? MaxTokens, float? Temperature, float? TopP,
-    bool Stream = false, IReadOnlyList<string>? Compare = null);
+    bool Stream = false, IReadOnlyList<string>? Compare = null, NeighboursBody? Neighbours = null);
+
+/// <summary>Chunks before and after each hit to bring along (within <c>top_k</c>); a field left out takes the server's default.</summary>
+public sealed record NeighboursBody(int? Before, int? After);
 
 /// <param name="Tokens">The chunk's prompt tokens as text, one each, so a page can mark the recomputed ones.</param>
+/// <param name="Neighbour">Brought along as a hit's neighbour, not found by the search itself.</param>
 public sealed record SourceView(string DocumentId, int Ordinal, double Score, string Content, string Cache, int PromptTokens, int[] RecomputedOffsets,
-    IReadOnlyList<string> Tokens);
+    IReadOnlyList<string> Tokens, bool Neighbour);
 
 public sealed record CompareView(string Method, string Answer, double TtftSeconds, bool FirstTokenAgrees, int RecomputedTokens);
 
@@ -89,12 +93,17 @@ public static class QueryApi
                 Error("compare", e.Message);
             }
         }
+        var neighbours = new Neighbours(body.Neighbours?.Before ?? limits.DefaultNeighboursBefore, body.Neighbours?.After ?? limits.DefaultNeighboursAfter);
+        if (neighbours.Before is < 0 or > Neighbours.Most || neighbours.After is < 0 or > Neighbours.Most)
+        {
+            Error("neighbours", $"neighbours.before and neighbours.after are from 0 to {Neighbours.Most}");
+        }
         if (errors.Count > 0)
         {
             return (null, null, [], errors);
         }
         var sampling = new SamplingOptions(body.Temperature ?? 0, body.TopP ?? 1);
-        return (new QueryRequest(body.Question!, topK, method, maxTokens, sampling), body.Collection, compare, errors);
+        return (new QueryRequest(body.Question!, topK, method, maxTokens, sampling, Neighbours: neighbours), body.Collection, compare, errors);
     }
 
     private static async Task<IResult> QueryAsync(QueryBody body, CollectionService service, HttpContext http, CancellationToken cancellationToken)
@@ -151,7 +160,7 @@ public static class QueryApi
         return new QueryView(result.Answer, result.Method.Name, result.StopReason.ToString(),
             result.Sources.Select(s => new SourceView(s.Hit.DocumentId, s.Hit.Ordinal, s.Hit.Score, s.Hit.Content,
                 s.Cache.ToString().ToLowerInvariant(), s.PromptTokens, s.RecomputedOffsets,
-                s.TokenIds.Select(id => collection.Tokenizer.Decode([id], skipSpecialTokens: false)).ToList())).ToList(),
+                s.TokenIds.Select(id => collection.Tokenizer.Decode([id], skipSpecialTokens: false)).ToList(), s.Neighbour)).ToList(),
             result.PromptTokens, result.RecomputedTokens, result.Timings, compared);
     }
 }

@@ -40,6 +40,12 @@ public sealed class EngineOptions
     public int DefaultTopK { get; set; } = 5;
     public int DefaultMaxTokens { get; set; } = 64;
 
+    /// <summary>Chunks before and after each hit a query brings along when it names none (within top_k).</summary>
+    public int DefaultNeighboursBefore { get; set; }
+
+    /// <summary>The chunk after a hit comes along by default: a chunk that continues the one before it ("They ...") is found through it.</summary>
+    public int DefaultNeighboursAfter { get; set; } = 1;
+
     public int MaxTopK { get; set; } = 32;
     public int MaxTokens { get; set; } = 1024;
     public int MaxQuestionCharacters { get; set; } = 4000;

@@ -8,12 +8,37 @@ using ChunkKv.Retrieval.Indexing;
 namespace ChunkKv.Pipeline;
 
 /// <summary>A question to a collection (its <see cref="CollectionContext"/> says which).</summary>
+/// <param name="TopK">Chunks the prompt holds: the best hits, and their neighbours (<paramref name="Neighbours"/>) among them.</param>
 /// <param name="Method">null: <see cref="FusionMethod.Default"/>.</param>
+/// <param name="Neighbours">Chunks next to each hit to bring along; null: none.</param>
 public sealed record QueryRequest(string Question, int TopK = 5, FusionMethod? Method = null,
-    int MaxTokens = 64, SamplingOptions? Sampling = null, JsonObject? Filter = null, SearchMode Mode = SearchMode.Hybrid);
+    int MaxTokens = 64, SamplingOptions? Sampling = null, JsonObject? Filter = null, SearchMode Mode = SearchMode.Hybrid,
+    Neighbours? Neighbours = null);
+
+/// <summary>
+/// The chunks before and after a hit, in its document, that a query brings along with it: text that
+/// continues from one chunk to the next ("They" opening a chunk) is found through the chunk that names
+/// its subject. They go into the prompt in document order, so their caches hit like any other chunk's.
+/// </summary>
+public sealed record Neighbours(int Before, int After)
+{
+    public const int Most = 4;
+
+    public static Neighbours None { get; } = new(0, 0);
+
+    /// <exception cref="ArgumentOutOfRangeException">Either is below 0 or above <see cref="Most"/>.</exception>
+    public Neighbours Checked() => Before is >= 0 and <= Most && After is >= 0 and <= Most
+        ? this
+        : throw new ArgumentOutOfRangeException(nameof(Neighbours), this, $"neighbours before and after are from 0 to {Most}");
+
+    /// <summary>The ordinals around <paramref name="ordinal"/>, nearest first, before then after.</summary>
+    public IEnumerable<int> Around(int ordinal) =>
+        Enumerable.Range(1, Before).Select(d => ordinal - d).Where(o => o >= 0).Concat(Enumerable.Range(1, After).Select(d => ordinal + d));
+}
 
 /// <summary>A retrieved chunk as it went into the prompt, with where its cache came from and the rows of it recomputed.</summary>
-public sealed record QuerySource(SearchHit Hit, CacheSource Cache, int PromptStart, int[] TokenIds, int[] RecomputedOffsets)
+/// <param name="Neighbour">Brought along as a hit's neighbour (<see cref="Neighbours"/>), not found by the search itself.</param>
+public sealed record QuerySource(SearchHit Hit, CacheSource Cache, int PromptStart, int[] TokenIds, int[] RecomputedOffsets, bool Neighbour = false)
 {
     public int PromptTokens => TokenIds.Length;
 }
@@ -51,6 +76,8 @@ internal sealed class QueryPipeline(CollectionContext context)
         var embedded = clock.Elapsed;
         var hits = await runtime.Index.SearchAsync(context.Name,
             new SearchRequest(vector, request.TopK, request.Mode, request.Question, request.Filter), cancellationToken);
+        var found = hits.Select(h => (h.DocumentId, h.Ordinal)).ToHashSet();
+        hits = await WithNeighboursAsync(hits, (request.Neighbours ?? Neighbours.None).Checked(), request.TopK, cancellationToken);
         var searched = clock.Elapsed - embedded;
 
         var ordered = InDocumentOrder(hits);
@@ -81,11 +108,56 @@ internal sealed class QueryPipeline(CollectionContext context)
         var recomputed = fused.Fusion.Recomputed;
         var sources = ordered.Select((hit, i) => new QuerySource(hit, fused.ChunkCaches?[i] ?? CacheSource.Unused, prompt.ChunkStarts[i], prompt.Chunks[i],
             recomputed.Where(r => r >= prompt.ChunkStarts[i] && r < prompt.ChunkStarts[i] + prompt.Chunks[i].Length)
-                .Select(r => r - prompt.ChunkStarts[i]).ToArray())).ToList();
+                .Select(r => r - prompt.ChunkStarts[i]).ToArray(), !found.Contains((hit.DocumentId, hit.Ordinal)))).ToList();
         var timings = new QueryTimings(embedded.TotalSeconds, searched.TotalSeconds, fused.KvLoad.TotalSeconds,
             (fused.Fusion.Timings.Assemble + fused.Fusion.Timings.Fill).TotalSeconds, fused.Fusion.Timings.Compute.TotalSeconds,
             (embedded + searched + fused.Ttft).TotalSeconds, answer.DecodeTime.TotalSeconds, answer.DecodeTokensPerSecond);
         return new QueryResult(final, answer.Tokens, answer.StopReason, method, sources, prompt.Length, recomputed.Length, timings);
+    }
+
+    /// <summary>
+    /// The hits in rank order, each followed by its neighbours (those not already in), until the
+    /// prompt holds <paramref name="limit"/> chunks: the prompt is no longer than <c>top_k</c> made
+    /// it, and a better hit's context comes before a worse hit.
+    /// </summary>
+    private async Task<IReadOnlyList<SearchHit>> WithNeighboursAsync(IReadOnlyList<SearchHit> hits, Neighbours neighbours, int limit,
+        CancellationToken cancellationToken)
+    {
+        if (neighbours == Neighbours.None)
+        {
+            return hits;
+        }
+        // One lookup per document, for every neighbour its hits may bring.
+        var around = new Dictionary<(string Document, int Ordinal), SearchHit>();
+        foreach (var document in hits.GroupBy(h => h.DocumentId, StringComparer.Ordinal))
+        {
+            var wanted = document.SelectMany(h => neighbours.Around(h.Ordinal)).ToHashSet();
+            foreach (var chunk in await context.Runtime.Index.GetChunksAsync(context.Name, document.Key, wanted, cancellationToken))
+            {
+                around[(chunk.DocumentId, chunk.Ordinal)] = chunk;
+            }
+        }
+        var taken = new List<SearchHit>();
+        var seen = new HashSet<(string, int)>();
+        void Take(SearchHit chunk)
+        {
+            if (taken.Count < limit && seen.Add((chunk.DocumentId, chunk.Ordinal)))
+            {
+                taken.Add(chunk);
+            }
+        }
+        foreach (var hit in hits)
+        {
+            Take(hit);
+            foreach (var ordinal in neighbours.Around(hit.Ordinal))
+            {
+                if (around.TryGetValue((hit.DocumentId, ordinal), out var neighbour))
+                {
+                    Take(hits.FirstOrDefault(h => h.DocumentId == neighbour.DocumentId && h.Ordinal == ordinal) ?? neighbour);
+                }
+            }
+        }
+        return taken;
     }
 
     /// <summary>Hits grouped by document (documents in order of their best hit), each document's chunks in their order.</summary>

@@ -158,6 +158,26 @@ public sealed class QueryPipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task Each_hit_brings_its_neighbours_in_document_order_within_top_k()
+    {
+        await IngestAsync(Corpus.Prose(paragraphs: 10, seed: 9));
+        var plain = await Pipeline().AskAsync(new QueryRequest("the keys of the cache", TopK: 1, MaxTokens: 1));
+        var hit = Assert.Single(plain.Sources).Hit;
+
+        var around = await Pipeline().AskAsync(new QueryRequest("the keys of the cache", TopK: 3, MaxTokens: 1, Neighbours: new Neighbours(1, 1)));
+
+        // The best hit with the chunks before and after it (those that exist), in document order, all cache hits.
+        var expected = new[] { hit.Ordinal - 1, hit.Ordinal, hit.Ordinal + 1 }.Where(o => o >= 0).ToList();
+        Assert.Equal(expected, around.Sources.Take(expected.Count).Select(s => s.Hit.Ordinal));
+        Assert.True(around.Sources.Count <= 3);
+        Assert.False(around.Sources.Single(s => s.Hit.Ordinal == hit.Ordinal).Neighbour);
+        Assert.All(around.Sources, s => Assert.Equal(CacheSource.Hit, s.Cache));
+        Assert.Equal(around.Sources.Select(s => s.PromptStart).Order(), around.Sources.Select(s => s.PromptStart));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
+            Pipeline().AskAsync(new QueryRequest("keys", Neighbours: new Neighbours(0, Neighbours.Most + 1))));
+    }
+
+    [Fact]
     public async Task A_prompt_longer_than_the_model_allows_is_refused_before_any_work()
     {
         await IngestAsync(Corpus.Prose(paragraphs: 4, seed: 8));

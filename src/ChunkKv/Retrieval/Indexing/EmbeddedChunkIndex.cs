@@ -179,6 +179,17 @@ public sealed class EmbeddedChunkIndex : IChunkIndex, IDisposable
     public Task<IAsyncDisposable> LockCacheKeyAsync(byte[] cacheKey, CancellationToken cancellationToken = default) =>
         _keyLocks.AcquireAsync(cacheKey, cancellationToken);
 
+    public Task<IReadOnlyList<SearchHit>> GetChunksAsync(string collection, string documentId, IReadOnlyCollection<int> ordinals,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ordinals);
+        return Task.FromResult<IReadOnlyList<SearchHit>>(Read(() =>
+            Collection(collection).Documents.GetValueOrDefault(documentId) is { Ready: true } document
+                ? document.Chunks.Where(c => ordinals.Contains(c.Key))
+                    .Select(c => new Ranked(documentId, document, c.Value, 0).Hit(0)).ToList()
+                : []));
+    }
+
     public Task<IReadOnlyList<SearchHit>> SearchAsync(string collection, SearchRequest request, CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyList<SearchHit>>(Read(() => Search(Collection(collection), request)));
 

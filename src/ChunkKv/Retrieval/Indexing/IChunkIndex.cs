@@ -71,6 +71,14 @@ public interface IChunkIndex
     /// </summary>
     Task<IAsyncDisposable> LockCacheKeyAsync(byte[] cacheKey, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The chunks of a ready document at the given ordinals (those it has), in ordinal order, scored 0:
+    /// the neighbours a query adds to its hits (a chunk that opens with "They" is found only through
+    /// the one before it). None when the document is not there or not ready.
+    /// </summary>
+    Task<IReadOnlyList<SearchHit>> GetChunksAsync(string collection, string documentId, IReadOnlyCollection<int> ordinals,
+        CancellationToken cancellationToken = default);
+
     /// <summary>The best chunks of ready documents for the request, best first.</summary>
     Task<IReadOnlyList<SearchHit>> SearchAsync(string collection, SearchRequest request, CancellationToken cancellationToken = default);
 }

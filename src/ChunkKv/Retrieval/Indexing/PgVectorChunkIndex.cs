@@ -324,6 +324,28 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
             .Select(f => hits[f.Key] with { Score = f.Score }).ToList();
     }
 
+    public async Task<IReadOnlyList<SearchHit>> GetChunksAsync(string collection, string documentId, IReadOnlyCollection<int> ordinals,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ordinals);
+        var (collectionId, _) = await CollectionAsync(collection, cancellationToken);
+        await using var command = dataSource.CreateCommand($"""
+            SELECT {HitColumns}, 0.0 FROM chunks c JOIN documents d ON d.id = c.document_id
+            WHERE d.collection_id = @c AND d.external_id = @d AND d.status = 'ready' AND c.ordinal = ANY(@ordinals)
+            ORDER BY c.ordinal
+            """);
+        command.Parameters.AddWithValue("c", collectionId);
+        command.Parameters.AddWithValue("d", documentId);
+        command.Parameters.AddWithValue("ordinals", ordinals.ToArray());
+        var hits = new List<SearchHit>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            hits.Add(Hit(reader));
+        }
+        return hits;
+    }
+
     private const string HitColumns =
         "c.id, d.external_id, c.ordinal, c.char_start, c.char_end, c.content, c.token_count, c.cache_key, d.metadata::text";
 
@@ -374,12 +396,16 @@ public sealed class PgVectorChunkIndex(NpgsqlDataSource dataSource) : IChunkInde
         {
             var id = reader.GetInt64(0);
             ranking.Add(id);
-            hits.TryAdd(id, new SearchHit(reader.GetString(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4),
-                reader.GetString(5), reader.GetInt32(6), (byte[])reader[7], Convert.ToDouble(reader[reader.FieldCount - 1],
-                    System.Globalization.CultureInfo.InvariantCulture), JsonMetadata(reader.GetString(8))));
+            hits.TryAdd(id, Hit(reader));
         }
         return ranking;
     }
+
+    /// <summary>A row of <see cref="HitColumns"/> and a score last.</summary>
+    private static SearchHit Hit(NpgsqlDataReader reader) =>
+        new(reader.GetString(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4), reader.GetString(5), reader.GetInt32(6),
+            (byte[])reader[7], Convert.ToDouble(reader[reader.FieldCount - 1], System.Globalization.CultureInfo.InvariantCulture),
+            JsonMetadata(reader.GetString(8)));
 
     private async Task<(long Id, CollectionInfo Info)> CollectionAsync(string name, CancellationToken cancellationToken) =>
         await FindCollectionAsync(name, cancellationToken) ?? throw new CollectionNotFoundException(name);

@@ -65,6 +65,24 @@ public abstract class ChunkIndexContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Chunks_are_fetched_by_document_and_ordinal_in_order_once_the_document_is_ready()
+    {
+        await Index.EnsureCollectionAsync("docs", "e", Dimension);
+        await Index.BeginDocumentAsync("docs", "a", [1], []);
+        await Index.AddChunksAsync("docs", "a", [Chunk(0, Unit(0)), Chunk(1, Unit(1)), Chunk(2, Unit(2)), Chunk(3, Unit(3))]);
+
+        Assert.Empty(await Index.GetChunksAsync("docs", "a", [1, 2])); // still being ingested: not there yet
+        await Index.MarkReadyAsync("docs", "a", 4);
+
+        var chunks = await Index.GetChunksAsync("docs", "a", [3, 1, 7, -1]);
+        Assert.Equal([1, 3], chunks.Select(c => c.Ordinal));
+        Assert.All(chunks, c => Assert.Equal(("a", 0.0), (c.DocumentId, c.Score)));
+        Assert.Equal("chunk 3", chunks[1].Content);
+        Assert.Empty(await Index.GetChunksAsync("docs", "nobody", [0]));
+        await Assert.ThrowsAsync<CollectionNotFoundException>(() => Index.GetChunksAsync("nothing", "a", [0]));
+    }
+
+    [Fact]
     public async Task A_document_is_searchable_only_once_ready_and_its_chunks_are_added_once()
     {
         await Index.EnsureCollectionAsync("docs", "e", Dimension);
