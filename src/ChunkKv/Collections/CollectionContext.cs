@@ -115,6 +115,10 @@ public sealed class CollectionContext
     public Task<bool> DeleteDocumentAsync(string externalId, CancellationToken cancellationToken = default) =>
         ingestion.Value.DeleteAsync(externalId, cancellationToken);
 
+    /// <summary>Question ▸ embed ▸ search ▸ neighbours: the chunks a query's prompt would hold, in its order (what <see cref="AskAsync"/> retrieves).</summary>
+    public Task<Retrieved> RetrieveAsync(QueryRequest request, CancellationToken cancellationToken = default) =>
+        queries.Value.RetrieveAsync(request, cancellationToken);
+
     /// <summary>Question ▸ embed ▸ search ▸ <see cref="FuseAsync"/> ▸ decode (<see cref="QueryPipeline"/>).</summary>
     public Task<QueryResult> AskAsync(QueryRequest request, Action<string>? onText = null, CancellationToken cancellationToken = default) =>
         queries.Value.AskAsync(request, onText, cancellationToken);

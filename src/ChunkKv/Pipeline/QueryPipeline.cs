@@ -43,6 +43,18 @@ public sealed record QuerySource(SearchHit Hit, CacheSource Cache, int PromptSta
     public int PromptTokens => TokenIds.Length;
 }
 
+/// <summary>
+/// A query's chunks as its prompt holds them (<see cref="Chunks"/>: hits and their neighbours, in
+/// document order) and as they were ranked (<see cref="Ranked"/>: each hit in search order followed by
+/// the neighbours it brought), which of them the search found, and how long embedding and searching took.
+/// </summary>
+public sealed record Retrieved(IReadOnlyList<SearchHit> Chunks, IReadOnlyList<SearchHit> Ranked, IReadOnlySet<(string Document, int Ordinal)> Found,
+    TimeSpan Embed, TimeSpan Search)
+{
+    /// <summary>Whether the search found this chunk itself (else it came as a neighbour).</summary>
+    public bool WasFound(SearchHit chunk) => Found.Contains((chunk.DocumentId, chunk.Ordinal));
+}
+
 /// <summary>Seconds spent in each step of a query.</summary>
 /// <remarks>
 /// <c>Ttft</c> is the time from the question to the first token's logits: <c>Embed + Search</c> and
@@ -71,16 +83,8 @@ internal sealed class QueryPipeline(CollectionContext context)
         var runtime = context.Runtime;
         var tokenizer = context.Tokenizer;
         var method = request.Method ?? FusionMethod.Default;
-        var clock = Stopwatch.StartNew();
-        var vector = (await runtime.Embedder.EmbedAsync([request.Question], cancellationToken))[0];
-        var embedded = clock.Elapsed;
-        var hits = await runtime.Index.SearchAsync(context.Name,
-            new SearchRequest(vector, request.TopK, request.Mode, request.Question, request.Filter), cancellationToken);
-        var found = hits.Select(h => (h.DocumentId, h.Ordinal)).ToHashSet();
-        hits = await WithNeighboursAsync(hits, (request.Neighbours ?? Neighbours.None).Checked(), request.TopK, cancellationToken);
-        var searched = clock.Elapsed - embedded;
-
-        var ordered = InDocumentOrder(hits);
+        var retrieved = await RetrieveAsync(request, cancellationToken);
+        var ordered = retrieved.Chunks;
         var prompt = context.Prompt(ordered.Select(h => h.Content), request.Question);
         using var fused = await context.FuseAsync(prompt, method, request.MaxTokens, cancellationToken);
 
@@ -108,11 +112,24 @@ internal sealed class QueryPipeline(CollectionContext context)
         var recomputed = fused.Fusion.Recomputed;
         var sources = ordered.Select((hit, i) => new QuerySource(hit, fused.ChunkCaches?[i] ?? CacheSource.Unused, prompt.ChunkStarts[i], prompt.Chunks[i],
             recomputed.Where(r => r >= prompt.ChunkStarts[i] && r < prompt.ChunkStarts[i] + prompt.Chunks[i].Length)
-                .Select(r => r - prompt.ChunkStarts[i]).ToArray(), !found.Contains((hit.DocumentId, hit.Ordinal)))).ToList();
-        var timings = new QueryTimings(embedded.TotalSeconds, searched.TotalSeconds, fused.KvLoad.TotalSeconds,
+                .Select(r => r - prompt.ChunkStarts[i]).ToArray(), !retrieved.WasFound(hit))).ToList();
+        var timings = new QueryTimings(retrieved.Embed.TotalSeconds, retrieved.Search.TotalSeconds, fused.KvLoad.TotalSeconds,
             (fused.Fusion.Timings.Assemble + fused.Fusion.Timings.Fill).TotalSeconds, fused.Fusion.Timings.Compute.TotalSeconds,
-            (embedded + searched + fused.Ttft).TotalSeconds, answer.DecodeTime.TotalSeconds, answer.DecodeTokensPerSecond);
+            (retrieved.Embed + retrieved.Search + fused.Ttft).TotalSeconds, answer.DecodeTime.TotalSeconds, answer.DecodeTokensPerSecond);
         return new QueryResult(final, answer.Tokens, answer.StopReason, method, sources, prompt.Length, recomputed.Length, timings);
+    }
+
+    /// <summary>The chunks a query's prompt holds, in the order it holds them (<see cref="CollectionContext.RetrieveAsync"/>).</summary>
+    public async Task<Retrieved> RetrieveAsync(QueryRequest request, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var vector = (await context.Runtime.Embedder.EmbedAsync([request.Question], cancellationToken))[0];
+        var embedded = clock.Elapsed;
+        var hits = await context.Runtime.Index.SearchAsync(context.Name,
+            new SearchRequest(vector, request.TopK, request.Mode, request.Question, request.Filter), cancellationToken);
+        var found = hits.Select(h => (h.DocumentId, h.Ordinal)).ToHashSet();
+        var chunks = await WithNeighboursAsync(hits, (request.Neighbours ?? Neighbours.None).Checked(), request.TopK, cancellationToken);
+        return new Retrieved(InDocumentOrder(chunks), chunks, found, embedded, clock.Elapsed - embedded);
     }
 
     /// <summary>

@@ -96,8 +96,9 @@ public sealed class MiniLmEmbedder : IEmbedder, IDisposable
             var windows = texts.Select(Windows).ToArray();
             var sums = texts.Select(_ => new float[Width]).ToArray();
             var counts = new int[texts.Count];
-            // Every window of every text, in batches; each window's token states are summed into its text.
-            var all = windows.SelectMany((list, text) => list.Select(ids => (Text: text, Ids: ids))).ToList();
+            // Every window of every text, in batches of similar lengths (a batch is padded to its longest);
+            // each window's token states are summed into its text.
+            var all = windows.SelectMany((list, text) => list.Select(ids => (Text: text, Ids: ids))).OrderBy(w => w.Ids.Length).ToList();
             foreach (var batch in all.Chunk(BatchSize))
             {
                 cancellationToken.ThrowIfCancellationRequested();
