@@ -96,13 +96,15 @@ public sealed class BenchCommand : ICommand
     private sealed class IngestBench : ICommand
     {
         public string Name => "ingest";
-        public string Summary => "ingestion's chunks/s with and without KV precompute";
+        public string Summary => "ingestion's documents/s and chunks/s per embedder, with and without KV precompute";
 
         public IReadOnlyList<CliOption> Options { get; } =
         [
             CommonOptions.Shape,
             CliOption.Value("tokenizer", "DIR", "a folder with tokenizer.json (default the Qwen3 one scripts/fixtures.sh fetches)"),
-            CliOption.Value("documents", "N", "documents to ingest (default 4)"),
+            CliOption.Value("documents", "N", "documents to ingest (default 4; with --passages, that many paragraphs, default 300)"),
+            CliOption.Value("passages", "FILE", "ingest a multi-hop set's paragraphs (e.g. tests/fixtures/hotpotqa/dev-300.jsonl.gz) instead of generated prose"),
+            CliOption.Value("embedder", "NAMES", "embedders to index with, comma-separated: hashing, minilm (default hashing,minilm); KV precompute uses the first"),
             CliOption.Value("chunk-tokens", "N", "tokens per chunk (default 256)"),
             CommonOptions.Codec, CommonOptions.ModelCache, CommonOptions.Json,
         ];
@@ -110,10 +112,20 @@ public sealed class BenchCommand : ICommand
         public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
         {
             var shape = Shape(arguments);
+            var passages = arguments.Optional("passages");
+            if (passages is not null && !File.Exists(passages))
+            {
+                throw new UsageException($"--passages: '{passages}' does not exist");
+            }
+            var embedders = (arguments.Optional("embedder") ?? "hashing,minilm").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            if (embedders.Length == 0 || embedders.FirstOrDefault(e => e is not ("hashing" or "minilm")) is { } unknown)
+            {
+                throw new UsageException($"--embedder takes hashing and minilm, comma-separated, not '{arguments.Optional("embedder")}'");
+            }
             var tokenizer = arguments.Optional("tokenizer") ?? DefaultTokenizer();
             var ingest = await IngestBenchmark.RunAsync(new IngestBenchmark.Settings(shape, tokenizer,
-                arguments.PositiveInteger("documents", 4), arguments.PositiveInteger("chunk-tokens", 256), Codec(arguments), ModelCache(arguments)),
-                Console.Error, cancellationToken);
+                arguments.PositiveInteger("documents", passages is null ? 4 : 300), arguments.PositiveInteger("chunk-tokens", 256), Codec(arguments),
+                ModelCache(arguments), embedders, passages), Console.Error, cancellationToken);
             output.Write(arguments.Flag("json") ? ingest.ToJson() : ingest.ToTable());
             return CliApp.Ok;
         }
