@@ -10,7 +10,15 @@ if [[ -f "$data/postgres/PG_VERSION" ]] &&
   step "stopping PostgreSQL"
   runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$data/postgres" -m fast -w stop >/dev/null
 fi
-if redis-cli -p "$CHUNKKV_REDIS_PORT" ping >/dev/null 2>&1; then
+# Only the Redis services-start.sh started: its pid file names a live redis-server. Another Redis
+# that happens to listen on the port is someone else's and is left alone.
+redis_pid_file="$data/redis/redis.pid"
+redis_pid=$(cat "$redis_pid_file" 2>/dev/null || true)
+if [[ -n $redis_pid ]] && [[ $(ps -o comm= -p "$redis_pid" 2>/dev/null) == redis-server* ]]; then
   step "stopping Redis"
-  redis-cli -p "$CHUNKKV_REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  kill "$redis_pid"
+  for _ in $(seq 100); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$redis_pid_file"
+elif redis-cli -p "$CHUNKKV_REDIS_PORT" ping >/dev/null 2>&1; then
+  step "leaving the Redis on port $CHUNKKV_REDIS_PORT alone: services-start.sh did not start it"
 fi

@@ -76,7 +76,7 @@ public static class ChatApi
         {
             return Results.ValidationProblem(invalid);
         }
-        var (context, problem) = await service.FindCollectionAsync(http.Tenant().Stored(collection!), collection!, cancellationToken);
+        var (context, problem) = await service.FindCollectionAsync(http.Tenant(), collection!, cancellationToken);
         if (context is null)
         {
             return problem!;

@@ -105,7 +105,7 @@ public static class DocumentsApi
         }
         var tenant = http.HttpContext.Tenant();
         var stored = tenant.Stored(collection);
-        var (context, problem) = await service.FindCollectionAsync(stored, collection, cancellationToken);
+        var (context, problem) = await service.FindCollectionAsync(tenant, collection, cancellationToken);
         if (context is null)
         {
             return problem!;
@@ -164,13 +164,13 @@ public static class DocumentsApi
 
     private static async Task<IResult> DeleteAsync(string collection, string id, CollectionService service, HttpContext http, CancellationToken cancellationToken)
     {
-        var stored = http.Tenant().Stored(collection);
-        if (await service.Index.GetCollectionAsync(stored, cancellationToken) is not { } info)
+        var tenant = http.Tenant();
+        if (await service.Index.GetCollectionAsync(tenant.Stored(collection), cancellationToken) is not { } info)
         {
             return Problems.UnknownCollection(collection);
         }
         // Deleting needs no embedder: a collection embedded differently can still be emptied.
-        var context = service.Runtime.Collection(stored, info.Settings);
+        var context = service.Context(info, tenant.Name);
         return await context.DeleteDocumentAsync(id, cancellationToken) ? Results.NoContent() : Problems.UnknownDocument(collection, id);
     }
 }

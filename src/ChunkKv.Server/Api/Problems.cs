@@ -22,12 +22,12 @@ internal static class Problems
         Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Collection embedded differently", detail: e.Message);
 
     /// <summary>The collection's context, or the problem to answer with: 404 when there is none, 409 when it was embedded differently.</summary>
-    public static async Task<(CollectionContext? Context, IResult? Problem)> FindCollectionAsync(this CollectionService service, string stored,
+    public static async Task<(CollectionContext? Context, IResult? Problem)> FindCollectionAsync(this CollectionService service, Tenancy.Tenant tenant,
         string name, CancellationToken cancellationToken)
     {
         try
         {
-            return await service.FindAsync(stored, cancellationToken) is { } context ? (context, null) : (null, UnknownCollection(name));
+            return await service.FindAsync(tenant.Stored(name), tenant.Name, cancellationToken) is { } context ? (context, null) : (null, UnknownCollection(name));
         }
         catch (CollectionMismatchException e)
         {

@@ -113,7 +113,7 @@ public static class QueryApi
         {
             return Results.ValidationProblem(errors);
         }
-        var (collection, problem) = await service.FindCollectionAsync(http.Tenant().Stored(name!), name!, cancellationToken);
+        var (collection, problem) = await service.FindCollectionAsync(http.Tenant(), name!, cancellationToken);
         if (collection is null)
         {
             return problem!;

@@ -28,9 +28,16 @@ public sealed class CollectionService(ChunkKvRuntime runtime, IOptions<EngineOpt
     public SemaphoreSlim Compute { get; } = new(1, 1);
 
     /// <summary>The collection's context; null when there is no collection of that (stored) name.</summary>
+    /// <param name="tenant">Whose it is: its chunk caches are that tenant's alone unless <see cref="EngineOptions.SharedCaches"/>.</param>
     /// <exception cref="CollectionMismatchException">The collection was embedded by another embedder than the server's.</exception>
-    public Task<CollectionContext?> FindAsync(string storedName, CancellationToken cancellationToken) =>
-        runtime.FindCollectionAsync(storedName, cancellationToken);
+    public Task<CollectionContext?> FindAsync(string storedName, string tenant, CancellationToken cancellationToken) =>
+        runtime.FindCollectionAsync(storedName, CacheScope(tenant), cancellationToken);
+
+    /// <summary>The context of a collection known to exist, for work that needs no embedder (deleting).</summary>
+    public CollectionContext Context(CollectionInfo info, string tenant) => runtime.Collection(info.Name, info.Settings, CacheScope(tenant));
+
+    /// <summary>Tenants' chunk caches are kept apart unless the deployment opts into sharing them.</summary>
+    private string CacheScope(string tenant) => Options.SharedCaches ? "" : tenant;
 
     /// <summary>Answers under the compute lock, then each compared method on the same request; records the metrics.</summary>
     public async Task<Answered> AskAsync(CollectionContext collection, QueryRequest request, IReadOnlyList<FusionMethod> compare,

@@ -33,6 +33,13 @@ public sealed class EngineOptions
     /// <summary>openai: sent as a bearer token when set.</summary>
     public string? EmbedderApiKey { get; set; }
 
+    /// <summary>
+    /// Share chunk caches between tenants. Off by default: a shared cache tells one tenant, by a hit or
+    /// by its speed, whether another holds a text (the side channel of CVE-2025-46570, which vLLM's
+    /// cache_salt closes). On: the same text is computed and stored once for all tenants.
+    /// </summary>
+    public bool SharedCaches { get; set; }
+
     /// <summary>Tokens per chunk at ingestion.</summary>
     public int ChunkTokens { get; set; } = 128;
 

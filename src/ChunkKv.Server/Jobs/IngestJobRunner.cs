@@ -98,7 +98,8 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
                 await cancel.CancelAsync();
             }
             var service = services.GetRequiredService<CollectionService>();
-            var collection = await service.FindAsync(job.StoredCollection, cancel.Token) ?? throw new CollectionNotFoundException(job.StoredCollection);
+            var collection = await service.FindAsync(job.StoredCollection, job.Tenant, cancel.Token)
+                ?? throw new CollectionNotFoundException(job.StoredCollection);
             {
                 var sinceSave = Stopwatch.StartNew();
                 var progress = new SynchronousProgress<IngestProgress>(p =>
@@ -167,11 +168,11 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
     {
         try
         {
-            var runtime = services.GetRequiredService<CollectionService>().Runtime;
-            if (await runtime.Index.GetCollectionAsync(job.StoredCollection) is { } info
-                && await runtime.Index.GetDocumentAsync(job.StoredCollection, job.DocumentId) is { Status: DocumentStatus.Ingesting })
+            var service = services.GetRequiredService<CollectionService>();
+            if (await service.Index.GetCollectionAsync(job.StoredCollection) is { } info
+                && await service.Index.GetDocumentAsync(job.StoredCollection, job.DocumentId) is { Status: DocumentStatus.Ingesting })
             {
-                await runtime.Collection(job.StoredCollection, info.Settings).DeleteDocumentAsync(job.DocumentId);
+                await service.Context(info, job.Tenant).DeleteDocumentAsync(job.DocumentId);
             }
         }
         catch (Exception e) when (e is CollectionNotFoundException or InvalidOperationException)

@@ -66,16 +66,39 @@ public sealed class ChunkCaches
     private readonly byte[] fingerprint;
     private readonly Lazy<KvCache?> prefixKv;
 
-    internal ChunkCaches(LanguageModel model, KvStore store, KvCodec codec, int[] prefix)
+    private readonly byte[] scope;
+
+    /// <param name="scope">Who may share these caches (a tenant); caches of another scope are never found here. Empty: shared by all.</param>
+    internal ChunkCaches(LanguageModel model, KvStore store, KvCodec codec, int[] prefix, string scope = "")
     {
         this.model = model;
         Store = store;
         Codec = codec;
         Prefix = prefix;
+        Scope = scope;
         fingerprint = Convert.FromHexString(model.Fingerprint);
+        this.scope = System.Text.Encoding.UTF8.GetBytes(scope);
         prefixKv = new Lazy<KvCache?>(() => PromptCacheComputation.Prefix(model.Transformer, prefix));
         // The prefix computed alone is the cache of a chunk of its tokens after no prefix: one key for both.
-        PrefixKey = ChunkCacheKey.Compute(fingerprint, codec, prefix, []);
+        PrefixKey = ChunkCacheKey.Compute(fingerprint, codec, prefix, Context([]));
+    }
+
+    /// <summary>Who shares these caches: a tenant's name, or empty for everyone (see <see cref="ChunkKvRuntime.Collection"/>).</summary>
+    public string Scope { get; }
+
+    /// <summary>
+    /// What a key covers beside the chunk's tokens: the prefix's tokens, then the scope. An empty scope
+    /// adds nothing, so caches made before scopes existed keep their keys.
+    /// </summary>
+    private byte[] Context(ReadOnlySpan<int> prefix)
+    {
+        var tokens = MemoryMarshal.AsBytes(prefix);
+        if (scope.Length == 0)
+        {
+            return tokens.ToArray();
+        }
+        // The scope's length and a marker the token bytes cannot end with alone keep (prefix, scope) pairs apart.
+        return [.. tokens, .. "\0scope:"u8, .. BitConverter.GetBytes(scope.Length), .. scope];
     }
 
     public KvStore Store { get; }
@@ -92,7 +115,7 @@ public sealed class ChunkCaches
 
     /// <summary>The key of a chunk's cache, computed after <see cref="Prefix"/>.</summary>
     public ChunkCacheKey KeyOf(ReadOnlySpan<int> chunkTokens) =>
-        ChunkCacheKey.Compute(fingerprint, Codec, chunkTokens, MemoryMarshal.AsBytes(Prefix.AsSpan()));
+        ChunkCacheKey.Compute(fingerprint, Codec, chunkTokens, Context(Prefix));
 
     /// <summary>The chunk's K/V from a prefill of <c>P ++ C</c>, at positions |P| … |P|+|C|−1: what the store holds.</summary>
     public KvCache Compute(int[] chunkTokens) => PromptCacheComputation.Chunk(model.Transformer, prefixKv.Value, chunkTokens);

@@ -26,7 +26,7 @@ public sealed class ChunkKvRuntime
     public const int DefaultChunkTokens = 256;
 
     private readonly RetrievalStores? retrievalStores;
-    private readonly ConcurrentDictionary<(string Name, CollectionSettings Settings), CollectionContext> contexts = new();
+    private readonly ConcurrentDictionary<(string Name, CollectionSettings Settings, string Scope), CollectionContext> contexts = new();
 
     /// <summary>The last fusion's sequence, kept for the next (see <see cref="TakeSequence"/>).</summary>
     private KvSequence? spare;
@@ -67,24 +67,32 @@ public sealed class ChunkKvRuntime
     public IEmbedder Embedder => retrievalStores?.Embedder ?? throw new InvalidOperationException("this runtime has no embedder: it is only given prompts");
 
     /// <summary>The context of a collection in its settings (the layout's prefix and <see cref="ChunkTokens"/> where they name none); made once.</summary>
+    /// <param name="cacheScope">
+    /// Who its chunk caches are shared with: collections of the same scope find each other's caches,
+    /// others never do (their keys differ). A server gives each tenant a scope of its own, so one
+    /// tenant cannot learn from a cache hit, or its timing, that another holds a text (the side
+    /// channel vLLM's <c>cache_salt</c> closes). Empty: shared with every collection of empty scope.
+    /// </param>
     /// <exception cref="InvalidOperationException">The model has no tokenizer: text cannot become prompts.</exception>
-    public CollectionContext Collection(string name, CollectionSettings settings)
+    public CollectionContext Collection(string name, CollectionSettings settings, string cacheScope = "")
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(settings);
-        return contexts.GetOrAdd((name, settings), key =>
+        ArgumentNullException.ThrowIfNull(cacheScope);
+        return contexts.GetOrAdd((name, settings, cacheScope), key =>
         {
             var prefixText = key.Settings.Prefix ?? Layout.Prefix;
             var tokenizer = Model.Tokenizer ?? throw new InvalidOperationException($"the model in {Model.Directory} has no tokenizer.json");
             // Special tokens the model's post-processor puts first (Llama's BOS) belong to the prefix: one per prompt.
             int[] prefix = [.. tokenizer.Encode("", addSpecialTokens: true), .. tokenizer.Encode(prefixText, addSpecialTokens: false)];
-            return new CollectionContext(this, key.Name, key.Settings, prefix, prefixText, key.Settings.ChunkTokens ?? ChunkTokens);
+            return new CollectionContext(this, key.Name, key.Settings, prefix, prefixText, key.Settings.ChunkTokens ?? ChunkTokens, key.Scope);
         });
     }
 
     /// <summary>The context of the collection of that name in the index; null when there is none.</summary>
     /// <exception cref="CollectionMismatchException">It was embedded by another embedder than this runtime's: its vectors are of another space.</exception>
-    public async Task<CollectionContext?> FindCollectionAsync(string name, CancellationToken cancellationToken = default)
+    /// <param name="cacheScope">See <see cref="Collection"/>.</param>
+    public async Task<CollectionContext?> FindCollectionAsync(string name, string cacheScope = "", CancellationToken cancellationToken = default)
     {
         if (await Index.GetCollectionAsync(name, cancellationToken) is not { } info)
         {
@@ -95,7 +103,7 @@ public sealed class ChunkKvRuntime
             throw new CollectionMismatchException($"collection '{name}' was embedded with {info.Embedder} ({info.Dimension} dimensions); "
                 + $"this server embeds with {Embedder.Name} ({Embedder.Dimension}): serve it with its embedder, or delete and ingest it again");
         }
-        return Collection(name, info.Settings);
+        return Collection(name, info.Settings, cacheScope);
     }
 
     /// <summary>A context for prompts given in tokens (bench, <c>fuse</c>, models without a tokenizer): no text, no retrieval.</summary>

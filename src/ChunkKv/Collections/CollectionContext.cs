@@ -18,14 +18,15 @@ public sealed class CollectionContext
     private readonly Lazy<IngestPipeline> ingestion;
     private readonly Lazy<QueryPipeline> queries;
 
-    internal CollectionContext(ChunkKvRuntime runtime, string name, CollectionSettings settings, int[] prefix, string? prefixText, int chunkTokens)
+    internal CollectionContext(ChunkKvRuntime runtime, string name, CollectionSettings settings, int[] prefix, string? prefixText, int chunkTokens,
+        string cacheScope = "")
     {
         Runtime = runtime;
         Name = name;
         Settings = settings;
         PrefixText = prefixText;
         ChunkTokens = chunkTokens;
-        Caches = new ChunkCaches(runtime.Model, runtime.Store, runtime.Codec, prefix);
+        Caches = new ChunkCaches(runtime.Model, runtime.Store, runtime.Codec, prefix, cacheScope);
         chunker = new(() => new Chunker(Tokenizer, new ChunkingOptions { TargetTokens = chunkTokens }));
         ingestion = new(() => new IngestPipeline(this));
         queries = new(() => new QueryPipeline(this));

@@ -8,8 +8,9 @@ namespace ChunkKv.Server.Tests.Api;
 
 /// <summary>
 /// Two tenants with their own API keys: neither can list, search, read or delete the other's
-/// collections or documents (404s, which leak nothing), yet the same text's chunk caches are
-/// computed once and shared. No key or an unknown key is a 401.
+/// collections or documents (404s, which leak nothing), nor learn from the chunk caches that the
+/// other holds a text: each tenant's caches are its own unless the deployment shares them
+/// (SharedCaches). No key or an unknown key is a 401.
 /// </summary>
 public sealed class TenantTests : IAsyncLifetime, IDisposable
 {
@@ -18,22 +19,25 @@ public sealed class TenantTests : IAsyncLifetime, IDisposable
 
     public Task InitializeAsync()
     {
-        _server = new ServerFactory(null, null, new Dictionary<string, string?>
-        {
-            ["Model"] = ApiServer.Model,
-            ["DataDirectory"] = _data,
-            ["ChunkTokens"] = "48",
-            ["ApiKeys:0:Tenant"] = "acme",
-            ["ApiKeys:0:Sha256"] = TenancyOptions.Hash("acme-key"),
-            ["ApiKeys:1:Tenant"] = "globex",
-            ["ApiKeys:1:Sha256"] = TenancyOptions.Hash("globex-key").ToUpperInvariant(), // either case
-        });
+        _server = Server(sharedCaches: false);
         return Task.CompletedTask;
     }
 
-    private HttpClient Client(string? key)
+    private ServerFactory Server(bool sharedCaches) => new(null, null, new Dictionary<string, string?>
     {
-        var client = _server.CreateClient();
+        ["Model"] = ApiServer.Model,
+        ["DataDirectory"] = sharedCaches ? _data + "-shared" : _data,
+        ["ChunkTokens"] = "48",
+        ["SharedCaches"] = sharedCaches ? "true" : "false",
+        ["ApiKeys:0:Tenant"] = "acme",
+        ["ApiKeys:0:Sha256"] = TenancyOptions.Hash("acme-key"),
+        ["ApiKeys:1:Tenant"] = "globex",
+        ["ApiKeys:1:Sha256"] = TenancyOptions.Hash("globex-key").ToUpperInvariant(), // either case
+    });
+
+    private HttpClient Client(string? key, ServerFactory? server = null)
+    {
+        var client = (server ?? _server).CreateClient();
         if (key is not null)
         {
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
@@ -44,7 +48,7 @@ public sealed class TenantTests : IAsyncLifetime, IDisposable
     private const string Text = "The cache keeps the keys of every layer. The question reads the values. Each chunk moves to its place.";
 
     [Fact]
-    public async Task A_tenant_sees_only_its_own_collections_and_documents_but_shares_caches()
+    public async Task A_tenant_sees_only_its_own_collections_documents_and_caches()
     {
         using var acme = Client("acme-key");
         using var globex = Client("globex-key");
@@ -66,11 +70,17 @@ public sealed class TenantTests : IAsyncLifetime, IDisposable
         var models = await globex.GetFromJsonAsync<JsonElement>("/v1/models");
         Assert.Empty(models.GetProperty("data").EnumerateArray());
 
-        // globex's own collection of the same name holds only its document; the caches were already there.
+        // globex's own collection of the same name holds only its document, and its caches are its own:
+        // the same text computes every cache again, so nothing tells globex that acme holds it.
         Assert.Equal(HttpStatusCode.Created, (await globex.PostAsJsonAsync("/v1/collections", new { name = "docs" })).StatusCode);
         var second = await (await globex.PostAsJsonAsync("/v1/collections/docs/documents", new { id = "mine", text = Text }))
             .Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal(0, second.GetProperty("caches_computed").GetInt32());
+        Assert.Equal(first.GetProperty("caches_computed").GetInt32(), second.GetProperty("caches_computed").GetInt32());
+        // Within a tenant, the same text is computed once.
+        var again = await (await acme.PostAsJsonAsync("/v1/collections/docs/documents", new { id = "copy", text = Text }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(0, again.GetProperty("caches_computed").GetInt32());
+        Assert.Equal(HttpStatusCode.NoContent, (await acme.DeleteAsync("/v1/collections/docs/documents/copy")).StatusCode);
         var answer = await (await globex.PostAsJsonAsync("/v1/query", new { collection = "docs", question = "What keeps the keys?", max_tokens = 2 }))
             .Content.ReadFromJsonAsync<JsonElement>();
         Assert.All(answer.GetProperty("sources").EnumerateArray(), s => Assert.Equal("mine", s.GetProperty("document_id").GetString()));
@@ -98,6 +108,21 @@ public sealed class TenantTests : IAsyncLifetime, IDisposable
         Assert.All(cached.GetProperty("sources").EnumerateArray(), s => Assert.Equal("hit", s.GetProperty("cache").GetString()));
     }
 
+    [Fact]
+    public async Task A_deployment_that_opts_in_shares_caches_between_tenants()
+    {
+        await using var shared = Server(sharedCaches: true);
+        using var acme = Client("acme-key", shared);
+        using var globex = Client("globex-key", shared);
+        await acme.PostAsJsonAsync("/v1/collections", new { name = "docs" });
+        await globex.PostAsJsonAsync("/v1/collections", new { name = "docs" });
+        var first = await (await acme.PostAsJsonAsync("/v1/collections/docs/documents", new { id = "a", text = Text })).Content.ReadFromJsonAsync<JsonElement>();
+        var second = await (await globex.PostAsJsonAsync("/v1/collections/docs/documents", new { id = "b", text = Text })).Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.True(first.GetProperty("caches_computed").GetInt32() > 0);
+        Assert.Equal(0, second.GetProperty("caches_computed").GetInt32());
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("")]
@@ -120,9 +145,9 @@ public sealed class TenantTests : IAsyncLifetime, IDisposable
     public void Dispose()
     {
         _server.Dispose();
-        if (Directory.Exists(_data))
+        foreach (var folder in new[] { _data, _data + "-shared" }.Where(Directory.Exists))
         {
-            Directory.Delete(_data, recursive: true);
+            Directory.Delete(folder, recursive: true);
         }
     }
 }
