@@ -31,6 +31,8 @@ public static class StoreBenchmark
         var kv = RandomKv(settings.Tokens, random);
         var fingerprint = new byte[ChunkCacheHeader.FingerprintBytes];
         random.NextBytes(fingerprint);
+        // One entry measured under many keys in the tiers below: the codec figures read it back under its own.
+        var key = ChunkCacheKey.Compute(fingerprint, KvCodec.Create(KvCodecId.F32), [settings.Tokens]);
         var engineKv = settings.KvModel is null ? null : EngineKv(settings, progress);
 
         var codecs = new List<CodecFigures>();
@@ -38,13 +40,13 @@ public static class StoreBenchmark
         foreach (var id in Enum.GetValues<KvCodecId>())
         {
             var codec = KvCodec.Create(id);
-            var entry = ChunkCacheCodec.Encode(kv, codec, fingerprint);
+            var entry = ChunkCacheCodec.Encode(kv, codec, fingerprint, key);
             entries[id] = entry;
-            var encodeSeconds = Time(() => ChunkCacheCodec.Encode(kv, codec, fingerprint), settings.SecondsPerFigure / 2);
-            var decodeSeconds = Time(() => ChunkCacheCodec.Decode(entry, fingerprint), settings.SecondsPerFigure / 2);
+            var encodeSeconds = Time(() => ChunkCacheCodec.Encode(kv, codec, fingerprint, key), settings.SecondsPerFigure / 2);
+            var decodeSeconds = Time(() => ChunkCacheCodec.Decode(entry, fingerprint, key), settings.SecondsPerFigure / 2);
             codecs.Add(new CodecFigures(KvCodec.Name(id), (double)entry.Length / settings.Tokens,
-                Reconstruction(kv, entry, fingerprint),
-                engineKv is null ? null : Reconstruction(engineKv, ChunkCacheCodec.Encode(engineKv, codec, fingerprint), fingerprint),
+                Reconstruction(kv, entry, fingerprint, key),
+                engineKv is null ? null : Reconstruction(engineKv, ChunkCacheCodec.Encode(engineKv, codec, fingerprint, key), fingerprint, key),
                 Megabytes(entry.Length) / encodeSeconds, Megabytes(entry.Length) / decodeSeconds, encodeSeconds * 1e3, decodeSeconds * 1e3));
         }
 
@@ -77,7 +79,9 @@ public static class StoreBenchmark
             {
                 foreach (var (id, entry) in entries)
                 {
-                    tiers.Add(await MeasureTierAsync(tier, id, entry, fingerprint, memcpy, settings.SecondsPerFigure, cancellationToken));
+                    var codec = KvCodec.Create(id);
+                    tiers.Add(await MeasureTierAsync(tier, id, entry, k => ChunkCacheCodec.Encode(kv, codec, fingerprint, k), fingerprint, memcpy,
+                        settings.SecondsPerFigure, cancellationToken));
                 }
             }
             if (redis is { IsConnected: true })
@@ -116,12 +120,14 @@ public static class StoreBenchmark
         return PromptCacheComputation.Chunk(model.Transformer, prefix: null, ids);
     }
 
-    private static async Task<TierFigures> MeasureTierAsync(IKvTier tier, KvCodecId codec, byte[] entry, byte[] fingerprint,
-        double memcpy, double seconds, CancellationToken cancellationToken)
+    /// <param name="entryOf">The same K/V encoded under a key: an entry names the key it is the cache of, and a checked read refuses it under another.</param>
+    private static async Task<TierFigures> MeasureTierAsync(IKvTier tier, KvCodecId codec, byte[] entry, Func<ChunkCacheKey, byte[]> entryOf,
+        byte[] fingerprint, double memcpy, double seconds, CancellationToken cancellationToken)
     {
         var keys = Enumerable.Range(0, Chunks)
             .Select(i => ChunkCacheKey.Compute(fingerprint, KvCodec.Create(codec), [i, (int)codec])).ToArray();
-        var put = await TimeAsync(() => Task.WhenAll(keys.Select(k => tier.PutAsync(k, entry, cancellationToken))), seconds);
+        var entries = keys.ToDictionary(k => k, entryOf);
+        var put = await TimeAsync(() => Task.WhenAll(keys.Select(k => tier.PutAsync(k, entries[k], cancellationToken))), seconds);
         var get = await TimeAsync(async () =>
         {
             foreach (var entry in await Task.WhenAll(keys.Select(k => tier.GetAsync(k, cancellationToken))))
@@ -164,9 +170,9 @@ public static class StoreBenchmark
         (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
 
     /// <summary>How far the decoded entry is from the K/V it was encoded from, over every layer's keys and values.</summary>
-    private static ReconstructionError Reconstruction(KvCache original, byte[] entry, byte[] fingerprint)
+    private static ReconstructionError Reconstruction(KvCache original, byte[] entry, byte[] fingerprint, ChunkCacheKey key)
     {
-        var decoded = ChunkCacheCodec.Decode(entry, fingerprint).Kv;
+        var decoded = ChunkCacheCodec.Decode(entry, fingerprint, key).Kv;
         double max = 0, squaredError = 0, squaredValue = 0;
         long count = 0;
         for (var layer = 0; layer < original.Layers; layer++)

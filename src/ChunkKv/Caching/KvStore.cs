@@ -46,15 +46,21 @@ public sealed class KvStore
     public async Task<byte[]> PutAsync(ChunkCacheKey key, KvCache kv, KvCodec codec, ReadOnlyMemory<byte> fingerprint,
         CancellationToken cancellationToken = default)
     {
-        var entry = ChunkCacheCodec.Encode(kv, codec, fingerprint.Span);
+        var entry = ChunkCacheCodec.Encode(kv, codec, fingerprint.Span, key);
         await PutAsync(key, entry, cancellationToken);
         return entry;
     }
 
     /// <summary>Writes an encoded entry to every tier that is not bypassed, in parallel; returns how many tiers hold it.</summary>
     /// <exception cref="KvStoreWriteException">No tier took the entry (all bypassed or all failed).</exception>
+    /// <exception cref="ArgumentException">The entry names another key than <paramref name="key"/>: it would be refused on every read.</exception>
     public async Task<int> PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (!ChunkCacheHeader.Read(entry).Key.AsSpan().SequenceEqual(key.ToBytes()))
+        {
+            throw new ArgumentException($"the entry is the cache of another key than {key}", nameof(entry));
+        }
         var written = await Task.WhenAll(Enumerable.Range(0, _tiers.Length).Select(i => PutToTierAsync(i, key, entry, cancellationToken)));
         var count = written.Count(w => w);
         if (count == 0)
@@ -94,7 +100,7 @@ public sealed class KvStore
             try
             {
                 var tier = i;
-                return CheckedEntry.Check(entry.Bytes, fingerprint.Span, () => Promote(tier, key, entry));
+                return CheckedEntry.Check(entry.Bytes, fingerprint.Span, key, () => Promote(tier, key, entry));
             }
             catch (CorruptCacheException e)
             {

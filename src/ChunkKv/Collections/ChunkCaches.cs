@@ -235,7 +235,7 @@ public sealed class ChunkCaches
             return (stored, CacheSource.Hit);
         }
         stored?.Dispose();
-        var entry = await Task.Run(() => ChunkCacheCodec.Encode(compute(), Codec, fingerprint), cancellationToken);
+        var entry = await Task.Run(() => ChunkCacheCodec.Encode(compute(), Codec, fingerprint, key), cancellationToken);
         try
         {
             await Store.PutAsync(key, entry, cancellationToken);
@@ -245,6 +245,6 @@ public sealed class ChunkCaches
             // Every tier is down: this answer is still right, the next one computes again.
         }
         // Served as stored, so a hit and a miss give the same answer whatever the codec loses.
-        return (CheckedEntry.Check(entry, fingerprint), CacheSource.Computed);
+        return (CheckedEntry.Check(entry, fingerprint, key), CacheSource.Computed);
     }
 }

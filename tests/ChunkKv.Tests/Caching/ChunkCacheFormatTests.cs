@@ -16,7 +16,7 @@ public sealed class ChunkCacheFormatTests
         var kv = KvSamples.Random(tokens: 40, firstPosition: 17);
         var codec = KvCodec.Create(codecId);
 
-        var chunk = ChunkCacheCodec.Decode(ChunkCacheCodec.Encode(kv, codec, KvSamples.Fingerprint), KvSamples.Fingerprint);
+        var chunk = ChunkCacheCodec.Decode(ChunkCacheCodec.Encode(kv, codec, KvSamples.Fingerprint, KvSamples.Key), KvSamples.Fingerprint, KvSamples.Key);
 
         Assert.Equal(codecId, chunk.Codec);
         Assert.Equal(kv.Positions, chunk.Kv.Positions);
@@ -37,26 +37,26 @@ public sealed class ChunkCacheFormatTests
     public void Flipping_any_single_byte_anywhere_is_detected()
     {
         var kv = KvSamples.Random(layers: 2, kvHeads: 1, headDim: 8, tokens: 5);
-        var entry = ChunkCacheCodec.Encode(kv, new Float16Codec(), KvSamples.Fingerprint);
+        var entry = ChunkCacheCodec.Encode(kv, new Float16Codec(), KvSamples.Fingerprint, KvSamples.Key);
 
         for (var offset = 0; offset < entry.Length; offset++)
         {
             var corrupt = (byte[])entry.Clone();
             corrupt[offset] ^= (byte)(1 << (offset % 8));
-            Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(corrupt, KvSamples.Fingerprint));
+            Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(corrupt, KvSamples.Fingerprint, KvSamples.Key));
         }
     }
 
     [Fact]
     public void Truncated_extended_or_foreign_entries_are_refused()
     {
-        var entry = ChunkCacheCodec.Encode(KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint);
+        var entry = ChunkCacheCodec.Encode(KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint, KvSamples.Key);
         var otherModel = KvSamples.Fingerprint.Select(b => (byte)~b).ToArray();
 
-        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(entry.AsMemory(..^1), KvSamples.Fingerprint));
-        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode((byte[])[.. entry, 0], KvSamples.Fingerprint));
-        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(entry.AsMemory(..10), KvSamples.Fingerprint));
-        var foreign = Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(entry, otherModel));
+        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(entry.AsMemory(..^1), KvSamples.Fingerprint, KvSamples.Key));
+        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode((byte[])[.. entry, 0], KvSamples.Fingerprint, KvSamples.Key));
+        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(entry.AsMemory(..10), KvSamples.Fingerprint, KvSamples.Key));
+        var foreign = Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(entry, otherModel, KvSamples.Key));
         Assert.Contains("fingerprint", foreign.Message);
     }
 
@@ -64,11 +64,11 @@ public sealed class ChunkCacheFormatTests
     public void A_checked_entry_names_a_corrupt_layer_before_anything_is_decoded()
     {
         var kv = KvSamples.Random(layers: 4);
-        var entry = ChunkCacheCodec.Encode(kv, new Float32Codec(), KvSamples.Fingerprint);
+        var entry = ChunkCacheCodec.Encode(kv, new Float32Codec(), KvSamples.Fingerprint, KvSamples.Key);
         var header = ChunkCacheHeader.Read(entry);
         entry[header.Sections[2].Offset + 5] ^= 0xFF;
 
-        var corrupt = Assert.Throws<CorruptCacheException>(() => CheckedEntry.Check(entry, KvSamples.Fingerprint));
+        var corrupt = Assert.Throws<CorruptCacheException>(() => CheckedEntry.Check(entry, KvSamples.Fingerprint, KvSamples.Key));
 
         Assert.Contains("layer 2", corrupt.Message);
     }
@@ -77,9 +77,9 @@ public sealed class ChunkCacheFormatTests
     public void A_checked_entry_decodes_any_layer_on_its_own_into_the_spans_it_is_given()
     {
         var kv = KvSamples.Random(layers: 3);
-        var entry = ChunkCacheCodec.Encode(kv, new Float32Codec(), KvSamples.Fingerprint);
+        var entry = ChunkCacheCodec.Encode(kv, new Float32Codec(), KvSamples.Fingerprint, KvSamples.Key);
         var released = 0;
-        var checkedEntry = CheckedEntry.Check(entry, KvSamples.Fingerprint, () => released++);
+        var checkedEntry = CheckedEntry.Check(entry, KvSamples.Fingerprint, KvSamples.Key, () => released++);
         var floats = kv.Tokens * kv.RowWidth;
         // Into the middle of larger buffers, last layer first: as fusion writes slots of a sequence.
         var keys = new float[floats + 10];

@@ -1,3 +1,5 @@
+using ChunkKv.Caching;
+using ChunkKv.Caching.Codecs;
 using ChunkKv.Inference.Kv;
 
 namespace ChunkKv.Tests.Caching;
@@ -6,6 +8,9 @@ namespace ChunkKv.Tests.Caching;
 internal static class KvSamples
 {
     public static readonly byte[] Fingerprint = Enumerable.Range(0, 32).Select(i => (byte)(i * 7 + 1)).ToArray();
+
+    /// <summary>The key the sample entries are the cache of.</summary>
+    public static readonly ChunkCacheKey Key = ChunkCacheKey.Compute(Fingerprint, new Float32Codec(), [1, 2, 3]);
 
     public static KvCache Random(int layers = 3, int kvHeads = 2, int headDim = 64, int tokens = 100, int seed = 1, int firstPosition = 0)
     {

@@ -57,7 +57,7 @@ public sealed class KvStoreTests : IDisposable
 
         Assert.NotNull(chunk);
         Assert.Equal(codecId, chunk.Codec);
-        Assert.Equal(ChunkCacheCodec.Decode(entry, KvSamples.Fingerprint).Kv.Values[2], chunk.Kv.Values[2]);
+        Assert.Equal(ChunkCacheCodec.Decode(entry, KvSamples.Fingerprint, key).Kv.Values[2], chunk.Kv.Values[2]);
         Assert.Equal(1, store.Statistics[0].Hits);
         Assert.Null(await store.GetAsync(KeyFor(999), KvSamples.Fingerprint));
         Assert.Equal(1, store.Statistics[0].Misses);
@@ -95,7 +95,7 @@ public sealed class KvStoreTests : IDisposable
         // The lease's pooled buffer is back in its pool: reading another entry may reuse it.
         Assert.NotNull(await new KvStore([redis]).GetAsync(KeyFor(2), KvSamples.Fingerprint));
 
-        Assert.Equal(ChunkCacheCodec.Decode(first, KvSamples.Fingerprint).Kv.Keys[2], chunk!.Kv.Keys[2]);
+        Assert.Equal(ChunkCacheCodec.Decode(first, KvSamples.Fingerprint, KeyFor(1)).Kv.Keys[2], chunk!.Kv.Keys[2]);
         using var promoted = await memory.GetAsync(KeyFor(1), default);
         Assert.Equal(first, promoted!.Bytes.ToArray());
         Assert.NotEqual(second, promoted.Bytes.ToArray());
@@ -180,7 +180,7 @@ public sealed class KvStoreTests : IDisposable
         var options = new KvStoreOptions { BypassAfterFault = TimeSpan.FromMilliseconds(300), TierTimeout = TimeSpan.FromSeconds(1) };
         var redis = new RedisTier(connection, _prefix);
         var store = new KvStore([new DiskTier(_folder), redis], options);
-        var stored = await store.PutAsync(KeyFor(1), KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint);
+        await store.PutAsync(KeyFor(1), KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint);
         Assert.NotNull(await redis.GetAsync(KeyFor(1), default));
 
         server.Stop();
@@ -198,10 +198,11 @@ public sealed class KvStoreTests : IDisposable
             await Task.Delay(100);
         }
         await Task.Delay(options.BypassAfterFault * 4); // the bypass has run out (it doubles per fault in a row)
-        await store.PutAsync(KeyFor(4), stored);
+        var again = ChunkCacheCodec.Encode(KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint, KeyFor(4));
+        await store.PutAsync(KeyFor(4), again);
 
         using var read = await redis.GetAsync(KeyFor(4), default);
-        Assert.Equal(stored, read!.Bytes.ToArray());
+        Assert.Equal(again, read!.Bytes.ToArray());
     }
 
     [Fact]
@@ -210,8 +211,8 @@ public sealed class KvStoreTests : IDisposable
         var store = new KvStore([new DiskTier(_folder), new RedisTier(_redis, _prefix)]);
         var key = KeyFor(7);
         var versions = new[] { KvSamples.Random(seed: 1), KvSamples.Random(seed: 2) };
-        var entries = versions.Select(v => ChunkCacheCodec.Encode(v, new Float16Codec(), KvSamples.Fingerprint)).ToArray();
-        var firstKeys = entries.Select(e => ChunkCacheCodec.Decode(e, KvSamples.Fingerprint).Kv.Keys[0][0]).ToArray();
+        var entries = versions.Select(v => ChunkCacheCodec.Encode(v, new Float16Codec(), KvSamples.Fingerprint, key)).ToArray();
+        var firstKeys = entries.Select(e => ChunkCacheCodec.Decode(e, KvSamples.Fingerprint, key).Kv.Keys[0][0]).ToArray();
 
         var writers = Enumerable.Range(0, 2).Select(w => Task.Run(async () =>
         {
@@ -262,7 +263,7 @@ public sealed class KvStoreTests : IDisposable
     {
         var broken = new FaultyTier();
         var store = new KvStore([broken, new MemoryTier(64 << 20)]);
-        var entry = ChunkCacheCodec.Encode(KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint);
+        var entry = ChunkCacheCodec.Encode(KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint, KeyFor(1));
         Assert.Equal(1, await store.PutAsync(KeyFor(1), entry));
         Assert.NotNull(await store.GetAsync(KeyFor(1), KvSamples.Fingerprint));
 
@@ -271,7 +272,25 @@ public sealed class KvStoreTests : IDisposable
             alone.PutAsync(KeyFor(2), KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint));
         Assert.Contains("no tier", error.Message, StringComparison.Ordinal);
         // Bypassed after its fault, the tier takes nothing: still an error, never a silent success.
-        await Assert.ThrowsAsync<KvStoreWriteException>(() => alone.PutAsync(KeyFor(3), new byte[16]));
+        await Assert.ThrowsAsync<KvStoreWriteException>(() =>
+            alone.PutAsync(KeyFor(3), ChunkCacheCodec.Encode(KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint, KeyFor(3))));
+    }
+
+    /// <summary>An intact entry copied over another key's (a file renamed, a tier mixed up) is the cache of another chunk: a miss, removed, never served.</summary>
+    [Fact]
+    public async Task An_intact_entry_under_another_key_is_refused_and_removed_and_never_stored_so()
+    {
+        var memory = new MemoryTier(64 << 20);
+        var store = new KvStore([memory]);
+        var entry = ChunkCacheCodec.Encode(KvSamples.Random(), new Float16Codec(), KvSamples.Fingerprint, KeyFor(1));
+        await memory.PutAsync(KeyFor(2), entry, default); // behind the store's back
+
+        Assert.Null(await store.GetAsync(KeyFor(2), KvSamples.Fingerprint));
+        Assert.Equal(1, store.Statistics[0].CorruptEntries);
+        Assert.Null(await memory.GetAsync(KeyFor(2), default));
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => store.PutAsync(KeyFor(2), entry));
+        Assert.Contains("another key", refused.Message, StringComparison.Ordinal);
+        Assert.Throws<CorruptCacheException>(() => ChunkCacheCodec.Decode(entry, KvSamples.Fingerprint, KeyFor(2)));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using ChunkKv.Caching;
 using ChunkKv.Caching.Codecs;
 using ChunkKv.Caching.Format;
 using ChunkKv.Fusion;
@@ -29,6 +30,7 @@ public sealed class StoredKvFillTests : IClassFixture<StoredKvFillTests.Model>
     }
 
     private static readonly byte[] Fingerprint = new byte[ChunkCacheHeader.FingerprintBytes];
+    private static readonly ChunkCacheKey EntryKey = ChunkCacheKey.Compute(Fingerprint, new Float32Codec(), [1]);
 
     private readonly Transformer transformer;
     private readonly FusionPrompt prompt;
@@ -54,7 +56,7 @@ public sealed class StoredKvFillTests : IClassFixture<StoredKvFillTests.Model>
     {
         var method = FusionMethod.Parse(name);
         var expected = new Fuser(transformer).Fuse(prompt, caches, method);
-        var entries = Wrapped(kv => CheckedEntry.Check(ChunkCacheCodec.Encode((KvCache)kv, new Float32Codec(), Fingerprint), Fingerprint));
+        var entries = Wrapped(kv => CheckedEntry.Check(ChunkCacheCodec.Encode((KvCache)kv, new Float32Codec(), Fingerprint, EntryKey), Fingerprint, EntryKey));
 
         var fused = new Fuser(transformer).Fuse(prompt, entries, method);
 

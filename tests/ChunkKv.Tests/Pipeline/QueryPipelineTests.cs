@@ -147,6 +147,33 @@ public sealed class QueryPipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_valid_entry_copied_over_another_chunks_key_is_computed_again_never_served()
+    {
+        // Two chunks of the same length, so the swapped entry fits its slots: only its key tells it apart.
+        const string Paragraph = "The cache of layer seven holds the keys and the values of every token in the {0} chunk of the notes.";
+        await IngestAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Paragraph, "red") + "\n\n"
+            + string.Format(System.Globalization.CultureInfo.InvariantCulture, Paragraph, "blue"));
+        var pipeline = Pipeline();
+        var request = new QueryRequest("layer seven", TopK: 2, Method: FusionMethod.Reuse, MaxTokens: 3);
+        var first = await pipeline.AskAsync(request);
+        Assert.Equal(2, first.Sources.Count);
+        Assert.Equal(first.Sources[0].PromptTokens, first.Sources[1].PromptTokens);
+        var (source, target) = (KeyOf(first.Sources[0].Hit.Content), KeyOf(first.Sources[1].Hit.Content));
+        var tier = _store.Tiers[0];
+        using (var stored = await tier.GetAsync(source, default))
+        {
+            await tier.PutAsync(target, stored!.Bytes.ToArray(), default); // an intact entry, of the wrong chunk
+        }
+
+        var again = await pipeline.AskAsync(request);
+
+        Assert.Equal(CacheSource.Hit, again.Sources[0].Cache);
+        Assert.Equal(CacheSource.Computed, again.Sources[1].Cache);
+        Assert.Equal(first.AnswerTokens, again.AnswerTokens);
+        Assert.Equal(CacheSource.Hit, (await pipeline.AskAsync(request)).Sources[1].Cache);
+    }
+
+    [Fact]
     public async Task CacheBlend_reports_the_recomputed_rows_of_each_source()
     {
         await IngestAsync(Corpus.Prose(paragraphs: 8, seed: 7));

@@ -25,15 +25,24 @@ public sealed class CheckedEntry : IKvLayerSource, IDisposable
         codec = KvCodec.Create(header.Codec, header.GroupSize);
     }
 
-    /// <summary>Checks the header, the fingerprint and every layer's checksum (in parallel); throws <see cref="CorruptCacheException"/> on any failure.</summary>
+    /// <summary>
+    /// Checks the header, the fingerprint, the key and every layer's checksum (in parallel); throws
+    /// <see cref="CorruptCacheException"/> on any failure. An intact entry stored under another key (a
+    /// file copied over another's) is refused like a corrupt one: it is another chunk's cache.
+    /// </summary>
     /// <param name="entry">Read in place: it must stay valid until the entry is disposed.</param>
+    /// <param name="expectedKey">The key it was looked up by.</param>
     /// <param name="release">Run once, on <see cref="Dispose"/>: what lets go of <paramref name="entry"/>.</param>
-    public static CheckedEntry Check(ReadOnlyMemory<byte> entry, ReadOnlySpan<byte> expectedFingerprint, Action? release = null)
+    public static CheckedEntry Check(ReadOnlyMemory<byte> entry, ReadOnlySpan<byte> expectedFingerprint, ChunkCacheKey expectedKey, Action? release = null)
     {
         var header = ChunkCacheHeader.Read(entry.Span);
         if (!expectedFingerprint.SequenceEqual(header.Fingerprint))
         {
             throw new CorruptCacheException("entry was computed by a different model (fingerprint mismatch)");
+        }
+        if (!expectedKey.ToBytes().AsSpan().SequenceEqual(header.Key))
+        {
+            throw new CorruptCacheException($"entry is the cache of {Convert.ToHexStringLower(header.Key)}, not of {expectedKey}");
         }
         var failed = new bool[header.Layers];
         Parallel.For(0, header.Layers, layer =>

@@ -9,8 +9,8 @@ public sealed record CachedChunk(KvCache Kv, KvCodecId Codec, byte[] Fingerprint
 /// <summary>Turns a <see cref="KvCache"/> into a stored entry and back (see <see cref="ChunkCacheHeader"/> for the layout).</summary>
 public static class ChunkCacheCodec
 {
-    /// <summary>Encodes every layer (in parallel) behind a checked header.</summary>
-    public static byte[] Encode(KvCache kv, KvCodec codec, ReadOnlySpan<byte> fingerprint)
+    /// <summary>Encodes every layer (in parallel) behind a checked header that names the model and the key it is the cache of.</summary>
+    public static byte[] Encode(KvCache kv, KvCodec codec, ReadOnlySpan<byte> fingerprint, ChunkCacheKey key)
     {
         if (fingerprint.Length != ChunkCacheHeader.FingerprintBytes)
         {
@@ -27,6 +27,7 @@ public static class ChunkCacheCodec
             KvHeads = kv.KvHeads,
             HeadDim = kv.HeadDim,
             Fingerprint = fingerprint.ToArray(),
+            Key = key.ToBytes(),
             Positions = kv.Positions,
         };
         var headerBytes = header.Size;
@@ -46,6 +47,6 @@ public static class ChunkCacheCodec
     }
 
     /// <summary>Checks and decodes a whole entry; any failed check throws <see cref="CorruptCacheException"/>.</summary>
-    public static CachedChunk Decode(ReadOnlyMemory<byte> entry, ReadOnlySpan<byte> expectedFingerprint) =>
-        CheckedEntry.Check(entry, expectedFingerprint).Decode();
+    public static CachedChunk Decode(ReadOnlyMemory<byte> entry, ReadOnlySpan<byte> expectedFingerprint, ChunkCacheKey expectedKey) =>
+        CheckedEntry.Check(entry, expectedFingerprint, expectedKey).Decode();
 }

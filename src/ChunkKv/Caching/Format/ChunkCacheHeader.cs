@@ -9,13 +9,14 @@ namespace ChunkKv.Caching.Format;
 public readonly record struct LayerSection(long Offset, int Length, uint Crc);
 
 /// <summary>
-/// The self-describing header of a stored chunk cache (format version 1), all little-endian:
+/// The self-describing header of a stored chunk cache (format version 2), all little-endian:
 /// <code>
 ///  0  magic "CKVC"            4  format version u16     6  codec u8        7  key form u8
 ///  8  layers u16             10  kv heads u16          12  head dim u16   14  codec group size u16
 /// 16  tokens u32             20  flags u32, reserved: 0
 /// 24  model fingerprint, 32 bytes
-/// 56  positions i32[tokens]
+/// 56  the key the entry is the cache of (<see cref="ChunkCacheKey"/>), 32 bytes: an entry under another key is refused
+/// 88  positions i32[tokens]
 ///     section table: per layer offset u64, length u32, crc32c u32
 ///     header crc32c u32, over every byte before it
 /// then one section per layer: K then V, coded by the codec; the entry ends where the last section ends.
@@ -24,9 +25,10 @@ public readonly record struct LayerSection(long Offset, int Length, uint Crc);
 /// </summary>
 public sealed class ChunkCacheHeader
 {
-    public const ushort FormatVersion = 1;
+    public const ushort FormatVersion = 2;
     public const int FingerprintBytes = 32;
-    private const int FixedBytes = 56;
+    public const int KeyBytes = 32;
+    private const int FixedBytes = 88;
     private const int SectionEntryBytes = 16;
     private static ReadOnlySpan<byte> Magic => "CKVC"u8;
 
@@ -37,6 +39,9 @@ public sealed class ChunkCacheHeader
     public required int KvHeads { get; init; }
     public required int HeadDim { get; init; }
     public required byte[] Fingerprint { get; init; }
+
+    /// <summary>The key the entry was stored under: what it is the cache of.</summary>
+    public required byte[] Key { get; init; }
     public required int[] Positions { get; init; }
     /// <summary>Filled in by the writer once the sections are encoded.</summary>
     public LayerSection[] Sections { get; set; } = [];
@@ -60,6 +65,7 @@ public sealed class ChunkCacheHeader
         BinaryPrimitives.WriteUInt32LittleEndian(destination[16..], (uint)Tokens);
         BinaryPrimitives.WriteUInt32LittleEndian(destination[20..], 0);
         Fingerprint.CopyTo(destination[24..]);
+        Key.CopyTo(destination[56..]);
         var offset = FixedBytes;
         MemoryMarshal.AsBytes(Positions.AsSpan()).CopyTo(destination[offset..]);
         offset += Tokens * 4;
@@ -123,6 +129,7 @@ public sealed class ChunkCacheHeader
             HeadDim = BinaryPrimitives.ReadUInt16LittleEndian(entry[12..]),
             GroupSize = BinaryPrimitives.ReadUInt16LittleEndian(entry[14..]),
             Fingerprint = entry.Slice(24, FingerprintBytes).ToArray(),
+            Key = entry.Slice(56, KeyBytes).ToArray(),
             Positions = positions,
             Sections = sections,
         };
