@@ -16,9 +16,13 @@ public sealed record StreamOptions(bool IncludeUsage = false);
 /// <param name="Model"><c>chunkkv:&lt;collection&gt;</c>: the collection retrieval answers from.</param>
 /// <param name="Method">ChunkKv's extra field: the fusion method (default the server's).</param>
 /// <param name="Neighbours">ChunkKv's extra field: chunks before and after each hit to bring along (default the server's).</param>
+/// <param name="N">OpenAI's choices per request: only 1 is served (a 400 otherwise, naming it).</param>
+/// <param name="Logprobs">OpenAI's parameters ChunkKv does not serve are refused by name rather than ignored.</param>
 public sealed record ChatBody(string? Model, IReadOnlyList<ChatMessage>? Messages, bool Stream = false, int? MaxTokens = null,
     int? MaxCompletionTokens = null, float? Temperature = null, float? TopP = null, JsonElement? Stop = null,
-    StreamOptions? StreamOptions = null, string? Method = null, int? TopK = null, NeighboursBody? Neighbours = null);
+    StreamOptions? StreamOptions = null, string? Method = null, int? TopK = null, NeighboursBody? Neighbours = null,
+    int? N = null, bool? Logprobs = null, int? TopLogprobs = null, JsonElement? Tools = null, JsonElement? ToolChoice = null,
+    JsonElement? Functions = null, JsonElement? FunctionCall = null, JsonElement? ResponseFormat = null);
 
 /// <summary>
 /// <c>POST /v1/chat/completions</c>, OpenAI-compatible: the last user message is the question, answered
@@ -56,7 +60,16 @@ public static class ChatApi
         {
             errors["model"] = [$"model must be '{ModelPrefix}<collection>' (GET /v1/models lists them)"];
         }
-        var question = body.Messages?.LastOrDefault(m => m.Role == "user") is { } last ? Text(last.Content) : null;
+        string? question;
+        try
+        {
+            question = body.Messages?.LastOrDefault(m => m.Role == "user") is { } last ? Text(last.Content) : null;
+        }
+        catch (InvalidOperationException)
+        {
+            // System.Text.Json cannot give a lone surrogate ("\ud800") as a string: it is not text.
+            return Problems.Invalid("messages", $"the last user message {TextChecks.LoneSurrogate}");
+        }
         if (body.Messages is null || body.Messages.Count == 0)
         {
             errors["messages"] = ["messages must hold at least one message"];
@@ -66,6 +79,7 @@ public static class ChatApi
             errors["messages"] = ["the last user message must have text content (a string or text parts)"];
         }
         var stops = Stops(body.Stop, errors);
+        Unserved(body, errors);
         if (errors.Count > 0)
         {
             return Results.ValidationProblem(errors);
@@ -155,10 +169,47 @@ public static class ChatApi
         await http.Response.WriteAsync("data: [DONE]\n\n", cancellationToken);
     }
 
+    /// <summary>
+    /// Token counts, with <c>prompt_tokens_details.cached_tokens</c> the prompt tokens served from chunk
+    /// caches (a hit's rows less those recomputed): OpenAI's own field for prompt tokens not computed again.
+    /// </summary>
     private static object Usage(QueryResult result) => new
     {
         prompt_tokens = result.PromptTokens, completion_tokens = result.AnswerTokens.Length, total_tokens = result.PromptTokens + result.AnswerTokens.Length,
+        prompt_tokens_details = new
+        {
+            cached_tokens = result.Sources.Where(s => s.Cache == CacheSource.Hit).Sum(s => s.PromptTokens - s.RecomputedOffsets.Length),
+        },
     };
+
+    /// <summary>
+    /// OpenAI parameters this endpoint does not serve: a client that asks for several choices, log
+    /// probabilities, tools or a JSON response would otherwise get something else without knowing.
+    /// </summary>
+    private static void Unserved(ChatBody body, Dictionary<string, string[]> errors)
+    {
+        static bool Given(JsonElement? value) => value is { ValueKind: not (JsonValueKind.Undefined or JsonValueKind.Null) };
+        if (body.N is { } n && n != 1)
+        {
+            errors["n"] = [$"n must be 1 (one choice per request is served), not {n}"];
+        }
+        if (body.Logprobs == true || body.TopLogprobs is not null)
+        {
+            errors[body.Logprobs == true ? "logprobs" : "top_logprobs"] = ["log probabilities are not served"];
+        }
+        foreach (var (name, value) in new[] { ("tools", body.Tools), ("tool_choice", body.ToolChoice), ("functions", body.Functions), ("function_call", body.FunctionCall) })
+        {
+            if (Given(value))
+            {
+                errors[name] = [$"{name}: tool and function calling are not served"];
+            }
+        }
+        if (Given(body.ResponseFormat) && !(body.ResponseFormat!.Value.ValueKind == JsonValueKind.Object
+            && body.ResponseFormat.Value.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "text"))
+        {
+            errors["response_format"] = ["only {\"type\": \"text\"} is served"];
+        }
+    }
 
     private static string FinishReason(QueryResult result, bool stopped) =>
         stopped || result.StopReason is StopReason.EndOfSequence or StopReason.Cancelled ? "stop" : "length";

@@ -49,7 +49,11 @@ public static partial class CollectionsApi
         {
             errors["name"] = [problem];
         }
-        if (body.Prefix is { Length: > MaxPrefixCharacters })
+        if (body.Prefix is { } prefix && TextChecks.HasLoneSurrogate(prefix))
+        {
+            errors["prefix"] = [$"the prefix {TextChecks.LoneSurrogate}"];
+        }
+        else if (body.Prefix is { Length: > MaxPrefixCharacters })
         {
             errors["prefix"] = [$"the prefix has {body.Prefix.Length} characters; the limit is {MaxPrefixCharacters}"];
         }

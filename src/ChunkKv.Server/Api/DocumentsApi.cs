@@ -81,9 +81,13 @@ public static class DocumentsApi
         {
             errors["text"] = ["the document has no text"];
         }
+        else if (TextChecks.HasLoneSurrogate(body.Text))
+        {
+            errors["text"] = [$"the document {TextChecks.LoneSurrogate}"];
+        }
         else if (body.Text.Length > service.Options.MaxDocumentCharacters)
         {
-            errors["text"] = [$"the document has {body.Text.Length} characters; the limit is {service.Options.MaxDocumentCharacters}"];
+            errors["text"] = [$"the document has {body.Text.Length} UTF-16 code units; the limit is {service.Options.MaxDocumentCharacters}"];
         }
         DocumentFormat format = DocumentFormat.PlainText;
         if (body.Format is not (null or "text" or "markdown"))

@@ -50,9 +50,13 @@ public static class QueryApi
         {
             Error("question", "a question is required");
         }
-        else if (body.Question.Length > limits.MaxQuestionCharacters)
+        else if (TextChecks.HasLoneSurrogate(body.Question))
         {
-            Error("question", $"the question has {body.Question.Length} characters; the limit is {limits.MaxQuestionCharacters}");
+            Error("question", $"the question {TextChecks.LoneSurrogate}");
+        }
+        else if (TextChecks.Characters(body.Question) is var characters && characters > limits.MaxQuestionCharacters)
+        {
+            Error("question", $"the question has {characters} characters; the limit is {limits.MaxQuestionCharacters}");
         }
         var topK = body.TopK ?? limits.DefaultTopK;
         if (topK < 1 || topK > limits.MaxTopK)
@@ -82,11 +86,19 @@ public static class QueryApi
             Error("method", e.Message);
         }
         var compare = new List<FusionMethod>();
+        if (body.Compare is { } asked && asked.Distinct(StringComparer.OrdinalIgnoreCase).Count() > limits.MaxCompare)
+        {
+            Error("compare", $"compare names at most {limits.MaxCompare} methods (each runs the whole query again)");
+        }
         foreach (var name in body.Compare ?? [])
         {
             try
             {
-                compare.Add(FusionMethod.Parse(name ?? ""));
+                // The same method twice, or spelt twice ("cacheblend" and "cacheblend:0.15"), runs once.
+                if (FusionMethod.Parse(name ?? "") is var parsed && !compare.Contains(parsed))
+                {
+                    compare.Add(parsed);
+                }
             }
             catch (FormatException e)
             {

@@ -55,7 +55,11 @@ public sealed class EngineOptions
 
     public int MaxTopK { get; set; } = 32;
     public int MaxTokens { get; set; } = 1024;
+    /// <summary>Characters as a reader counts them (text elements).</summary>
     public int MaxQuestionCharacters { get; set; } = 4000;
+
+    /// <summary>Methods one query may be compared with: each runs the whole query again, holding the engine.</summary>
+    public int MaxCompare { get; set; } = 4;
     public int MaxDocumentCharacters { get; set; } = 2_000_000;
 
     /// <summary>A document longer than this is ingested by a background job (202 and /v1/jobs/{id}) rather than before the response.</summary>

@@ -56,10 +56,18 @@ public sealed class MalformedRequestTests(ApiServer server) : IClassFixture<ApiS
                      "\"method\":\"blend\"", "\"method\":\"\"", "\"method\":\"epic\"", "\"method\":\"epic:0\"", "\"method\":\"cacheblend:2\"",
                      "\"method\":\"cacheblend:0.1:x\"", "\"method\":\"query:a\"", "\"method\":\"full:1\"", "\"method\":\"reuse:sideways\"",
                      "\"compare\":[\"nope\"]", "\"compare\":[\"full\",\"epic:-1\"]", "\"compare\":[\"\"]",
+                     // More than MaxCompare (4) distinct methods: each would run the whole query again.
+                     "\"compare\":[\"full\",\"reuse\",\"epic:8\",\"epic:16\",\"kvlink\"]",
+                     "\"neighbours\":{\"before\":-1}", "\"neighbours\":{\"after\":5}",
                  })
         {
             Add("POST", "/v1/query", Query("\"collection\":\"known\",\"question\":\"q\"," + field), 400);
         }
+        // Lone surrogates are not text: a clear 400, not a tokenizer's exception.
+        Add("POST", "/v1/query", Query("\"collection\":\"known\",\"question\":\"bad \\ud800 text\""), 400);
+        Add("POST", "/v1/query", Query("\"collection\":\"known\",\"question\":\"\\udfff\""), 400);
+        Add("POST", "/v1/collections/known/documents", "{\"id\":\"s\",\"text\":\"half \\ud83d of an emoji\"}", 400);
+        Add("POST", "/v1/collections", "{\"name\":\"s6\",\"prefix\":\"\\udc00\"}", 400);
         Add("POST", "/v1/query", Query("\"collection\":\"missing\",\"question\":\"q\""), 404);
         Add("POST", "/v1/query", Query("\"collection\":\"known\",\"question\":\"q\""), 415, "text/plain");
         Add("POST", "/v1/query", "<q/>", 415, "application/xml");
@@ -105,6 +113,11 @@ public sealed class MalformedRequestTests(ApiServer server) : IClassFixture<ApiS
                      Chat("\"max_tokens\":0"), Chat("\"max_completion_tokens\":-1"), Chat("\"max_tokens\":100000"), Chat("\"temperature\":3"),
                      Chat("\"top_p\":0"), Chat("\"stop\":5"), Chat("\"stop\":\"\""), Chat("\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]"), Chat("\"stop\":[1]"),
                      Chat("\"stream\":\"no\""), Chat("\"method\":\"bogus\""), Chat("\"top_k\":0"), Chat("\"stream_options\":5"),
+                     // OpenAI parameters not served are refused by name, never ignored.
+                     Chat("\"n\":0"), Chat("\"n\":3"), Chat("\"logprobs\":true"), Chat("\"top_logprobs\":2"),
+                     Chat("\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]"), Chat("\"tool_choice\":\"auto\""),
+                     Chat("\"functions\":[{\"name\":\"f\"}]"), Chat("\"response_format\":{\"type\":\"json_object\"}"), Chat("\"n\":\"two\""),
+                     "{\"model\":\"chunkkv:known\",\"messages\":[{\"role\":\"user\",\"content\":\"\\ud800\"}]}",
                  })
         {
             Add("POST", "/v1/chat/completions", body, 400);
