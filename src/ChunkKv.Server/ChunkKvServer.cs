@@ -50,6 +50,10 @@ public static class ChunkKvServer
             {
                 context.ProblemDetails.Title = "Bad request";
                 context.ProblemDetails.Detail = bad.InnerException?.Message ?? bad.Message;
+                // The client's to fix (malformed JSON, a body too large, too slow): a warning, no stack trace.
+                context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("ChunkKv.Server.Requests").LogWarning(
+                    "{Method} {Path}: {Status} {Reason}", context.HttpContext.Request.Method, context.HttpContext.Request.Path, bad.StatusCode,
+                    context.ProblemDetails.Detail);
             }
             else if (context.Exception is ChunkKv.Retrieval.Indexing.CollectionNotFoundException)
             {
@@ -116,6 +120,9 @@ public static class ChunkKvServer
     {
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
+            // Client errors (413, 408, a body that does not bind) and a collection deleted mid-request are
+            // answered with their 4xx; logged as failures with stack traces they only hide real ones.
+            SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException or ChunkKv.Retrieval.Indexing.CollectionNotFoundException,
             StatusCodeSelector = exception => exception switch
             {
                 BadHttpRequestException bad => bad.StatusCode,

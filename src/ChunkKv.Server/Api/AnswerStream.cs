@@ -35,5 +35,19 @@ internal sealed class AnswerStream
 
     public IAsyncEnumerable<string> Pieces(CancellationToken cancellationToken) => pieces.Reader.ReadAllAsync(cancellationToken);
 
+    /// <summary>
+    /// Returns once the first piece is decoded, or the answer has ended; rethrows what ended it when it
+    /// failed before its first piece. A stream calls this before it writes a byte: whatever can fail
+    /// before the answer starts (a prompt too long, a collection deleted while the request waited for
+    /// the engine) is then still a plain 4xx problem, not a stream cut off after its headers.
+    /// </summary>
+    public async Task FirstPieceAsync(CancellationToken cancellationToken)
+    {
+        if (!await pieces.Reader.WaitToReadAsync(cancellationToken))
+        {
+            await Result;
+        }
+    }
+
     public Task<Answered> Result { get; }
 }

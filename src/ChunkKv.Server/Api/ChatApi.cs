@@ -3,6 +3,7 @@ using ChunkKv.Collections;
 using ChunkKv.Fusion;
 using ChunkKv.Inference.Generation;
 using ChunkKv.Pipeline;
+using ChunkKv.Retrieval.Indexing;
 using ChunkKv.Server.Engine;
 using ChunkKv.Server.Tenancy;
 using ChunkKv.Server.Observability;
@@ -118,8 +119,17 @@ public static class ChatApi
         {
             return Problems.PromptTooLong(e);
         }
+        catch (CollectionNotFoundException)
+        {
+            return Problems.UnknownCollection(collection!); // deleted while the request waited for the engine
+        }
     }
 
+    /// <summary>
+    /// OpenAI's chunks: the role, the text as it is decoded, the finish reason, optionally the usage, then
+    /// <c>[DONE]</c>. Nothing is written until the answer has started, so what fails before is a plain
+    /// problem; what fails after ends the stream with an OpenAI-style error chunk and <c>[DONE]</c>.
+    /// </summary>
     private static async Task StreamAsync(CollectionService service, CollectionContext collection, QueryRequest request, ChatBody body, string[] stops, string id, long created,
         HttpContext http, CancellationToken cancellationToken)
     {
@@ -139,34 +149,50 @@ public static class ChatApi
 
         using var stopDecoding = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var answer = AnswerStream.Start(service, collection, request, [], stopDecoding.Token);
-        await SendAsync(Chunk(new { role = "assistant", content = "" }, null));
-        var sent = "";
-        var stopped = false;
-        await foreach (var piece in answer.Pieces(cancellationToken))
+        await answer.FirstPieceAsync(cancellationToken);
+        try
         {
-            if (stopped)
-            {
-                continue;
-            }
-            var (text, hit) = CutAtStop(sent + piece, stops);
-            if (text.Length > sent.Length)
-            {
-                await SendAsync(Chunk(new { content = text[sent.Length..] }, null));
-                sent = text;
-            }
-            if (hit)
-            {
-                stopped = true;
-                await stopDecoding.CancelAsync(); // the rest would only be cut off
-            }
+            await SendChunksAsync();
         }
-        var result = (await answer.Result).Result;
-        await SendAsync(Chunk(new { }, FinishReason(result, stopped)));
-        if (body.StreamOptions?.IncludeUsage == true)
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            await SendAsync(new { id, @object = "chat.completion.chunk", created, model = body.Model, choices = Array.Empty<object>(), usage = Usage(result) });
+            var (status, type, message) = Problems.Describe(e);
+            http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("ChunkKv.Server.Chat").LogWarning(e, "a streamed completion failed after it started");
+            await http.Response.WriteAsync($"data: {JsonSerializer.Serialize(new { error = new { message, type, code = status } }, json)}\n\n", CancellationToken.None);
+            await http.Response.WriteAsync("data: [DONE]\n\n", CancellationToken.None);
         }
-        await http.Response.WriteAsync("data: [DONE]\n\n", cancellationToken);
+
+        async Task SendChunksAsync()
+        {
+            await SendAsync(Chunk(new { role = "assistant", content = "" }, null));
+            var sent = "";
+            var stopped = false;
+            await foreach (var piece in answer.Pieces(cancellationToken))
+            {
+                if (stopped)
+                {
+                    continue;
+                }
+                var (text, hit) = CutAtStop(sent + piece, stops);
+                if (text.Length > sent.Length)
+                {
+                    await SendAsync(Chunk(new { content = text[sent.Length..] }, null));
+                    sent = text;
+                }
+                if (hit)
+                {
+                    stopped = true;
+                    await stopDecoding.CancelAsync(); // the rest would only be cut off
+                }
+            }
+            var result = (await answer.Result).Result;
+            await SendAsync(Chunk(new { }, FinishReason(result, stopped)));
+            if (body.StreamOptions?.IncludeUsage == true)
+            {
+                await SendAsync(new { id, @object = "chat.completion.chunk", created, model = body.Model, choices = Array.Empty<object>(), usage = Usage(result) });
+            }
+            await http.Response.WriteAsync("data: [DONE]\n\n", cancellationToken);
+        }
     }
 
     /// <summary>

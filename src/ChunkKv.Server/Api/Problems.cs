@@ -35,5 +35,18 @@ internal static class Problems
         }
     }
 
+    /// <summary>
+    /// What a failure that happened after a stream's first byte is, for the error event that ends the
+    /// stream: a status, whether the caller can fix it, and a message that names no internals.
+    /// </summary>
+    public static (int Status, string Type, string Message) Describe(Exception e) => e switch
+    {
+        PromptTooLongException tooLong => (StatusCodes.Status400BadRequest, "invalid_request_error", tooLong.Message),
+        CollectionNotFoundException => (StatusCodes.Status404NotFound, "invalid_request_error", "the collection was deleted while the request ran"),
+        Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException =>
+            (StatusCodes.Status503ServiceUnavailable, "server_error", "the retrieval database did not answer; try again shortly"),
+        _ => (StatusCodes.Status500InternalServerError, "server_error", "the answer failed on the server"),
+    };
+
     public static IResult Invalid(string field, string message) => Results.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] });
 }

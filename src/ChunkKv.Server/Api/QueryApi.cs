@@ -144,9 +144,17 @@ public static class QueryApi
         {
             return Problems.PromptTooLong(e);
         }
+        catch (CollectionNotFoundException)
+        {
+            return Problems.UnknownCollection(name!); // deleted while the request waited for the engine
+        }
     }
 
-    /// <summary>Server-sent events: <c>{"text": ...}</c> per piece of the answer, then one <c>done</c> event with the whole result.</summary>
+    /// <summary>
+    /// Server-sent events: <c>{"text": ...}</c> per piece of the answer, then one <c>done</c> event with the
+    /// whole result. What fails before the first piece is a plain problem (nothing was written); what
+    /// fails after ends the stream with an <c>error</c> event holding a problem body.
+    /// </summary>
     private static async Task StreamAsync(CollectionService service, CollectionContext collection, QueryRequest request,
         IReadOnlyList<FusionMethod> compare, HttpContext http, CancellationToken cancellationToken)
     {
@@ -154,14 +162,25 @@ public static class QueryApi
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
         var answer = AnswerStream.Start(service, collection, request, compare, cancellationToken);
-        // Each piece goes out as soon as it is decoded.
-        await foreach (var piece in answer.Pieces(cancellationToken))
+        await answer.FirstPieceAsync(cancellationToken);
+        try
         {
-            await http.Response.WriteAsync($"data: {JsonSerializer.Serialize(new { text = piece }, options)}\n\n", cancellationToken);
-            await http.Response.Body.FlushAsync(cancellationToken);
+            // Each piece goes out as soon as it is decoded.
+            await foreach (var piece in answer.Pieces(cancellationToken))
+            {
+                await http.Response.WriteAsync($"data: {JsonSerializer.Serialize(new { text = piece }, options)}\n\n", cancellationToken);
+                await http.Response.Body.FlushAsync(cancellationToken);
+            }
+            var view = View(collection, await answer.Result);
+            await http.Response.WriteAsync($"event: done\ndata: {JsonSerializer.Serialize(view, options)}\n\n", cancellationToken);
         }
-        var view = View(collection, await answer.Result);
-        await http.Response.WriteAsync($"event: done\ndata: {JsonSerializer.Serialize(view, options)}\n\n", cancellationToken);
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            var (status, _, message) = Problems.Describe(e);
+            http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("ChunkKv.Server.Query").LogWarning(e, "a streamed answer failed after it started");
+            var problem = new { type = "about:blank", title = "The answer failed", status, detail = message };
+            await http.Response.WriteAsync($"event: error\ndata: {JsonSerializer.Serialize(problem, options)}\n\n", CancellationToken.None);
+        }
     }
 
     private static QueryView View(CollectionContext collection, Answered answered)
