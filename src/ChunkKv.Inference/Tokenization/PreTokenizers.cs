@@ -89,21 +89,30 @@ internal static class PreTokenizers
     }
 
     /// <summary>Matches become words, and so does the text between them.</summary>
+    /// <remarks>
+    /// .NET's regular expressions read UTF-16 units, the Rust and JavaScript tokenizers read code
+    /// points: to .NET a letter or digit outside the Basic Multilingual Plane (𝟙, 𝐀) is two surrogates
+    /// of no category, and a pattern could even split an emoji's pair. So text with surrogate pairs is
+    /// matched as a stand-in where each pair is one BMP character of the same Unicode category
+    /// (<see cref="CodePointView"/>), and the matches are mapped back onto the text.
+    /// </remarks>
     private static IEnumerable<string> SplitIsolated(Regex regex, string text)
     {
+        var view = CodePointView.Of(text);
         var last = 0;
-        foreach (Match match in regex.Matches(text))
+        foreach (Match match in regex.Matches(view.Text))
         {
             if (match.Length == 0)
             {
                 continue;
             }
-            if (match.Index > last)
+            var (start, end) = (view.Original(match.Index), view.Original(match.Index + match.Length));
+            if (start > last)
             {
-                yield return text[last..match.Index];
+                yield return text[last..start];
             }
-            yield return match.Value;
-            last = match.Index + match.Length;
+            yield return text[start..end];
+            last = end;
         }
         if (last < text.Length)
         {

@@ -41,6 +41,10 @@ public sealed class TokenizerTests
         "stacked: a\u0308\u0301 q\u0307\u0323 \u1e0b\u0323 o\u0304\u0328 s\u0323\u0307",
         "Hangul jamo \u1100\u1161\u11a8 \u1112\u1161\u11ab\u1100\u1173\u11af and syllables \ud55c\uae00",
         "Tie\u0302\u0301ng Vie\u0323\u0302t, \u01c4 \u01c5 \u01c6, \ufb03, \u0130stanbul",
+        // Outside the Basic Multilingual Plane: letters, digits and emoji are one code point each, two UTF-16 units.
+        "digits \U0001D7D9\U0001D7DA\U0001D7DB and 123",
+        "\U0001F3EFuK",
+        "\U0001D400\U0001D401\U0001D402 bold, \U0001D4B6\U0001D4B7 script, x\U0001D7D8y, \U0001F3EF\U0001F3EFuK and \U00020000\U0002A6D6\u5b57",
     ];
 
     /// <summary>Real tokenizers, and Qwen3's with its NFC normalizer swapped for each other form (the fixtures have no NFKC/NFD/NFKD one).</summary>
