@@ -12,9 +12,9 @@ public sealed record Answered(QueryResult Result, IReadOnlyList<QueryResult> Com
 
 /// <summary>
 /// What the endpoints and the job runner ask of the engine, each in one place: a collection's
-/// context by its stored name, then the work under the compute lock (one computation at a time:
-/// both cores go to it, and two would only slow each other), then its metrics. The rules themselves
-/// live in the library (<see cref="CollectionContext"/>).
+/// context by its stored name, then the work on the engine (<see cref="ComputeGate"/>: one
+/// computation at a time, queries first, ingestion in slices), then its metrics. The rules
+/// themselves live in the library (<see cref="CollectionContext"/>).
 /// </summary>
 public sealed class CollectionService(ChunkKvRuntime runtime, IOptions<EngineOptions> options)
 {
@@ -24,8 +24,8 @@ public sealed class CollectionService(ChunkKvRuntime runtime, IOptions<EngineOpt
 
     public IChunkIndex Index => runtime.Index;
 
-    /// <summary>One computation at a time on the engine.</summary>
-    public SemaphoreSlim Compute { get; } = new(1, 1);
+    /// <summary>One computation at a time on the engine, queries first.</summary>
+    public ComputeGate Compute { get; } = new();
 
     /// <summary>The collection's context; null when there is no collection of that (stored) name.</summary>
     /// <param name="tenant">Whose it is: its chunk caches are that tenant's alone unless <see cref="EngineOptions.SharedCaches"/>.</param>
@@ -61,22 +61,23 @@ public sealed class CollectionService(ChunkKvRuntime runtime, IOptions<EngineOpt
         }
     }
 
-    /// <summary>Ingests under the compute lock; records the metrics.</summary>
-    /// <param name="started">Called once the lock is held and the work begins.</param>
+    /// <summary>
+    /// Ingests, taking the engine one slice at a time (an embedding batch, a chunk's cache) behind
+    /// any query that waits; records the metrics.
+    /// </summary>
+    /// <param name="started">Called once, when the first slice has the engine and the work begins.</param>
     public async Task<IngestResult> IngestAsync(CollectionContext collection, DocumentInput document, IProgress<IngestProgress>? progress,
         CancellationToken cancellationToken, Action? started = null)
     {
-        await Compute.WaitAsync(cancellationToken);
-        try
+        var first = started;
+        async Task<IAsyncDisposable> Slice(CancellationToken ct)
         {
-            started?.Invoke();
-            var result = await collection.IngestAsync(document, progress, cancellationToken: cancellationToken);
-            ChunkKvMetrics.Ingest(result);
-            return result;
+            var held = await Compute.SliceAsync(ct);
+            Interlocked.Exchange(ref first, null)?.Invoke();
+            return held;
         }
-        finally
-        {
-            Compute.Release();
-        }
+        var result = await collection.IngestAsync(document, progress, new IngestOptions { Slice = Slice }, cancellationToken);
+        ChunkKvMetrics.Ingest(result);
+        return result;
     }
 }

@@ -130,8 +130,10 @@ public sealed class ChunkCaches
     /// (its last other user deleted) cannot slip in between (<see cref="Retrieval.Indexing.IChunkIndex.LockCacheKeyAsync"/>).
     /// </param>
     /// <exception cref="KvStoreWriteException">A cache reached no tier: the caller must not report the chunks stored.</exception>
+    /// <param name="slice">Taken around each chunk's computation (a server's turn on its engine); null: none.</param>
     public async Task<int> StoreMissingAsync(IReadOnlyList<(ChunkCacheKey Key, int[] TokenIds)> chunks, Action<int>? progress = null,
-        Func<ChunkCacheKey, CancellationToken, Task<IAsyncDisposable>>? lockKey = null, CancellationToken cancellationToken = default)
+        Func<ChunkCacheKey, CancellationToken, Task<IAsyncDisposable>>? lockKey = null,
+        Func<CancellationToken, Task<IAsyncDisposable>>? slice = null, CancellationToken cancellationToken = default)
     {
         var computed = 0;
         var pendingWrite = Task.CompletedTask;
@@ -145,7 +147,19 @@ public sealed class ChunkCaches
                 {
                     if (!await Store.ContainsAsync(key, cancellationToken))
                     {
-                        var cache = await Task.Run(() => Compute(ids), cancellationToken);
+                        KvCache cache;
+                        var turn = slice is null ? null : await slice(cancellationToken);
+                        try
+                        {
+                            cache = await Task.Run(() => Compute(ids), cancellationToken);
+                        }
+                        finally
+                        {
+                            if (turn is not null)
+                            {
+                                await turn.DisposeAsync();
+                            }
+                        }
                         await pendingWrite;
                         // Encoding and writing this chunk overlaps computing the next; the key's lock goes with the write.
                         pendingWrite = WriteAndReleaseAsync(key, cache, held, cancellationToken);

@@ -48,4 +48,10 @@ public sealed class IngestOptions
     /// query computes its caches on the spot. For measuring retrieval and indexing alone.
     /// </summary>
     public bool StoreCaches { get; init; } = true;
+
+    /// <summary>
+    /// Taken around each piece of compute (an embedding batch, a chunk's cache) and released after it:
+    /// a server's turn on its engine, so queries need not wait for a whole document. Null: no turns.
+    /// </summary>
+    public Func<CancellationToken, Task<IAsyncDisposable>>? Slice { get; init; }
 }

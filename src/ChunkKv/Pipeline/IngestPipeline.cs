@@ -54,7 +54,7 @@ internal sealed class IngestPipeline(CollectionContext context)
         await index.BeginDocumentAsync(collection, document.ExternalId, hash, document.Metadata ?? [], cancellationToken);
         var cacheTokens = chunks.Select(c => context.ChunkPromptTokens(c.Text)).ToArray();
         var chunkKeys = cacheTokens.Select(ids => caches.KeyOf(ids)).ToArray();
-        var embedded = await IndexMissingAsync(document.ExternalId, options.BatchSize, chunks, chunkKeys, progress, cancellationToken);
+        var embedded = await IndexMissingAsync(document.ExternalId, options, chunks, chunkKeys, progress, cancellationToken);
 
         var computed = 0;
         if (options.StoreCaches)
@@ -64,7 +64,7 @@ internal sealed class IngestPipeline(CollectionContext context)
             // the next ingest of it resumes and computes what is missing.
             computed = await caches.StoreMissingAsync(distinct,
                 done => progress?.Report(new IngestProgress(document.ExternalId, IngestStage.Caching, done, distinct.Count)),
-                (key, ct) => index.LockCacheKeyAsync(key.ToBytes(), ct), cancellationToken);
+                (key, ct) => index.LockCacheKeyAsync(key.ToBytes(), ct), options.Slice, cancellationToken);
         }
         await index.MarkReadyAsync(collection, document.ExternalId, chunks.Count, cancellationToken);
 
@@ -83,16 +83,20 @@ internal sealed class IngestPipeline(CollectionContext context)
         return deleted.Found;
     }
 
-    private async Task<int> IndexMissingAsync(string externalId, int batchSize, IReadOnlyList<TextChunk> chunks,
+    private async Task<int> IndexMissingAsync(string externalId, IngestOptions options, IReadOnlyList<TextChunk> chunks,
         ChunkCacheKey[] chunkKeys, IProgress<IngestProgress>? progress, CancellationToken cancellationToken)
     {
         var indexed = await index.IndexedOrdinalsAsync(collection, externalId, cancellationToken);
         var missing = chunks.Where(c => !indexed.Contains(c.Ordinal)).ToList();
         var done = chunks.Count - missing.Count;
         progress?.Report(new IngestProgress(externalId, IngestStage.Indexing, done, chunks.Count));
-        foreach (var batch in missing.Chunk(batchSize))
+        foreach (var batch in missing.Chunk(options.BatchSize))
         {
-            var vectors = await embedder.EmbedAsync(batch.Select(c => c.Text).ToArray(), cancellationToken);
+            float[][] vectors;
+            await using (await Turn(options, cancellationToken))
+            {
+                vectors = await embedder.EmbedAsync(batch.Select(c => c.Text).ToArray(), cancellationToken);
+            }
             var rows = batch.Select((c, i) => new IndexedChunk(c.Ordinal, c.CharStart, c.CharEnd, c.Text, c.TokenIds.Length,
                 chunkKeys[c.Ordinal].ToBytes(), vectors[i])).ToList();
             await index.AddChunksAsync(collection, externalId, rows, cancellationToken);
@@ -117,5 +121,16 @@ internal sealed class IngestPipeline(CollectionContext context)
         hash.AppendData("\n"u8);
         hash.AppendData(Encoding.UTF8.GetBytes(document.Text));
         return hash.GetHashAndReset();
+    }
+
+    /// <summary>The caller's turn on the engine for one piece of compute (<see cref="IngestOptions.Slice"/>), or nothing to wait for.</summary>
+    internal static async Task<IAsyncDisposable> Turn(IngestOptions options, CancellationToken cancellationToken) =>
+        options.Slice is { } slice ? await slice(cancellationToken) : NoTurn.Instance;
+
+    private sealed class NoTurn : IAsyncDisposable
+    {
+        public static NoTurn Instance { get; } = new();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }
