@@ -186,6 +186,7 @@ public sealed class BenchCommand : ICommand
             CliOption.Value("seconds", "S", "how long (default 60)"),
             CliOption.Value("questions", "FILE", "questions, one a line (default three built-in ones)"),
             CliOption.Value("method", "METHOD", "the fusion method (default: the server's)"),
+            CliOption.Value("ingest-while", "FILE", "ingest this text file into the collection as a background job while the load runs, and wait for it"),
             CommonOptions.Server, CommonOptions.Json,
         ];
 
@@ -194,9 +195,15 @@ public sealed class BenchCommand : ICommand
             var questions = arguments.Optional("questions") is { } file
                 ? File.ReadAllLines(file).Where(l => l.Trim().Length > 0).ToList()
                 : ["What does the cache hold?", "Which layer keeps the keys?", "Where does the question go?"];
+            var ingest = arguments.Optional("ingest-while");
+            if (ingest is not null && !File.Exists(ingest))
+            {
+                throw new UsageException($"--ingest-while: '{ingest}' does not exist");
+            }
             using var client = ServerClient.Create(arguments);
             var serve = await ServeBenchmark.RunAsync(new ServeBenchmark.Settings(client, arguments.Required("collection"), questions,
-                arguments.PositiveInteger("clients", 8), arguments.PositiveNumber("seconds", 60), arguments.Optional("method")), cancellationToken);
+                arguments.PositiveInteger("clients", 8), arguments.PositiveNumber("seconds", 60), arguments.Optional("method"),
+                ingest is null ? null : await File.ReadAllTextAsync(ingest, cancellationToken)), cancellationToken);
             output.Write(arguments.Flag("json") ? serve.ToJson() : serve.ToTable());
             return CliApp.Ok;
         }
