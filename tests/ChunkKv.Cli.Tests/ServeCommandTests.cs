@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 
 namespace ChunkKv.Cli.Tests;
@@ -9,30 +7,11 @@ public sealed class ServeCommandTests : IDisposable
 {
     private readonly string _data = Path.Combine(Path.GetTempPath(), $"chunkkv-serve-{Guid.NewGuid():N}");
 
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "ChunkKv.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("not inside the repository");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     [Fact]
     public async Task Serve_answers_what_ingest_sent_and_ask_prints_the_answer_and_timings()
     {
-        var model = Path.Combine(RepoRoot(), "tests", "fixtures", "fixture-model");
-        var url = $"http://127.0.0.1:{FreePort()}";
+        var model = Path.Combine(Cli.RepoRoot(), "tests", "fixtures", "fixture-model");
+        var url = $"http://127.0.0.1:{Cli.FreePort()}";
         using var stop = new CancellationTokenSource();
         using var serveOutput = new StringWriter();
         using var serveError = new StringWriter();

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace ChunkKv.Cli.Tests;
 
@@ -8,25 +6,6 @@ namespace ChunkKv.Cli.Tests;
 public sealed class ServicesScriptTests : IDisposable
 {
     private readonly string _data = Path.Combine(Path.GetTempPath(), $"chunkkv-services-{Guid.NewGuid():N}");
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "ChunkKv.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("not inside the repository");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static async Task<(int Code, string Output)> RunAsync(string file, params string[] arguments)
     {
@@ -51,14 +30,14 @@ public sealed class ServicesScriptTests : IDisposable
     public async Task Stop_leaves_alone_a_Redis_it_did_not_start()
     {
         Directory.CreateDirectory(_data);
-        var port = FreePort();
+        var port = Cli.FreePort();
         var (started, log) = await RunAsync("redis-server", "--bind", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--daemonize", "yes", "--save", "", "--dir", _data, "--pidfile", Path.Combine(_data, "someone-else.pid"));
         Assert.True(started == 0, log);
         try
         {
             var stop = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-            stop.ArgumentList.Add(Path.Combine(RepoRoot(), "scripts", "services-stop.sh"));
+            stop.ArgumentList.Add(Path.Combine(Cli.RepoRoot(), "scripts", "services-stop.sh"));
             stop.Environment["CHUNKKV_DATA_DIR"] = _data; // no pid file of services-start.sh in it
             stop.Environment["CHUNKKV_REDIS_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
             var (code, output) = await RunAsync(stop);

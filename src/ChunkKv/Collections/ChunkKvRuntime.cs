@@ -28,6 +28,12 @@ public sealed class ChunkKvRuntime
     private readonly RetrievalStores? retrievalStores;
     private readonly ConcurrentDictionary<(string Name, CollectionSettings Settings, string Scope), CollectionContext> contexts = new();
 
+    /// <summary>
+    /// One <see cref="ChunkCaches"/> per prefix and scope, shared by every collection that has them: the
+    /// prefix's K/V (a megabyte a collection on an 8B model) is computed and held once, not per collection.
+    /// </summary>
+    private readonly ConcurrentDictionary<(string Prefix, string Scope), ChunkCaches> caches = new();
+
     /// <summary>The last fusion's sequence, kept for the next (see <see cref="TakeSequence"/>).</summary>
     private KvSequence? spare;
 
@@ -85,7 +91,7 @@ public sealed class ChunkKvRuntime
             var tokenizer = Model.Tokenizer ?? throw new InvalidOperationException($"the model in {Model.Directory} has no tokenizer.json");
             // Special tokens the model's post-processor puts first (Llama's BOS) belong to the prefix: one per prompt.
             int[] prefix = [.. tokenizer.Encode("", addSpecialTokens: true), .. tokenizer.Encode(prefixText, addSpecialTokens: false)];
-            return new CollectionContext(this, key.Name, key.Settings, prefix, prefixText, key.Settings.ChunkTokens ?? ChunkTokens, key.Scope);
+            return new CollectionContext(this, key.Name, key.Settings, CachesOf(prefix, key.Scope), prefixText, key.Settings.ChunkTokens ?? ChunkTokens);
         });
     }
 
@@ -110,8 +116,11 @@ public sealed class ChunkKvRuntime
     public CollectionContext ForPrefixTokens(int[] prefix)
     {
         ArgumentNullException.ThrowIfNull(prefix);
-        return new CollectionContext(this, "", CollectionSettings.None, prefix, prefixText: null, ChunkTokens);
+        return new CollectionContext(this, "", CollectionSettings.None, CachesOf(prefix, ""), prefixText: null, ChunkTokens);
     }
+
+    private ChunkCaches CachesOf(int[] prefix, string scope) =>
+        caches.GetOrAdd((string.Join(',', prefix), scope), _ => new ChunkCaches(Model, Store, Codec, prefix, scope));
 
     /// <summary>Forgets the contexts of a collection that is gone (a new one of that name starts afresh).</summary>
     internal void Forget(string name)

@@ -18,15 +18,14 @@ public sealed class CollectionContext
     private readonly Lazy<IngestPipeline> ingestion;
     private readonly Lazy<QueryPipeline> queries;
 
-    internal CollectionContext(ChunkKvRuntime runtime, string name, CollectionSettings settings, int[] prefix, string? prefixText, int chunkTokens,
-        string cacheScope = "")
+    internal CollectionContext(ChunkKvRuntime runtime, string name, CollectionSettings settings, ChunkCaches caches, string? prefixText, int chunkTokens)
     {
         Runtime = runtime;
         Name = name;
         Settings = settings;
         PrefixText = prefixText;
         ChunkTokens = chunkTokens;
-        Caches = new ChunkCaches(runtime.Model, runtime.Store, runtime.Codec, prefix, cacheScope);
+        Caches = caches;
         chunker = new(() => new Chunker(Tokenizer, new ChunkingOptions { TargetTokens = chunkTokens }));
         ingestion = new(() => new IngestPipeline(this));
         queries = new(() => new QueryPipeline(this));
