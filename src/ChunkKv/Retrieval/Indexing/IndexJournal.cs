@@ -25,11 +25,16 @@ internal sealed class IndexJournal : IDisposable
     }
 
     /// <summary>Opens (or creates) the journal in <paramref name="folder"/> and hands every intact record to <paramref name="replay"/>.</summary>
-    public static IndexJournal Open(string folder, Action<JsonObject> replay, Action<string>? warn = null)
+    /// <param name="ignoreDamage">Replay nothing and check nothing: for <see cref="JournalRepair"/>, which rewrites the file at once.</param>
+    public static IndexJournal Open(string folder, Action<JsonObject> replay, Action<string>? warn = null, bool ignoreDamage = false)
     {
         Directory.CreateDirectory(folder);
         var path = Path.Combine(folder, FileName);
         var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+        if (ignoreDamage)
+        {
+            return new IndexJournal(path, stream);
+        }
         var validLength = Replay(stream, path, replay);
         if (validLength < stream.Length)
         {
@@ -112,12 +117,36 @@ internal sealed class IndexJournal : IDisposable
                 {
                     return offset; // the last line: torn by a crash
                 }
-                throw new InvalidDataException($"{path} is damaged at line {line}: the record fails its checksum");
+                throw new InvalidDataException(
+                    $"{path} is damaged at line {line}: the record fails its checksum (chunkkv index repair keeps the intact records and names the documents to ingest again)");
             }
             replay(record);
             offset = newline + 1;
         }
         return offset;
+    }
+
+    /// <summary>Every line of a journal: its record when intact (else null), and its raw bytes.</summary>
+    internal static IEnumerable<(JsonObject? Record, ReadOnlyMemory<byte> Raw)> ReadAll(byte[] bytes)
+    {
+        var offset = 0;
+        while (offset < bytes.Length)
+        {
+            var newline = Array.IndexOf(bytes, (byte)'\n', offset);
+            var end = newline < 0 ? bytes.Length : newline;
+            var raw = bytes.AsMemory(offset, end - offset);
+            JsonObject? record;
+            try
+            {
+                record = Decode(raw.Span);
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                record = null;
+            }
+            yield return (record, raw);
+            offset = end + 1;
+        }
     }
 
     private static JsonObject? Decode(ReadOnlySpan<byte> line)

@@ -102,6 +102,32 @@ public sealed class EmbeddedChunkIndexTests : ChunkIndexContract
     }
 
     [Fact]
+    public async Task Repair_keeps_every_intact_record_and_sets_the_damaged_documents_back_to_ingest()
+    {
+        await Index.EnsureCollectionAsync("docs", "e", Dimension);
+        await AddReadyAsync("a", [Unit(0)]);
+        await AddReadyAsync("b", [Unit(1)]);
+        ((EmbeddedChunkIndex)Index).Dispose();
+        var lines = File.ReadAllLines(JournalPath).ToList();
+        var bChunks = lines.FindIndex(l => l.Contains("\"op\":\"chunks\"", StringComparison.Ordinal) && l.Contains("\"doc\":\"b\"", StringComparison.Ordinal));
+        lines[bChunks] = lines[bChunks].Replace("chunk 0", "chunk 7", StringComparison.Ordinal); // its checksum fails, its JSON still names b
+        lines.Insert(1, "0000 not a record at all");
+        File.WriteAllText(JournalPath, string.Join('\n', lines) + "\n", new UTF8Encoding(false));
+        Assert.Throws<InvalidDataException>(() => EmbeddedChunkIndex.Open(_folder));
+
+        var report = JournalRepair.Run(_folder);
+
+        Assert.Equal([("docs", "b")], report.Documents);
+        Assert.Equal((2, 1), (report.DamagedLines, report.Unattributed));
+        Assert.Single(Directory.GetFiles(_folder, IndexJournal.FileName + ".damaged-*"));
+        using var repaired = EmbeddedChunkIndex.Open(_folder);
+        Assert.Equal(DocumentStatus.Ready, (await repaired.GetDocumentAsync("docs", "a"))!.Status);
+        Assert.Equal(DocumentStatus.Ingesting, (await repaired.GetDocumentAsync("docs", "b"))!.Status);
+        Assert.Empty(await repaired.IndexedOrdinalsAsync("docs", "b")); // its chunks' record was the damaged one
+        Assert.Equal(["a"], (await repaired.SearchAsync("docs", new SearchRequest(Unit(1), Limit: 10))).Select(h => h.DocumentId));
+    }
+
+    [Fact]
     public async Task A_compaction_whose_rename_fails_leaves_the_old_journal_working_and_complete()
     {
         var index = await FillWithDocumentsAsync(seed: 4);
