@@ -10,8 +10,7 @@ using ChunkKv.Inference.Tests;
 using ChunkKv.Pipeline;
 using ChunkKv.Retrieval.Embedding;
 using ChunkKv.Retrieval.Indexing;
-using ChunkKv.Retrieval.Migrations;
-using ChunkKv.Testing;
+using ChunkKv.Tests.Retrieval.Indexing;
 using Xunit.Abstractions;
 
 namespace ChunkKv.Tests.Quality;
@@ -58,39 +57,26 @@ public sealed class MultiHopRetrievalTests(MultiHopRetrievalTests.DevSet set, IT
     {
         IEmbedder inner = embedderName == "minilm" ? set.MiniLm : new HashingEmbedder();
         var embedder = new RememberingEmbedder(inner, set.Vectors);
-        await using var db = provider == "pgvector" ? await TestDatabase.CreateAsync() : null;
-        var folder = Fixtures.TempDirectory("multihop");
-        IChunkIndex index = db is null ? EmbeddedChunkIndex.Open(folder) : new PgVectorChunkIndex(db.DataSource);
-        if (db is not null)
+        await using var provided = await ProviderIndex.CreateAsync(provider);
+        var index = provided.Index;
+        var collection = new ChunkKvRuntime(set.Model, new KvStore([new MemoryTier(1 << 20)]), KvCodec.Create(KvCodecId.F16), PromptLayout.Default,
+            new RetrievalStores(index, embedder)).Collection("wiki", new CollectionSettings(ChunkTokens: 512));
+        var clock = Stopwatch.StartNew();
+        foreach (var paragraph in MultiHopSet.Corpus(set.Questions))
         {
-            await new MigrationRunner(db.DataSource).ApplyAsync();
+            await collection.IngestAsync(new DocumentInput(paragraph.Title, $"{paragraph.Title}. {paragraph.Text}"),
+                options: new IngestOptions { StoreCaches = false });
         }
-        try
-        {
-            var collection = new ChunkKvRuntime(set.Model, new KvStore([new MemoryTier(1 << 20)]), KvCodec.Create(KvCodecId.F16), PromptLayout.Default,
-                new RetrievalStores(index, embedder)).Collection("wiki", new CollectionSettings(ChunkTokens: 512));
-            var clock = Stopwatch.StartNew();
-            foreach (var paragraph in MultiHopSet.Corpus(set.Questions))
-            {
-                await collection.IngestAsync(new DocumentInput(paragraph.Title, $"{paragraph.Title}. {paragraph.Text}"),
-                    options: new IngestOptions { StoreCaches = false });
-            }
-            var ingested = clock.Elapsed;
+        var ingested = clock.Elapsed;
 
-            var scores = await RetrievalScores.MeasureAsync(collection, set.Questions, topK: 5, Neighbours.None, mode);
+        var scores = await RetrievalScores.MeasureAsync(collection, set.Questions, topK: 5, Neighbours.None, mode);
 
-            output.WriteLine($"{provider}/{embedderName}/{mode}: answer@1 {scores.AnswerAt1:P1} @3 {scores.AnswerAt3:P1} @5 {scores.AnswerAt5:P1} "
-                + $"MRR {scores.Mrr:F3} support@1 {scores.SupportAt1:P1} ({scores.AnswerQuestions} of {scores.Questions} questions have a textual answer); "
-                + $"ingest {ingested.TotalSeconds:F1} s, queries {(clock.Elapsed - ingested).TotalSeconds:F1} s");
-            Assert.Equal(300, scores.Questions);
-            Assert.True(scores.AnswerAt5 >= floor, $"answer@5 {scores.AnswerAt5:P1} fell below {floor:P0}");
-            Assert.True(scores.AnswerAt1 <= scores.AnswerAt3 && scores.AnswerAt3 <= scores.AnswerAt5);
-        }
-        finally
-        {
-            (index as IDisposable)?.Dispose();
-            Directory.Delete(folder, recursive: true);
-        }
+        output.WriteLine($"{provider}/{embedderName}/{mode}: answer@1 {scores.AnswerAt1:P1} @3 {scores.AnswerAt3:P1} @5 {scores.AnswerAt5:P1} "
+            + $"MRR {scores.Mrr:F3} support@1 {scores.SupportAt1:P1} ({scores.AnswerQuestions} of {scores.Questions} questions have a textual answer); "
+            + $"ingest {ingested.TotalSeconds:F1} s, queries {(clock.Elapsed - ingested).TotalSeconds:F1} s");
+        Assert.Equal(300, scores.Questions);
+        Assert.True(scores.AnswerAt5 >= floor, $"answer@5 {scores.AnswerAt5:P1} fell below {floor:P0}");
+        Assert.True(scores.AnswerAt1 <= scores.AnswerAt3 && scores.AnswerAt3 <= scores.AnswerAt5);
     }
 
     /// <summary>An embedder that remembers what it embedded, by its inner embedder's name and the text.</summary>

@@ -8,7 +8,7 @@ using ChunkKv.Inference.Tests;
 using ChunkKv.Pipeline;
 using ChunkKv.Retrieval.Embedding;
 using ChunkKv.Retrieval.Indexing;
-using ChunkKv.Retrieval.Migrations;
+using ChunkKv.Tests.Retrieval.Indexing;
 using ChunkKv.Testing;
 using Xunit.Abstractions;
 
@@ -43,43 +43,30 @@ public sealed class RetrievalQualityTests(ITestOutputHelper output)
             "fixture" => new EngineEmbedder(fixture!),
             _ => new HashingEmbedder(),
         };
-        await using var db = provider == "pgvector" ? await TestDatabase.CreateAsync() : null;
-        var folder = Fixtures.TempDirectory("quality");
-        IChunkIndex index = db is null ? EmbeddedChunkIndex.Open(folder) : new PgVectorChunkIndex(db.DataSource);
-        if (db is not null)
+        await using var provided = await ProviderIndex.CreateAsync(provider);
+        var (index, db) = (provided.Index, provided.Database);
+        // Retrieval alone: the chunks are indexed the way a query path finds them, their caches not computed.
+        var collection = new ChunkKvRuntime(model, new KvStore([new MemoryTier(1 << 20)]), KvCodec.Create(KvCodecId.F16), PromptLayout.Default,
+            new RetrievalStores(index, embedder)).Collection("facts", new CollectionSettings(ChunkTokens: 64));
+        foreach (var (id, text) in documents)
         {
-            await new MigrationRunner(db.DataSource).ApplyAsync();
+            await collection.IngestAsync(new DocumentInput(id, text, DocumentFormat.Markdown), options: new IngestOptions { StoreCaches = false });
         }
-        try
+
+        var found = 0;
+        foreach (var question in questions)
         {
-            // Retrieval alone: the chunks are indexed the way a query path finds them, their caches not computed.
-            var collection = new ChunkKvRuntime(model, new KvStore([new MemoryTier(1 << 20)]), KvCodec.Create(KvCodecId.F16), PromptLayout.Default,
-                new RetrievalStores(index, embedder)).Collection("facts", new CollectionSettings(ChunkTokens: 64));
-            foreach (var (id, text) in documents)
-            {
-                await collection.IngestAsync(new DocumentInput(id, text, DocumentFormat.Markdown), options: new IngestOptions { StoreCaches = false });
-            }
-
-            var found = 0;
-            foreach (var question in questions)
-            {
-                var vector = (await embedder.EmbedAsync([question.Text]))[0];
-                var hits = await index.SearchAsync("facts", new SearchRequest(vector, Limit: 5, mode, question.Text));
-                found += hits.Any(h => h.Content.Contains(question.Answer, StringComparison.Ordinal)) ? 1 : 0;
-            }
-            var recall = (double)found / questions.Count;
-
-            output.WriteLine($"recall@5 {provider}/{embedderName}/{mode}: {recall:F3} ({found}/{questions.Count})");
-            Assert.True(recall >= floor, $"recall@5 {recall:F3} fell below {floor}");
-            if (db is not null && embedderName == "hashing" && mode == SearchMode.Vector)
-            {
-                await CompareHalfPrecisionAsync(db, embedder, questions, recall);
-            }
+            var vector = (await embedder.EmbedAsync([question.Text]))[0];
+            var hits = await index.SearchAsync("facts", new SearchRequest(vector, Limit: 5, mode, question.Text));
+            found += hits.Any(h => h.Content.Contains(question.Answer, StringComparison.Ordinal)) ? 1 : 0;
         }
-        finally
+        var recall = (double)found / questions.Count;
+
+        output.WriteLine($"recall@5 {provider}/{embedderName}/{mode}: {recall:F3} ({found}/{questions.Count})");
+        Assert.True(recall >= floor, $"recall@5 {recall:F3} fell below {floor}");
+        if (db is not null && embedderName == "hashing" && mode == SearchMode.Vector)
         {
-            (index as IDisposable)?.Dispose();
-            Directory.Delete(folder, recursive: true);
+            await CompareHalfPrecisionAsync(db, embedder, questions, recall);
         }
     }
 
