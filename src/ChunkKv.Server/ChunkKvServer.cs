@@ -123,13 +123,8 @@ public static class ChunkKvServer
             // Client errors (413, 408, a body that does not bind) and a collection deleted mid-request are
             // answered with their 4xx; logged as failures with stack traces they only hide real ones.
             SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException or ChunkKv.Retrieval.Indexing.CollectionNotFoundException,
-            StatusCodeSelector = exception => exception switch
-            {
-                BadHttpRequestException bad => bad.StatusCode,
-                ChunkKv.Retrieval.Indexing.CollectionNotFoundException => StatusCodes.Status404NotFound,
-                Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException => StatusCodes.Status503ServiceUnavailable,
-                _ => StatusCodes.Status500InternalServerError,
-            },
+            // The same mapping as a failure that ends a stream (Problems.Describe).
+            StatusCodeSelector = exception => exception is BadHttpRequestException bad ? bad.StatusCode : Problems.Describe(exception).Status,
         });
         app.UseStatusCodePages();
         app.UseHttpMetrics(); // requests by route and status

@@ -148,17 +148,9 @@ public sealed class ChunkCaches
                     if (!await Store.ContainsAsync(key, cancellationToken))
                     {
                         KvCache cache;
-                        var turn = slice is null ? null : await slice(cancellationToken);
-                        try
+                        await using (await Pipeline.EngineTurns.TakeAsync(slice, cancellationToken))
                         {
                             cache = await Task.Run(() => Compute(ids), cancellationToken);
-                        }
-                        finally
-                        {
-                            if (turn is not null)
-                            {
-                                await turn.DisposeAsync();
-                            }
                         }
                         await pendingWrite;
                         // Encoding and writing this chunk overlaps computing the next; the key's lock goes with the write.

@@ -36,6 +36,21 @@ public sealed record IngestProgress(string DocumentId, IngestStage Stage, int Do
 public sealed record IngestResult(string DocumentId, IngestOutcome Outcome, int Chunks, int Tokens, int Embedded, int CachesComputed,
     TimeSpan Elapsed);
 
+/// <summary>Taking a turn on the engine for one piece of ingestion's compute (<see cref="IngestOptions.Slice"/>).</summary>
+internal static class EngineTurns
+{
+    /// <summary>The turn <paramref name="slice"/> gives, released when disposed; with no slice, nothing to wait for.</summary>
+    public static async Task<IAsyncDisposable> TakeAsync(Func<CancellationToken, Task<IAsyncDisposable>>? slice, CancellationToken cancellationToken) =>
+        slice is null ? None.Instance : await slice(cancellationToken);
+
+    private sealed class None : IAsyncDisposable
+    {
+        public static None Instance { get; } = new();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}
+
 public sealed class IngestOptions
 {
     public static IngestOptions Default { get; } = new();

@@ -93,7 +93,7 @@ internal sealed class IngestPipeline(CollectionContext context)
         foreach (var batch in missing.Chunk(options.BatchSize))
         {
             float[][] vectors;
-            await using (await Turn(options, cancellationToken))
+            await using (await EngineTurns.TakeAsync(options.Slice, cancellationToken))
             {
                 vectors = await embedder.EmbedAsync(batch.Select(c => c.Text).ToArray(), cancellationToken);
             }
@@ -121,16 +121,5 @@ internal sealed class IngestPipeline(CollectionContext context)
         hash.AppendData("\n"u8);
         hash.AppendData(Encoding.UTF8.GetBytes(document.Text));
         return hash.GetHashAndReset();
-    }
-
-    /// <summary>The caller's turn on the engine for one piece of compute (<see cref="IngestOptions.Slice"/>), or nothing to wait for.</summary>
-    internal static async Task<IAsyncDisposable> Turn(IngestOptions options, CancellationToken cancellationToken) =>
-        options.Slice is { } slice ? await slice(cancellationToken) : NoTurn.Instance;
-
-    private sealed class NoTurn : IAsyncDisposable
-    {
-        public static NoTurn Instance { get; } = new();
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }
