@@ -14,7 +14,7 @@ fi
 # that happens to listen on the port is someone else's and is left alone.
 redis_pid_file="$data/redis/redis.pid"
 redis_pid=$(cat "$redis_pid_file" 2>/dev/null || true)
-if [[ -n $redis_pid ]] && [[ $(ps -o comm= -p "$redis_pid" 2>/dev/null) == redis-server* ]]; then
+if [[ -n $redis_pid ]] && [[ $(cat "/proc/$redis_pid/comm" 2>/dev/null) == redis-server* ]]; then
   step "stopping Redis"
   kill "$redis_pid"
   for _ in $(seq 100); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.1; done
