@@ -3,6 +3,7 @@ using System.CommandLine.Invocation;
 using ChunkKv.Cli.Commands;
 using ChunkKv.Inference.Models;
 using ChunkKv.Inference.Tokenization;
+using ChunkKv.Inference.Tokenization.Jinja;
 
 namespace ChunkKv.Cli;
 
@@ -34,7 +35,7 @@ public static class CliApp
     public const int Ok = 0, Failed = 1, Usage = 2;
 
     private static readonly ICommand[] Commands = [
-        new TokenizeCommand(), new LogitsCommand(), new GenerateCommand(), new RandomModelCommand(),
+        new TokenizeCommand(), new ChatTemplateCommand(), new LogitsCommand(), new GenerateCommand(), new RandomModelCommand(),
         new MigrateCommand(), new IndexCommand(), new BenchCommand(), new FuseCommand(), new EvalCommand(), new IngestCommand(), new AskCommand(), new HashKeyCommand(),
         new ServeCommand(),
     ];
@@ -80,7 +81,7 @@ public static class CliApp
             error.WriteLine($"chunkkv {name}: {e.Message}");
             return Usage;
         }
-        catch (Exception e) when (e is CommandFailedException or ModelFormatException or TokenizerFormatException)
+        catch (Exception e) when (e is CommandFailedException or ModelFormatException or TokenizerFormatException or TemplateException)
         {
             error.WriteLine($"chunkkv {name}: {e.Message}");
             return Failed;
