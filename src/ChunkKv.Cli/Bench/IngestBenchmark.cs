@@ -9,6 +9,7 @@ using ChunkKv.Inference.Tokenization;
 using ChunkKv.Pipeline;
 using ChunkKv.Retrieval.Embedding;
 using ChunkKv.Retrieval.Indexing;
+using ChunkKv.Prompts;
 
 namespace ChunkKv.Cli.Bench;
 

@@ -2,7 +2,9 @@ using System.Text.Json;
 using ChunkKv.Collections;
 using ChunkKv.Fusion;
 using ChunkKv.Inference.Generation;
+using ChunkKv.Inference.Tokenization.Jinja;
 using ChunkKv.Pipeline;
+using ChunkKv.Prompts;
 using ChunkKv.Retrieval.Indexing;
 using ChunkKv.Server.Engine;
 using ChunkKv.Server.Tenancy;
@@ -28,7 +30,8 @@ public sealed record ChatBody(string? Model, IReadOnlyList<ChatMessage>? Message
 /// <summary>
 /// <c>POST /v1/chat/completions</c>, OpenAI-compatible: the last user message is the question, answered
 /// with retrieval from the collection the model names (<c>"model": "chunkkv:docs"</c>), so existing
-/// OpenAI clients work unchanged. <c>GET /v1/models</c> lists what can be named.
+/// OpenAI clients work unchanged; the client's system message and the turns before go into the prompt
+/// through the model's chat template, after the retrieved chunks. <c>GET /v1/models</c> lists what can be named.
 /// </summary>
 public static class ChatApi
 {
@@ -61,24 +64,7 @@ public static class ChatApi
         {
             errors["model"] = [$"model must be '{ModelPrefix}<collection>' (GET /v1/models lists them)"];
         }
-        string? question;
-        try
-        {
-            question = body.Messages?.LastOrDefault(m => m.Role == "user") is { } last ? Text(last.Content) : null;
-        }
-        catch (InvalidOperationException)
-        {
-            // System.Text.Json cannot give a lone surrogate ("\ud800") as a string: it is not text.
-            return Problems.Invalid("messages", $"the last user message {TextChecks.LoneSurrogate}");
-        }
-        if (body.Messages is null || body.Messages.Count == 0)
-        {
-            errors["messages"] = ["messages must hold at least one message"];
-        }
-        else if (question is null)
-        {
-            errors["messages"] = ["the last user message must have text content (a string or text parts)"];
-        }
+        var (question, system, history) = ReadConversation(body.Messages, errors);
         var stops = Stops(body.Stop, errors);
         Unserved(body, errors);
         if (errors.Count > 0)
@@ -86,7 +72,8 @@ public static class ChatApi
             return Results.ValidationProblem(errors);
         }
         var (request, _, _, invalid) = QueryApi.Validate(new QueryBody(collection, question, body.TopK, body.Method,
-            body.MaxCompletionTokens ?? body.MaxTokens, body.Temperature, body.TopP, Neighbours: body.Neighbours), service.Options);
+            body.MaxCompletionTokens ?? body.MaxTokens, body.Temperature, body.TopP, Neighbours: body.Neighbours, System: system, History: history),
+            service.Options);
         if (request is null)
         {
             return Results.ValidationProblem(invalid);
@@ -118,6 +105,10 @@ public static class ChatApi
         catch (PromptTooLongException e)
         {
             return Problems.PromptTooLong(e);
+        }
+        catch (TemplateException e)
+        {
+            return Problems.ConversationRefused(e);
         }
         catch (CollectionNotFoundException)
         {
@@ -239,6 +230,65 @@ public static class ChatApi
 
     private static string FinishReason(QueryResult result, bool stopped) =>
         stopped || result.StopReason is StopReason.EndOfSequence or StopReason.Cancelled ? "stop" : "length";
+
+    /// <summary>
+    /// The conversation as the query takes it: the last message (the user's) is the question and drives
+    /// retrieval; system (and developer) messages are the client's system text, joined; the user and
+    /// assistant turns before the question are its history. Both go into the prompt after the chunks.
+    /// </summary>
+    private static (string? Question, string? System, List<TurnBody?> History) ReadConversation(IReadOnlyList<ChatMessage>? messages,
+        Dictionary<string, string[]> errors)
+    {
+        if (messages is null || messages.Count == 0)
+        {
+            errors["messages"] = ["messages must hold at least one message"];
+            return (null, null, []);
+        }
+        var system = new List<string>();
+        var turns = new List<TurnBody?>();
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var message = messages[i];
+            string? text;
+            try
+            {
+                text = Text(message.Content);
+            }
+            catch (InvalidOperationException)
+            {
+                // System.Text.Json cannot give a lone surrogate ("\ud800") as a string: it is not text.
+                errors[$"messages[{i}].content"] = [$"the message {TextChecks.LoneSurrogate}"];
+                continue;
+            }
+            switch (message.Role)
+            {
+                case "system" or "developer" when text is not null:
+                    system.Add(text);
+                    break;
+                case "user" when text is not null:
+                    turns.Add(new TurnBody(ChatTurn.User, text));
+                    break;
+                case "assistant":
+                    turns.Add(new TurnBody(ChatTurn.Assistant, text ?? ""));
+                    break;
+                case "system" or "developer" or "user":
+                    errors[$"messages[{i}].content"] = ["the message must have text content (a string or text parts)"];
+                    break;
+                default:
+                    errors[$"messages[{i}].role"] = [$"role '{message.Role}' is not served: messages are system, developer, user or assistant (tools are not served)"];
+                    break;
+            }
+        }
+        if (messages[^1].Role != "user")
+        {
+            errors["messages"] = ["the last message must be the user's question"];
+        }
+        if (errors.Count > 0 || turns.Count == 0)
+        {
+            return (null, null, []);
+        }
+        return (turns[^1]!.Content, system.Count > 0 ? string.Join("\n\n", system) : null, turns[..^1]);
+    }
 
     /// <summary>A message's text: a string, or the text parts of an array of content parts.</summary>
     private static string? Text(JsonElement content) => content.ValueKind switch

@@ -14,7 +14,7 @@ public sealed record CollectionBody(string? Name, string? Prefix, int? ChunkToke
 public sealed record CollectionView(string Name, string Embedder, int Dimension, string Prefix, int ChunkTokens)
 {
     public static CollectionView Of(string name, CollectionInfo c, ChunkKvRuntime runtime) =>
-        new(name, c.Embedder, c.Dimension, c.Settings.Prefix ?? runtime.Layout.Prefix, c.Settings.ChunkTokens ?? runtime.ChunkTokens);
+        new(name, c.Embedder, c.Dimension, c.Settings.Prefix ?? runtime.Layout.Instruction, c.Settings.ChunkTokens ?? runtime.ChunkTokens);
 }
 
 public sealed record CollectionList(IReadOnlyList<CollectionView> Collections);

@@ -1,4 +1,5 @@
 using ChunkKv.Collections;
+using ChunkKv.Inference.Tokenization.Jinja;
 using ChunkKv.Pipeline;
 using ChunkKv.Retrieval.Indexing;
 using ChunkKv.Server.Engine;
@@ -17,6 +18,16 @@ internal static class Problems
     public static IResult PromptTooLong(PromptTooLongException e) =>
         Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Prompt too long",
             detail: $"{e.Message}: ask for fewer chunks (top_k) or fewer tokens");
+
+    /// <summary>
+    /// The model's chat template refused the client's conversation (roles that do not alternate …): a 400
+    /// in the template's own words; a template that fails on it otherwise is a 422 saying so.
+    /// </summary>
+    public static IResult ConversationRefused(TemplateException e)
+    {
+        var (status, _, message) = Describe(e);
+        return Results.Problem(statusCode: status, title: "Conversation refused by the model's chat template", detail: message);
+    }
 
     public static IResult EmbedderMismatch(CollectionMismatchException e) =>
         Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Collection embedded differently", detail: e.Message);
@@ -42,6 +53,8 @@ internal static class Problems
     public static (int Status, string Type, string Message) Describe(Exception e) => e switch
     {
         PromptTooLongException tooLong => (StatusCodes.Status400BadRequest, "invalid_request_error", tooLong.Message),
+        TemplateRaisedException raised => (StatusCodes.Status400BadRequest, "invalid_request_error", $"the model's chat template refused the conversation: {raised.TemplateMessage}"),
+        TemplateException template => (StatusCodes.Status422UnprocessableEntity, "invalid_request_error", $"the model's chat template cannot render this conversation: {template.Message}"),
         CollectionNotFoundException => (StatusCodes.Status404NotFound, "invalid_request_error", "the collection was deleted while the request ran"),
         Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException =>
             (StatusCodes.Status503ServiceUnavailable, "server_error", "the retrieval database did not answer; try again shortly"),

@@ -2,6 +2,7 @@ using System.Text.Json;
 using ChunkKv.Collections;
 using ChunkKv.Fusion;
 using ChunkKv.Inference.Generation;
+using ChunkKv.Inference.Tokenization.Jinja;
 using ChunkKv.Pipeline;
 using ChunkKv.Retrieval.Indexing;
 using ChunkKv.Server.Engine;
@@ -10,9 +11,15 @@ using ChunkKv.Server.Observability;
 
 namespace ChunkKv.Server.Api;
 
+/// <param name="System">The client's own system text, written after the chunks (the collection's instruction stays first).</param>
+/// <param name="History">The conversation before the question, oldest first: user and assistant turns, written after the chunks.</param>
 public sealed record QueryBody(
     string? Collection, string? Question, int? TopK, string? Method, int? MaxTokens, float? Temperature, float? TopP,
-    bool Stream = false, IReadOnlyList<string>? Compare = null, NeighboursBody? Neighbours = null);
+    bool Stream = false, IReadOnlyList<string>? Compare = null, NeighboursBody? Neighbours = null,
+    string? System = null, IReadOnlyList<TurnBody?>? History = null);
+
+/// <summary>A turn of <c>history</c>: <c>role</c> is <c>user</c> or <c>assistant</c>.</summary>
+public sealed record TurnBody(string? Role, string? Content);
 
 /// <summary>Chunks before and after each hit to bring along (within <c>top_k</c>); a field left out takes the server's default.</summary>
 public sealed record NeighboursBody(int? Before, int? After);
@@ -110,12 +117,14 @@ public static class QueryApi
         {
             Error("neighbours", $"neighbours.before and neighbours.after are from 0 to {Neighbours.Most}");
         }
+        var conversation = ConversationChecks.Validate(body.System, body.History, limits, Error);
         if (errors.Count > 0)
         {
             return (null, null, [], errors);
         }
         var sampling = new SamplingOptions(body.Temperature ?? 0, body.TopP ?? 1);
-        return (new QueryRequest(body.Question!, topK, method, maxTokens, sampling, Neighbours: neighbours), body.Collection, compare, errors);
+        return (new QueryRequest(body.Question!, topK, method, maxTokens, sampling, Neighbours: neighbours, Conversation: conversation),
+            body.Collection, compare, errors);
     }
 
     private static async Task<IResult> QueryAsync(QueryBody body, CollectionService service, HttpContext http, CancellationToken cancellationToken)
@@ -143,6 +152,10 @@ public static class QueryApi
         catch (PromptTooLongException e)
         {
             return Problems.PromptTooLong(e);
+        }
+        catch (TemplateException e)
+        {
+            return Problems.ConversationRefused(e);
         }
         catch (CollectionNotFoundException)
         {

@@ -58,6 +58,12 @@ public sealed class EngineOptions
     /// <summary>Characters as a reader counts them (text elements).</summary>
     public int MaxQuestionCharacters { get; set; } = 4000;
 
+    /// <summary>Most characters of a client's system text and earlier turns together (they are prefilled on every query).</summary>
+    public int MaxConversationCharacters { get; set; } = 16_000;
+
+    /// <summary>Most earlier turns a query may carry.</summary>
+    public int MaxHistoryTurns { get; set; } = 64;
+
     /// <summary>Methods one query may be compared with: each runs the whole query again, holding the engine.</summary>
     public int MaxCompare { get; set; } = 4;
     public int MaxDocumentCharacters { get; set; } = 2_000_000;

@@ -8,6 +8,7 @@ using ChunkKv.Retrieval.Indexing;
 using ChunkKv.Server.Jobs;
 using ChunkKv.Server.Storage;
 using Microsoft.Extensions.Options;
+using ChunkKv.Prompts;
 
 namespace ChunkKv.Server.Engine;
 

@@ -7,6 +7,7 @@ using ChunkKv.Inference.Models;
 using ChunkKv.Pipeline;
 using ChunkKv.Retrieval.Embedding;
 using ChunkKv.Retrieval.Indexing;
+using ChunkKv.Prompts;
 
 namespace ChunkKv.Collections;
 
@@ -87,10 +88,12 @@ public sealed class ChunkKvRuntime
         ArgumentNullException.ThrowIfNull(cacheScope);
         return contexts.GetOrAdd((name, settings, cacheScope), key =>
         {
-            var prefixText = key.Settings.Prefix ?? Layout.Prefix;
+            var prefixText = key.Settings.Prefix ?? Layout.Instruction;
             var tokenizer = Model.Tokenizer ?? throw new InvalidOperationException($"the model in {Model.Directory} has no tokenizer.json");
-            // Special tokens the model's post-processor puts first (Llama's BOS) belong to the prefix: one per prompt.
-            int[] prefix = [.. tokenizer.Encode("", addSpecialTokens: true), .. tokenizer.Encode(prefixText, addSpecialTokens: false)];
+            // Special tokens the model's post-processor puts first (Llama's BOS) belong to the prefix: one per
+            // prompt. A chat template writes its own, so then none is added.
+            int[] prefix = [.. Layout.AddsSpecialTokens ? tokenizer.Encode("", addSpecialTokens: true) : [],
+                .. tokenizer.Encode(Layout.PrefixText(prefixText), addSpecialTokens: false)];
             return new CollectionContext(this, key.Name, key.Settings, CachesOf(prefix, key.Scope), prefixText, key.Settings.ChunkTokens ?? ChunkTokens);
         });
     }

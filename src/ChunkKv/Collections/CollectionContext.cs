@@ -3,6 +3,7 @@ using ChunkKv.Fusion;
 using ChunkKv.Inference.Tokenization;
 using ChunkKv.Pipeline;
 using ChunkKv.Retrieval.Indexing;
+using ChunkKv.Prompts;
 
 namespace ChunkKv.Collections;
 
@@ -39,7 +40,7 @@ public sealed class CollectionContext
     /// <summary>As the collection was created; null fields took the runtime's defaults.</summary>
     public CollectionSettings Settings { get; }
 
-    /// <summary>The system text prompts start with; null for a prefix given in tokens.</summary>
+    /// <summary>The collection's instruction (its system text; the layout frames it); null for a prefix given in tokens.</summary>
     public string? PrefixText { get; }
 
     /// <summary>Tokens per chunk at ingestion.</summary>
@@ -55,23 +56,24 @@ public sealed class CollectionContext
 
     public Chunker Chunker => chunker.Value;
 
-    /// <summary>A chunk as prompts hold it, and so as its cache is computed: its text and the layout's separator, tokenized together.</summary>
+    /// <summary>A chunk as prompts hold it, and so as its cache is computed: its text in the layout's form (with its separator), tokenized whole.</summary>
     /// <remarks>
     /// The chunker has tokenized the text alone to size it; the separator may merge with the chunk's
-    /// last token, so the prompt's form is tokenized on its own rather than joined from the two.
+    /// edge tokens, so the prompt's form is tokenized on its own rather than joined from the two.
     /// </remarks>
-    public int[] ChunkPromptTokens(string chunkText) => Tokenizer.Encode(chunkText + Runtime.Layout.ChunkSeparator, addSpecialTokens: false);
+    public int[] ChunkPromptTokens(string chunkText) => Tokenizer.Encode(Runtime.Layout.ChunkText(chunkText), addSpecialTokens: false);
 
-    /// <summary>The question part of the prompt in tokens.</summary>
-    public int[] QuestionTokens(string question) => Tokenizer.Encode(
-        Runtime.Layout.QuestionTemplate.Replace(PromptLayout.QuestionSlot, question, StringComparison.Ordinal), addSpecialTokens: false);
+    /// <summary>The question part of the prompt in tokens: the client's system text and earlier turns, the question, the answer's opening.</summary>
+    /// <exception cref="Inference.Tokenization.Jinja.TemplateRaisedException">The model's chat template refused the conversation.</exception>
+    public int[] QuestionTokens(string question, Conversation? conversation = null) => Tokenizer.Encode(
+        Runtime.Layout.QuestionText(PrefixText ?? Runtime.Layout.Instruction, question, conversation ?? Conversation.None), addSpecialTokens: false);
 
     /// <summary><c>P ++ C₁ ++ … ++ Cₘ ++ Q</c> for chunks and a question given as text, each piece tokenized on its own.</summary>
-    public FusionPrompt Prompt(IEnumerable<string> chunks, string question)
+    public FusionPrompt Prompt(IEnumerable<string> chunks, string question, Conversation? conversation = null)
     {
         ArgumentNullException.ThrowIfNull(chunks);
         ArgumentNullException.ThrowIfNull(question);
-        return new FusionPrompt(PrefixTokens, chunks.Select(ChunkPromptTokens).ToList(), QuestionTokens(question));
+        return new FusionPrompt(PrefixTokens, chunks.Select(ChunkPromptTokens).ToList(), QuestionTokens(question, conversation));
     }
 
     /// <summary>The prompt for chunks and a question given in tokens, after this context's prefix.</summary>

@@ -115,7 +115,7 @@ internal sealed class IngestPipeline(CollectionContext context)
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var options = context.Chunker.Options;
         hash.AppendData(Encoding.UTF8.GetBytes(
-            $"chunkkv.doc\n{document.Format}\n{options.TargetTokens}\n{options.OverlapTokens}\n{embedder.Name}\n{context.Runtime.Layout.ChunkSeparator}\n{string.Join(',', caches.Prefix)}\n{caches.Codec.Id}:{caches.Codec.GroupSize}\nkv{Transformer.KvComputeVersion}\n"));
+            $"chunkkv.doc\n{document.Format}\n{options.TargetTokens}\n{options.OverlapTokens}\n{embedder.Name}\n{context.Runtime.Layout.ChunkForm}\n{string.Join(',', caches.Prefix)}\n{caches.Codec.Id}:{caches.Codec.GroupSize}\nkv{Transformer.KvComputeVersion}\n"));
         hash.AppendData(caches.Fingerprint.Span);
         hash.AppendData(Encoding.UTF8.GetBytes((document.Metadata ?? []).ToJsonString()));
         hash.AppendData("\n"u8);

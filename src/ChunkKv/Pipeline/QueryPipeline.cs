@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using ChunkKv.Collections;
 using ChunkKv.Fusion;
 using ChunkKv.Inference.Generation;
+using ChunkKv.Prompts;
 using ChunkKv.Retrieval.Indexing;
 
 namespace ChunkKv.Pipeline;
@@ -11,9 +12,10 @@ namespace ChunkKv.Pipeline;
 /// <param name="TopK">Chunks the prompt holds: the best hits, and their neighbours (<paramref name="Neighbours"/>) among them.</param>
 /// <param name="Method">null: <see cref="FusionMethod.Default"/>.</param>
 /// <param name="Neighbours">Chunks next to each hit to bring along; null: none.</param>
+/// <param name="Conversation">The client's system text and earlier turns, written after the chunks; null: none. Retrieval reads only <paramref name="Question"/>.</param>
 public sealed record QueryRequest(string Question, int TopK = 5, FusionMethod? Method = null,
     int MaxTokens = 64, SamplingOptions? Sampling = null, JsonObject? Filter = null, SearchMode Mode = SearchMode.Hybrid,
-    Neighbours? Neighbours = null);
+    Neighbours? Neighbours = null, Conversation? Conversation = null);
 
 /// <summary>
 /// The chunks before and after a hit, in its document, that a query brings along with it: text that
@@ -85,7 +87,7 @@ internal sealed class QueryPipeline(CollectionContext context)
         var method = request.Method ?? FusionMethod.Default;
         var retrieved = await RetrieveAsync(request, cancellationToken);
         var ordered = retrieved.Chunks;
-        var prompt = context.Prompt(ordered.Select(h => h.Content), request.Question);
+        var prompt = context.Prompt(ordered.Select(h => h.Content), request.Question, request.Conversation);
         using var fused = await context.FuseAsync(prompt, method, request.MaxTokens, cancellationToken);
 
         var printed = 0;

@@ -11,6 +11,7 @@ using ChunkKv.Pipeline;
 using ChunkKv.Retrieval.Embedding;
 using ChunkKv.Retrieval.Indexing;
 using ChunkKv.Tests.Chunking;
+using ChunkKv.Prompts;
 
 namespace ChunkKv.Tests.Pipeline;
 

@@ -12,6 +12,7 @@ using ChunkKv.Retrieval.Embedding;
 using ChunkKv.Retrieval.Indexing;
 using ChunkKv.Tests.Retrieval.Indexing;
 using Xunit.Abstractions;
+using ChunkKv.Prompts;
 
 namespace ChunkKv.Tests.Quality;
 

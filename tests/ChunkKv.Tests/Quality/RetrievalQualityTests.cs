@@ -11,6 +11,7 @@ using ChunkKv.Retrieval.Indexing;
 using ChunkKv.Tests.Retrieval.Indexing;
 using ChunkKv.Testing;
 using Xunit.Abstractions;
+using ChunkKv.Prompts;
 
 namespace ChunkKv.Tests.Quality;
 
