@@ -28,7 +28,8 @@ public sealed class LanguageModel : IDisposable
     /// Loads a Hugging Face model directory: config.json (+ generation_config.json), the safetensors
     /// weights, and tokenizer.json when present. Errors name the file, field or tensor at fault.
     /// </summary>
-    public static LanguageModel Load(string directory, IGemm? gemm = null)
+    /// <param name="weights">How the matrices are kept in memory; null: as the checkpoint stores them.</param>
+    public static LanguageModel Load(string directory, IGemm? gemm = null, WeightChoice? weights = null)
     {
         if (!System.IO.Directory.Exists(directory))
         {
@@ -50,16 +51,16 @@ public sealed class LanguageModel : IDisposable
         {
             config = config with { EosTokenIds = [eos] };
         }
-        var weights = ModelWeights.Load(directory, config);
+        var loaded = ModelWeights.Load(directory, config, weights);
         try
         {
-            var fingerprint = ModelFingerprint.Compute(directory, weights);
-            weights.ReleaseConvertedFiles();
-            return new LanguageModel(directory, new Transformer(config, weights, gemm), tokenizer, fingerprint);
+            var fingerprint = ModelFingerprint.Compute(directory, loaded);
+            loaded.ReleaseConvertedFiles();
+            return new LanguageModel(directory, new Transformer(config, loaded, gemm), tokenizer, fingerprint);
         }
         catch
         {
-            weights.Dispose();
+            loaded.Dispose();
             throw;
         }
     }

@@ -14,13 +14,19 @@ public static class ModelFingerprint
 {
     private const int SampleBytes = 4096;
 
-    public static string Compute(string directory, ModelWeights weights) => Compute(directory, weights.Files);
+    /// <summary>The fingerprint of the loaded weights; kept with other values than stored (Q8, a narrower float), the choice is part of it.</summary>
+    public static string Compute(string directory, ModelWeights weights) =>
+        Compute(directory, weights.Files, weights.Rounded ? $"weights={weights.Choice}" : null);
 
     /// <summary>The fingerprint of a model directory's config, tokenizer and mapped weight files.</summary>
-    public static string Compute(string directory, IReadOnlyList<SafeTensorsFile> files)
+    public static string Compute(string directory, IReadOnlyList<SafeTensorsFile> files, string? weightForm = null)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Append(hash, "chunkkv-model-fingerprint-v1");
+        if (weightForm is not null)
+        {
+            Append(hash, weightForm);
+        }
         foreach (var name in new[] { "config.json", "tokenizer.json" })
         {
             var path = Path.Combine(directory, name);

@@ -1,12 +1,15 @@
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
+using ChunkKv.Inference.Tensors;
 
 namespace ChunkKv.Inference.Models;
 
 /// <summary>
-/// All weights of a model as float32, the compute type. F32 tensors are used in place in the
-/// memory-mapped files (aligned ones, which is all of them in files written by the usual tools);
-/// F16 and BF16 are converted once into native memory. Either way each weight is resident once.
+/// All weights of a model: matrices kept as the <see cref="WeightChoice"/> says (what the checkpoint
+/// stores, float32, a 16-bit float, or Q8), vectors as float32. A matrix kept as it is stored is used
+/// in place in the memory-mapped file (aligned ones, which is all of them in files written by the
+/// usual tools); any other is converted once into native memory, the file's pages dropped as it goes.
+/// Either way each weight is resident once.
 /// </summary>
 public sealed unsafe class ModelWeights : IDisposable
 {
@@ -16,9 +19,12 @@ public sealed unsafe class ModelWeights : IDisposable
     private readonly Dictionary<string, (SafeTensorsFile File, TensorEntry Entry)> index;
     private bool disposed;
 
-    private ModelWeights(List<SafeTensorsFile> files)
+    private readonly WeightChoice choice;
+
+    private ModelWeights(List<SafeTensorsFile> files, WeightChoice choice)
     {
         this.files = files;
+        this.choice = choice;
         index = new Dictionary<string, (SafeTensorsFile, TensorEntry)>(StringComparer.Ordinal);
         foreach (var file in files)
         {
@@ -40,10 +46,18 @@ public sealed unsafe class ModelWeights : IDisposable
     /// <summary>Bytes converted into native memory (the rest is read in place from the mapped files).</summary>
     public long ConvertedBytes { get; private set; }
 
+    /// <summary>Bytes of all matrices as kept (what decoding reads per token, the LM head once more when untied).</summary>
+    public long MatrixBytes { get; private set; }
+
+    /// <summary>Whether some matrix is kept with other values than stored (Q8, or a narrower float): its caches must not mix with the checkpoint's.</summary>
+    public bool Rounded { get; private set; }
+
+    public WeightChoice Choice => choice;
+
     /// <summary>Loads <c>model.safetensors</c>, or the shards named by <c>model.safetensors.index.json</c>.</summary>
-    public static ModelWeights Load(string directory, ModelConfig config)
+    public static ModelWeights Load(string directory, ModelConfig config, WeightChoice? choice = null)
     {
-        var weights = new ModelWeights(OpenFiles(directory));
+        var weights = new ModelWeights(OpenFiles(directory), choice ?? WeightChoice.Auto);
         try
         {
             weights.Resolve(config);
@@ -128,12 +142,85 @@ public sealed unsafe class ModelWeights : IDisposable
         LanguageModelHead = tied ? Embedding : Matrix("lm_head.weight", c.VocabSize, c.HiddenSize);
     }
 
-    private Matrix Matrix(string name, long rows, long columns) =>
-        new(Take(name, [rows, columns]), checked((int)rows), checked((int)columns));
+    private Matrix Matrix(string name, long rows, long columns)
+    {
+        var (file, entry) = Locate(name, [rows, columns]);
+        var source = file.Address(entry);
+        var kept = choice.For(entry.Type);
+        Rounded |= WeightChoice.Rounds(entry.Type, kept);
+        MatrixBytes += Models.Matrix.BytesOf(rows, columns, kept);
+        var (r, c) = (checked((int)rows), checked((int)columns));
+        var inPlace = (entry.Type, kept) is (TensorType.F32, WeightType.F32) or (TensorType.F16, WeightType.F16) or (TensorType.BF16, WeightType.BF16);
+        if (inPlace && BitConverter.IsLittleEndian && (long)source % TensorEntry.ElementSize(entry.Type) == 0)
+        {
+            usedInPlace.Add(file);
+            return new Matrix(source, r, c, kept);
+        }
+        var valueSize = kept switch { WeightType.F32 => 4, WeightType.F16 or WeightType.BF16 => 2, _ => 1 };
+        var data = Allocate(rows * columns * valueSize);
+        var scales = kept == WeightType.Q8 ? (float*)Allocate(rows * Q8.Groups(columns) * sizeof(float)) : null;
+        var size = TensorEntry.ElementSize(entry.Type);
+        // A few rows at a time through float32: bounded scratch, whatever the matrix's size.
+        var chunkRows = (int)Math.Max(1, (1 << 22) / columns);
+        var row = new float[chunkRows * columns];
+        for (long first = 0; first < rows; first += chunkRows)
+        {
+            var count = (int)Math.Min(chunkRows, rows - first);
+            var floats = row.AsSpan(0, count * c);
+            Numbers.ToSingle(new ReadOnlySpan<byte>(source + first * columns * size, count * c * size), entry.Type, floats);
+            var at = first * columns;
+            switch (kept)
+            {
+                case WeightType.F32:
+                    floats.CopyTo(new Span<float>((float*)data + at, floats.Length));
+                    break;
+                case WeightType.F16:
+                    System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(floats, new Span<Half>((Half*)data + at, floats.Length));
+                    break;
+                case WeightType.BF16:
+                    var halves = new Span<ushort>((ushort*)data + at, floats.Length);
+                    for (var i = 0; i < floats.Length; i++)
+                    {
+                        halves[i] = Numbers.ToBFloat16(floats[i]);
+                    }
+                    break;
+                default:
+                    var groups = Q8.Groups(columns);
+                    for (var k = 0; k < count; k++)
+                    {
+                        Q8.Quantize(floats.Slice(k * c, c), new Span<sbyte>((sbyte*)data + at + (long)k * c, c),
+                            new Span<float>(scales + (first + k) * groups, groups));
+                    }
+                    break;
+            }
+        }
+        file.DropPages(entry);
+        return new Matrix(data, r, c, kept, scales);
+    }
 
-    private float* Vector(string name, long length) => Take(name, [length]);
+    private void* Allocate(long bytes)
+    {
+        var memory = NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        allocations.Add((IntPtr)memory);
+        ConvertedBytes += bytes;
+        return memory;
+    }
 
-    private float* Take(string name, long[] shape)
+    private float* Vector(string name, long length)
+    {
+        var (file, entry) = Locate(name, [length]);
+        var source = file.Address(entry);
+        if (entry.Type == TensorType.F32 && BitConverter.IsLittleEndian && (long)source % 4 == 0)
+        {
+            usedInPlace.Add(file);
+            return (float*)source;
+        }
+        var target = (float*)Allocate(length * sizeof(float));
+        Numbers.ToSingle(new ReadOnlySpan<byte>(source, checked((int)(length * TensorEntry.ElementSize(entry.Type)))), entry.Type, new Span<float>(target, (int)length));
+        return target;
+    }
+
+    private (SafeTensorsFile File, TensorEntry Entry) Locate(string name, long[] shape)
     {
         if (!index.TryGetValue(name, out var found))
         {
@@ -145,26 +232,7 @@ public sealed unsafe class ModelWeights : IDisposable
             throw new ModelFormatException(
                 $"tensor '{name}' has shape [{string.Join(", ", entry.Shape)}]; the config needs [{string.Join(", ", shape)}]");
         }
-        var source = file.Address(entry);
-        if (entry.Type == TensorType.F32 && BitConverter.IsLittleEndian && (long)source % 4 == 0)
-        {
-            usedInPlace.Add(file);
-            return (float*)source;
-        }
-        var bytes = entry.Elements * sizeof(float);
-        var target = (float*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
-        allocations.Add((IntPtr)target);
-        ConvertedBytes += bytes;
-        var size = TensorEntry.ElementSize(entry.Type);
-        const long Chunk = 1 << 24;
-        for (long start = 0; start < entry.Elements; start += Chunk)
-        {
-            var count = (int)Math.Min(Chunk, entry.Elements - start);
-            Numbers.ToSingle(new ReadOnlySpan<byte>(source + start * size, count * size), entry.Type,
-                new Span<float>(target + start, count));
-        }
-        file.DropPages(entry);
-        return target;
+        return (file, entry);
     }
 
     /// <summary>

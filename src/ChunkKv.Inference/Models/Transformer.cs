@@ -82,7 +82,7 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
             {
                 throw new ArgumentOutOfRangeException(nameof(ids), $"token id {ids[i]} is outside the vocabulary of {Config.VocabSize}");
             }
-            new ReadOnlySpan<float>(table.Data + (long)ids[i] * width, width).CopyTo(hidden.Slice(i * width, width));
+            table.ReadRow(ids[i], hidden.Slice(i * width, width));
         }
     }
 
@@ -150,7 +150,7 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
         fixed (float* q = queries)
         {
             Kernels.RmsNorm(x, h, n, c.HiddenSize, w.InputNorm, c.RmsNormEpsilon);
-            Kernels.Linear(Gemm, h, n, c.HiddenSize, w.Query.Data, qWidth, w.QueryBias, q);
+            Kernels.Linear(Gemm, h, n, w.Query, w.QueryBias, q);
             if (c.QkNorm)
             {
                 Kernels.RmsNorm(q, q, n * c.Heads, c.HeadDim, w.QueryNorm, c.RmsNormEpsilon);
@@ -227,8 +227,8 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
         {
             // Attention block: x += o_proj(attention(rope(q), rope(k), v)) of rmsnorm(x).
             Kernels.RmsNorm(x, normed, n, c.HiddenSize, w.InputNorm, c.RmsNormEpsilon);
-            Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Key.Data, kvWidth, w.KeyBias, k);
-            Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Value.Data, kvWidth, w.ValueBias, v);
+            Kernels.Linear(Gemm, normed, n, w.Key, w.KeyBias, k);
+            Kernels.Linear(Gemm, normed, n, w.Value, w.ValueBias, v);
             if (c.QkNorm)
             {
                 Kernels.RmsNorm(k, k, n * c.KvHeads, c.HeadDim, w.KeyNorm, c.RmsNormEpsilon);
@@ -253,7 +253,7 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
             {
                 return; // the queries serve the attention alone (with grouped-query attention they cost several times the K/V)
             }
-            Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Query.Data, qWidth, w.QueryBias, q);
+            Kernels.Linear(Gemm, normed, n, w.Query, w.QueryBias, q);
             if (c.QkNorm)
             {
                 Kernels.RmsNorm(q, q, n * c.Heads, c.HeadDim, w.QueryNorm, c.RmsNormEpsilon);
@@ -261,15 +261,15 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
             Rope.Apply(q, n, c.Heads, rows.Cos, rows.Sin);
             Attention.Compute(Gemm, q, rows.Positions, c.Heads, c.HeadDim, keys, values,
                 sequence.Positions.AsSpan(0, sequence.Count), c.KvHeads, attended);
-            Kernels.Linear(Gemm, attended, n, qWidth, w.Output.Data, c.HiddenSize, null, normed);
+            Kernels.Linear(Gemm, attended, n, w.Output, null, normed);
             Kernels.AddInPlace(x, normed, (long)n * c.HiddenSize);
 
             // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
             Kernels.RmsNorm(x, normed, n, c.HiddenSize, w.PostAttentionNorm, c.RmsNormEpsilon);
-            Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Gate.Data, c.IntermediateSize, null, gate);
-            Kernels.Linear(Gemm, normed, n, c.HiddenSize, w.Up.Data, c.IntermediateSize, null, up);
+            Kernels.Linear(Gemm, normed, n, w.Gate, null, gate);
+            Kernels.Linear(Gemm, normed, n, w.Up, null, up);
             Kernels.SiluMultiply(gate, up, (long)n * c.IntermediateSize);
-            Kernels.Linear(Gemm, gate, n, c.IntermediateSize, w.Down.Data, c.HiddenSize, null, normed);
+            Kernels.Linear(Gemm, gate, n, w.Down, null, normed);
             Kernels.AddInPlace(x, normed, (long)n * c.HiddenSize);
         }
     }
@@ -288,7 +288,7 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
         fixed (float* output = logits)
         {
             Kernels.RmsNorm(x, h, 1, c.HiddenSize, Weights.FinalNorm, c.RmsNormEpsilon);
-            Kernels.Linear(Gemm, h, 1, c.HiddenSize, Weights.LanguageModelHead.Data, c.VocabSize, null, output);
+            Kernels.Linear(Gemm, h, 1, Weights.LanguageModelHead, null, output);
         }
     }
 

@@ -39,16 +39,40 @@ public sealed class ModelLoadingTests
     }
 
     [Fact]
-    public void F32_weights_are_used_in_place_and_half_precision_ones_converted_once()
+    public void Weights_stay_as_stored_in_the_mapped_file_unless_another_type_is_asked_for()
     {
         using var f32 = TinyModels.Load("tiny-mistral");
         Assert.Equal(0, f32.Transformer.Weights.ConvertedBytes);
         Assert.Single(f32.Transformer.Weights.Files);
-        using var bf16 = TinyModels.Load("tiny-qwen3", "bf16");
-        Assert.True(bf16.Transformer.Weights.ConvertedBytes > 0);
-        Assert.Empty(bf16.Transformer.Weights.Files); // converted, so the mapping is released
-        Assert.NotEqual(0f, bf16.Transformer.Prefill([1, 2, 3], bf16.Transformer.NewSequence()).Max());
+
+        // bf16 stays bf16, read in place: only the float32 vectors (norms) are converted.
+        var directory = TinyModels.Directory("tiny-qwen3", "bf16");
+        using var kept = LanguageModel.Load(directory);
+        var weights = kept.Transformer.Weights;
+        Assert.All(Matrices(weights), m => Assert.Equal(WeightType.BF16, m.Type));
+        Assert.Single(weights.Files);
+        Assert.InRange(weights.ConvertedBytes, 1, weights.MatrixBytes / 20);
+
+        // Asked for float32, every matrix is converted once and the mapping released.
+        using var widened = LanguageModel.Load(directory, weights: WeightChoice.Parse("f32"));
+        Assert.All(Matrices(widened.Transformer.Weights), m => Assert.Equal(WeightType.F32, m.Type));
+        Assert.Empty(widened.Transformer.Weights.Files);
+        Assert.Equal(2 * weights.MatrixBytes, widened.Transformer.Weights.MatrixBytes);
+
+        // The same values either way (bf16 widens exactly): the logits differ only by summation order.
+        var a = kept.Transformer.Prefill([1, 2, 3, 4, 5, 6], kept.Transformer.NewSequence());
+        var b = widened.Transformer.Prefill([1, 2, 3, 4, 5, 6], widened.Transformer.NewSequence());
+        Assert.InRange(a.Zip(b, (x, y) => Math.Abs(x - y)).Max(), 0, 1e-4);
+        // Widening changes no value, so caches are shared; rounding (q8) changes them, so it must not share them.
+        Assert.Equal(kept.Fingerprint, widened.Fingerprint);
+        using var quantized = LanguageModel.Load(directory, weights: WeightChoice.Parse("q8"));
+        Assert.NotEqual(kept.Fingerprint, quantized.Fingerprint);
+        Assert.All(Matrices(quantized.Transformer.Weights), m => Assert.Equal(WeightType.Q8, m.Type));
     }
+
+    private static IEnumerable<Matrix> Matrices(ModelWeights weights) =>
+        weights.Layers.SelectMany(l => new[] { l.Query, l.Key, l.Value, l.Output, l.Gate, l.Up, l.Down })
+            .Append(weights.Embedding).Append(weights.LanguageModelHead);
 
     [Fact]
     public void The_fingerprint_is_stable_and_changes_with_a_weight()

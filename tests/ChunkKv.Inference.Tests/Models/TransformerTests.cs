@@ -46,7 +46,7 @@ public sealed class TransformerTests
             var sum = 0.0;
             for (var i = 0; i < width; i++)
             {
-                sum += (double)last[i] * head.Data[(long)v * width + i];
+                sum += (double)last[i] * head.Floats[(long)v * width + i];
             }
             logits[v] = (float)sum;
         }

@@ -1,0 +1,224 @@
+using System.Runtime.InteropServices;
+using ChunkKv.Inference.Models;
+using ChunkKv.Inference.Tensors;
+
+namespace ChunkKv.Inference.Tests.Tensors;
+
+/// <summary>
+/// The kernels over 16-bit and 8-bit weights against double-precision sums of the weights' exact values
+/// (widened here by their definitions, not by the library): the decoding dot products on every vector
+/// path this machine runs, the prefill's unpack-and-sgemm, Q8's rounding bound in closed form, and
+/// float16's subnormals, infinities and NaNs.
+/// </summary>
+public sealed unsafe class WeightKernelTests
+{
+    public static TheoryData<SimdWidth, WeightType, int> Cases()
+    {
+        var data = new TheoryData<SimdWidth, WeightType, int>();
+        foreach (var width in Simd.Accelerated)
+        {
+            foreach (var type in new[] { WeightType.BF16, WeightType.F16, WeightType.Q8 })
+            {
+                foreach (var length in new[] { 1, 15, 31, 32, 33, 64, 75, 896 })
+                {
+                    data.Add(width, type, length);
+                }
+            }
+        }
+        return data;
+    }
+
+    /// <summary>A matrix kept as <paramref name="type"/>, and its exact values as doubles.</summary>
+    private sealed class Weights : IDisposable
+    {
+        private readonly void* data;
+        private readonly float* scales;
+
+        public Weights(WeightType type, float[] values, int rows, int columns)
+        {
+            var groups = Q8.Groups(columns);
+            data = NativeMemory.AlignedAlloc((nuint)Matrix.BytesOf(rows, columns, type), 64);
+            scales = type == WeightType.Q8 ? (float*)NativeMemory.AlignedAlloc((nuint)(rows * groups * 4), 64) : null;
+            Exact = new double[values.Length];
+            for (var i = 0; i < values.Length; i++)
+            {
+                switch (type)
+                {
+                    case WeightType.BF16:
+                        var b = Numbers.ToBFloat16(values[i]);
+                        ((ushort*)data)[i] = b;
+                        Exact[i] = BitConverter.Int32BitsToSingle(b << 16);
+                        break;
+                    case WeightType.F16:
+                        var h = (Half)values[i];
+                        ((Half*)data)[i] = h;
+                        Exact[i] = (double)h;
+                        break;
+                }
+            }
+            if (type == WeightType.Q8)
+            {
+                for (var r = 0; r < rows; r++)
+                {
+                    var q = new Span<sbyte>((sbyte*)data + r * columns, columns);
+                    var d = new Span<float>(scales + r * groups, groups);
+                    Q8.Quantize(values.AsSpan(r * columns, columns), q, d);
+                    for (var c = 0; c < columns; c++)
+                    {
+                        Exact[r * columns + c] = (double)q[c] * d[c / Q8.GroupSize];
+                    }
+                }
+            }
+            Matrix = new Matrix(data, rows, columns, type, scales);
+        }
+
+        public Matrix Matrix { get; }
+        public double[] Exact { get; }
+
+        public void Dispose()
+        {
+            NativeMemory.AlignedFree(data);
+            NativeMemory.AlignedFree(scales);
+        }
+    }
+
+    private static float[] RandomValues(int count, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void A_dot_product_over_stored_weights_equals_the_exact_sum(SimdWidth width, WeightType type, int length)
+    {
+        const int rows = 3;
+        var x = RandomValues(length, length);
+        using var weights = new Weights(type, RandomValues(rows * length, length + 1), rows, length);
+        fixed (float* xp = x)
+        {
+            for (var r = 0; r < rows; r++)
+            {
+                var actual = WeightDots.Dot(xp, weights.Matrix, r, width);
+                double expected = 0, magnitude = 0;
+                for (var i = 0; i < length; i++)
+                {
+                    expected += x[i] * weights.Exact[r * length + i];
+                    magnitude += Math.Abs(x[i] * weights.Exact[r * length + i]);
+                }
+                // float32 accumulation: a few ulps of the sum of magnitudes.
+                Assert.InRange(Math.Abs(actual - expected), 0, 1e-6 * magnitude + 1e-7);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(WeightType.BF16, 1)]
+    [InlineData(WeightType.F16, Kernels.FewRows)]
+    [InlineData(WeightType.Q8, Kernels.FewRows + 1)]
+    [InlineData(WeightType.BF16, 40)]
+    [InlineData(WeightType.Q8, 40)]
+    [InlineData(WeightType.F16, 40)]
+    public void Linear_over_stored_weights_matches_a_double_loop_for_decoding_and_prefill(WeightType type, int rows)
+    {
+        const int inFeatures = 96, outFeatures = 700; // several unpacked tiles' worth of rows over the workers
+        var x = RandomValues(rows * inFeatures, rows);
+        var bias = RandomValues(outFeatures, 3);
+        using var weights = new Weights(type, RandomValues(outFeatures * inFeatures, 4), outFeatures, inFeatures);
+        var y = new float[rows * outFeatures];
+        fixed (float* xp = x, bp = bias, yp = y)
+        {
+            Kernels.Linear(Gemm.Default, xp, rows, weights.Matrix, bp, yp);
+        }
+        for (var r = 0; r < rows; r++)
+        {
+            for (var o = 0; o < outFeatures; o++)
+            {
+                double expected = bias[o];
+                for (var i = 0; i < inFeatures; i++)
+                {
+                    expected += x[r * inFeatures + i] * weights.Exact[o * inFeatures + i];
+                }
+                Assert.InRange(Math.Abs(y[r * outFeatures + o] - expected), 0, 1e-5);
+            }
+        }
+    }
+
+    [Fact]
+    public void Q8_keeps_each_weight_within_half_its_groups_step()
+    {
+        var values = RandomValues(1000, 9).Select((v, i) => i % 97 == 0 ? v * 40 : v).ToArray(); // outliers set a group's scale
+        values[64..96].AsSpan().Clear(); // an all-zero group
+        var q = new sbyte[values.Length];
+        var scales = new float[Q8.Groups(values.Length)];
+        Q8.Quantize(values, q, scales);
+        for (var g = 0; g < scales.Length; g++)
+        {
+            var group = values.Skip(g * Q8.GroupSize).Take(Q8.GroupSize).ToArray();
+            var largest = group.Max(Math.Abs);
+            Assert.Equal(largest / 127f, scales[g]);
+            for (var i = 0; i < group.Length; i++)
+            {
+                var k = g * Q8.GroupSize + i;
+                Assert.InRange((int)q[k], -127, 127);
+                Assert.InRange(Math.Abs(values[k] - (double)q[k] * scales[g]), 0, scales[g] / 2 * (1 + 1e-6) + 1e-12);
+            }
+            Assert.True(largest == 0 || group.Select((v, i) => Math.Abs((int)q[g * Q8.GroupSize + i])).Max() == 127);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(VectorPaths.Widths), MemberType = typeof(VectorPaths))]
+    public void Float16_subnormals_infinities_and_nans_widen_exactly(SimdWidth width)
+    {
+        // Finite ones first (an infinity in another lane would make the dot NaN): subnormals, the largest, signed zeros.
+        ushort[] specials = [0x0001, 0x03ff, 0x0400, 0x8001, 0x7bff, 0xfbff, 0x3c00, 0x0000, 0x8000, 0x3555, 0x1234, 0xc000, 0x0200];
+        var columns = 32;
+        var stored = new ushort[columns];
+        for (var i = 0; i < columns; i++)
+        {
+            stored[i] = specials[i % specials.Length];
+        }
+        fixed (ushort* sp = stored)
+        {
+            var matrix = new Matrix(sp, 1, columns, WeightType.F16);
+            for (var i = 0; i < columns; i++)
+            {
+                var x = new float[columns];
+                x[i] = 1f;
+                fixed (float* xp = x)
+                {
+                    var expected = (float)BitConverter.UInt16BitsToHalf(stored[i]);
+                    Assert.Equal(expected, WeightDots.Dot(xp, matrix, 0, width));
+                }
+            }
+        }
+        // Infinities and NaNs, widened alone (a one-element row has no other lanes).
+        foreach (var special in new ushort[] { 0x7c00, 0xfc00, 0x7e00 })
+        {
+            var row = new ushort[32];
+            row[0] = special;
+            var ones = new float[32];
+            ones[0] = 1;
+            fixed (ushort* rp = row)
+            fixed (float* op = ones)
+            {
+                var widened = WeightDots.Dot(op, new Matrix(rp, 1, 32, WeightType.F16), 0, width);
+                var expected = (float)BitConverter.UInt16BitsToHalf(special);
+                Assert.True(float.IsNaN(expected) ? float.IsNaN(widened) : widened == expected, $"{special:x4}: {widened}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("auto", null)]
+    [InlineData("f32", WeightType.F32)]
+    [InlineData("BF16", WeightType.BF16)]
+    [InlineData("fp16", WeightType.F16)]
+    [InlineData("q8", WeightType.Q8)]
+    public void The_weights_choice_parses_its_names(string text, WeightType? type) => Assert.Equal(type, WeightChoice.Parse(text).Type);
+
+    [Fact]
+    public void An_unknown_weights_choice_names_the_choices() =>
+        Assert.Contains(WeightChoice.Names, Assert.Throws<FormatException>(() => WeightChoice.Parse("int4")).Message, StringComparison.Ordinal);
+}
