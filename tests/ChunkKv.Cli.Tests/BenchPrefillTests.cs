@@ -5,35 +5,51 @@ namespace ChunkKv.Cli.Tests;
 public sealed class BenchPrefillTests
 {
     [Fact]
-    public async Task Prefill_bench_prints_one_json_object_with_a_row_per_length()
+    public async Task Prefill_bench_prints_one_json_object_with_a_row_per_length_and_weight_type()
     {
         var cache = Path.Combine(Path.GetTempPath(), $"chunkkv-bench-{Guid.NewGuid():N}");
-        var (code, output, error) = await Cli.RunAsync(
-            "bench", "prefill", "--shape", "tiny-qwen3", "--tokens", "16,64", "--decode-tokens", "4", "--json", "--model-cache", cache);
+        var (code, output, error) = await Cli.RunAsync("bench", "prefill", "--shape", "tiny-qwen3", "--tokens", "16,64", "--decode-tokens", "4",
+            "--weights", "f32,bf16,q8", "--json", "--model-cache", cache);
         Assert.True(code == CliApp.Ok, error);
         var report = JsonNode.Parse(output)!;
         Assert.Equal("tiny-qwen3", report["shape"]!.GetValue<string>());
-        var results = report["results"]!.AsArray();
-        Assert.Equal([16, 64], results.Select(r => r!["tokens"]!.GetValue<int>()));
-        foreach (var r in results)
+        Assert.True(report["memory_bandwidth_gbps"]!.GetValue<double>() > 0);
+        var weights = report["weights"]!.AsArray().Select(w => w!).ToList();
+        Assert.Equal(["f32", "bf16", "q8"], weights.Select(w => w["weights"]!.GetValue<string>()));
+        foreach (var w in weights)
         {
-            var seconds = r!["seconds"]!.GetValue<double>();
-            Assert.True(seconds > 0);
-            Assert.Equal(r["tokens"]!.GetValue<int>() / seconds, r["tokens_per_second"]!.GetValue<double>(), 6);
-            Assert.Equal(seconds / r["limit_seconds"]!.GetValue<double>(), r["ratio_to_limit"]!.GetValue<double>(), 6);
+            var results = w["results"]!.AsArray();
+            Assert.Equal([16, 64], results.Select(r => r!["tokens"]!.GetValue<int>()));
+            foreach (var r in results)
+            {
+                var seconds = r!["seconds"]!.GetValue<double>();
+                Assert.True(seconds > 0);
+                Assert.Equal(r["tokens"]!.GetValue<int>() / seconds, r["tokens_per_second"]!.GetValue<double>(), 6);
+                Assert.Equal(seconds / r["limit_seconds"]!.GetValue<double>(), r["ratio_to_limit"]!.GetValue<double>(), 6);
+            }
+            var decode = w["decode_tokens_per_second"]!.GetValue<double>();
+            Assert.True(decode > 0);
+            Assert.Equal(decode / w["decode_limit_tokens_per_second"]!.GetValue<double>(), w["ratio_to_bandwidth_limit"]!.GetValue<double>(), 6);
+            Assert.Equal(decode / weights[0]["decode_tokens_per_second"]!.GetValue<double>(), w["decode_speedup"]!.GetValue<double>(), 6);
+            Assert.True(w["peak_memory_bytes"]!.GetValue<long>() > 0);
         }
-        Assert.True(report["decode_tokens_per_second"]!.GetValue<double>() > 0);
-        Assert.True(report["peak_memory_bytes"]!.GetValue<long>() > 0);
+        // Every matrix of the tiny shape is a whole number of 32-weight groups: bf16 is half of f32, Q8 1.125 bytes a weight.
+        var f32Bytes = weights[0]["weight_bytes"]!.GetValue<long>();
+        Assert.Equal(f32Bytes / 2, weights[1]["weight_bytes"]!.GetValue<long>());
+        Assert.Equal(f32Bytes / 4 * 9 / 8, weights[2]["weight_bytes"]!.GetValue<long>());
         // Figures from different machines can be told apart: the kernels' width and the GEMM in use.
         Assert.Equal(ChunkKv.Inference.Tensors.Simd.Describe(ChunkKv.Inference.Tensors.Simd.Width), report["vector_width"]!.GetValue<string>());
         Assert.False(string.IsNullOrWhiteSpace(report["gemm"]!.GetValue<string>()));
     }
 
     [Fact]
-    public async Task An_unknown_shape_is_a_usage_error()
+    public async Task An_unknown_shape_or_weight_type_is_a_usage_error()
     {
         var (code, _, error) = await Cli.RunAsync("bench", "prefill", "--shape", "gpt-9");
         Assert.Equal(CliApp.Usage, code);
         Assert.Contains("qwen2.5-0.5b", error, StringComparison.Ordinal);
+        (code, _, error) = await Cli.RunAsync("bench", "prefill", "--shape", "tiny-qwen3", "--weights", "f32,int4");
+        Assert.Equal(CliApp.Usage, code);
+        Assert.Contains("auto|f32|bf16|f16|q8", error, StringComparison.Ordinal);
     }
 }

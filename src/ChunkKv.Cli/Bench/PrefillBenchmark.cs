@@ -7,19 +7,36 @@ using ChunkKv.Inference.Tensors;
 namespace ChunkKv.Cli.Bench;
 
 /// <summary>
-/// Prefill speed at a real model shape with random weights, against the GEMM-bound limit measured in
-/// the same run: all useful FLOPs (projections, MLP, causal attention, the last token's LM head) at the
-/// speed one large sgemm of the model's own MLP shape reaches on this machine.
+/// Prefill and decode speed at a real model shape with random weights, per weight type: prefill
+/// against the GEMM-bound limit measured in the same run (all useful FLOPs at the speed one large
+/// sgemm of the model's own MLP shape reaches here), decode against the bandwidth-bound limit (the
+/// weight bytes a token reads over the memory read bandwidth measured in the same run).
 /// </summary>
 public static class PrefillBenchmark
 {
-    public sealed record Settings(ModelShape Shape, int[] Lengths, int DecodeTokens, string ModelCache);
+    public sealed record Settings(ModelShape Shape, int[] Lengths, int DecodeTokens, string ModelCache, IReadOnlyList<WeightChoice>? Weights = null);
 
     public static PrefillReport Run(Settings settings, TextWriter progress)
     {
         var directory = BenchModels.Ensure(settings.Shape, settings.ModelCache, progress);
-        ResetPeakResident(); // writing the random weights on a first run is not the engine's memory
-        using var model = LanguageModel.Load(directory);
+        var bandwidth = MemoryBandwidth.ReadGbps();
+        progress.WriteLine($"memory read bandwidth: {bandwidth:F1} GB/s");
+        var figures = new List<WeightFigures>();
+        string gemm = "";
+        foreach (var choice in settings.Weights ?? [WeightChoice.Auto])
+        {
+            var (measured, gemmName) = RunWeights(settings, directory, choice, bandwidth, figures.FirstOrDefault(), progress);
+            figures.Add(measured);
+            gemm = gemmName;
+        }
+        return new PrefillReport(settings.Shape.Name, gemm, Simd.Describe(Simd.Width), Workers.Count, bandwidth, figures);
+    }
+
+    private static (WeightFigures Figures, string Gemm) RunWeights(Settings settings, string directory, WeightChoice choice, double bandwidth,
+        WeightFigures? baseline, TextWriter progress)
+    {
+        ResetPeakResident(); // writing the random weights, or the last type's model, is not this type's memory
+        using var model = LanguageModel.Load(directory, weights: choice);
         var transformer = model.Transformer;
         var config = transformer.Config;
         var probeRows = Math.Min(1024, settings.Lengths.Max());
@@ -47,15 +64,22 @@ public static class PrefillBenchmark
             var flops = UsefulFlops(config, length);
             var limit = flops / (gemmGflops * 1e9);
             results.Add(new PrefillFigures(length, best, length / best, flops / best / 1e9, flops / 1e9, gemmGflops, limit, best / limit));
-            progress.WriteLine($"{length} tokens: {best:F3} s ({best / limit:F2}x the limit)");
+            progress.WriteLine($"{choice}: {length} tokens: {best:F3} s ({best / limit:F2}x the limit)");
         }
 
         var context = settings.Lengths.Min();
         var ids = Enumerable.Range(0, context).Select(_ => random.Next(config.VocabSize)).ToArray();
         var decoded = Generator.Generate(transformer, ids, settings.DecodeTokens, SamplingOptions.Greedy);
-        var weightsBytes = (long)ParameterCount(config) * sizeof(float);
-        return new PrefillReport(settings.Shape.Name, transformer.Gemm.Name, Simd.Describe(Simd.Width), Workers.Count, results.Max(r => r.GemmGflops), results,
-            decoded.DecodeTokensPerSecond, context, PeakResidentBytes(), weightsBytes);
+        var weights = transformer.Weights;
+        var decodeBytes = weights.Layers.Sum(l => l.Query.Bytes + l.Key.Bytes + l.Value.Bytes + l.Output.Bytes + l.Gate.Bytes + l.Up.Bytes + l.Down.Bytes)
+            + weights.LanguageModelHead.Bytes;
+        var limitTokens = bandwidth * 1e9 / decodeBytes;
+        progress.WriteLine($"{choice}: decode {decoded.DecodeTokensPerSecond:F1} tokens/s ({decoded.DecodeTokensPerSecond / limitTokens:F2} of the bandwidth limit)");
+        var prefillSeconds = results[0].Seconds;
+        return (new WeightFigures(choice.ToString(), results, prefillSeconds, decoded.DecodeTokensPerSecond, context, weights.MatrixBytes, decodeBytes,
+            limitTokens, decoded.DecodeTokensPerSecond / limitTokens,
+            baseline is null ? 1 : decoded.DecodeTokensPerSecond / baseline.DecodeTokensPerSecond,
+            baseline is null ? 1 : prefillSeconds / baseline.PrefillSeconds, PeakResidentBytes()), transformer.Gemm.Name);
     }
 
     private static double Prefill(Transformer transformer, Random random, int length, KvSequence sequence)
@@ -75,13 +99,6 @@ public static class PrefillBenchmark
                                       + 3.0 * c.HiddenSize * c.IntermediateSize);               // gate, up, down
         var attentionPerLayer = 2.0 * 2.0 * c.Heads * c.HeadDim * (n * (n + 1) / 2);           // QKᵀ and PV, causal half
         return c.Layers * (n * perTokenPerLayer + attentionPerLayer) + 2.0 * c.HiddenSize * c.VocabSize;
-    }
-
-    private static long ParameterCount(ModelConfig c)
-    {
-        long perLayer = (long)c.HiddenSize * (c.Heads + 2 * c.KvHeads) * c.HeadDim + (long)c.Heads * c.HeadDim * c.HiddenSize
-            + 3L * c.HiddenSize * c.IntermediateSize + 2L * c.HiddenSize;
-        return c.Layers * perLayer + (long)c.VocabSize * c.HiddenSize * (c.TieWordEmbeddings ? 1 : 2) + c.HiddenSize;
     }
 
     /// <summary>Starts the peak resident set (VmHWM) again from the current one, where Linux allows it.</summary>

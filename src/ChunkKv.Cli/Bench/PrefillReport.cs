@@ -15,18 +15,33 @@ public sealed record PrefillFigures(
     [property: JsonPropertyName("limit_seconds")] double LimitSeconds,
     [property: JsonPropertyName("ratio_to_limit")] double RatioToLimit);
 
+/// <summary>One weight type's figures: prefill per length, decode against the bandwidth limit, memory.</summary>
+/// <param name="DecodeBytesPerToken">Weight bytes a decoded token reads (every matrix but the embedding table, the LM head included).</param>
+/// <param name="DecodeLimitTokensPerSecond">The memory bandwidth over those bytes: what decoding could reach if reading weights were all it did.</param>
+/// <param name="DecodeSpeedup">Tokens/s over the first weight type's (the baseline of the run).</param>
+/// <param name="PrefillTimeRatio">The first length's prefill seconds over the baseline's.</param>
+public sealed record WeightFigures(
+    [property: JsonPropertyName("weights")] string Weights,
+    [property: JsonPropertyName("results")] IReadOnlyList<PrefillFigures> Results,
+    [property: JsonPropertyName("prefill_seconds")] double PrefillSeconds,
+    [property: JsonPropertyName("decode_tokens_per_second")] double DecodeTokensPerSecond,
+    [property: JsonPropertyName("decode_context_tokens")] int DecodeContextTokens,
+    [property: JsonPropertyName("weight_bytes")] long WeightBytes,
+    [property: JsonPropertyName("decode_bytes_per_token")] long DecodeBytesPerToken,
+    [property: JsonPropertyName("decode_limit_tokens_per_second")] double DecodeLimitTokensPerSecond,
+    [property: JsonPropertyName("ratio_to_bandwidth_limit")] double RatioToBandwidthLimit,
+    [property: JsonPropertyName("decode_speedup")] double DecodeSpeedup,
+    [property: JsonPropertyName("prefill_time_ratio")] double PrefillTimeRatio,
+    [property: JsonPropertyName("peak_memory_bytes")] long PeakMemoryBytes);
+
 /// <summary>What <c>chunkkv bench prefill</c> prints, as a table or as one JSON object.</summary>
 public sealed record PrefillReport(
     [property: JsonPropertyName("shape")] string Shape,
     [property: JsonPropertyName("gemm")] string Gemm,
     [property: JsonPropertyName("vector_width")] string VectorWidth,
     [property: JsonPropertyName("threads")] int Threads,
-    [property: JsonPropertyName("gemm_gflops")] double GemmGflops,
-    [property: JsonPropertyName("results")] IReadOnlyList<PrefillFigures> Results,
-    [property: JsonPropertyName("decode_tokens_per_second")] double DecodeTokensPerSecond,
-    [property: JsonPropertyName("decode_context_tokens")] int DecodeContextTokens,
-    [property: JsonPropertyName("peak_memory_bytes")] long PeakMemoryBytes,
-    [property: JsonPropertyName("weights_bytes")] long WeightsBytes)
+    [property: JsonPropertyName("memory_bandwidth_gbps")] double MemoryBandwidthGbps,
+    [property: JsonPropertyName("weights")] IReadOnlyList<WeightFigures> Weights)
 {
     public string ToJson() => JsonSerializer.Serialize(this) + Environment.NewLine;
 
@@ -34,19 +49,32 @@ public sealed record PrefillReport(
     {
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"prefill, {Shape} shape, fp32, {Threads} threads, {Gemm}, kernels {VectorWidth}");
+            $"prefill and decode, {Shape} shape, {Threads} threads, {Gemm}, kernels {VectorWidth}, memory read {MemoryBandwidthGbps:F1} GB/s");
         text.AppendLine("seconds: the best of 3 runs (2 from 2048 tokens on), each into the same emptied working cache");
         text.AppendLine("limit: every useful FLOP at the best speed of an sgemm of the model's MLP shape, measured just before each length");
-        text.AppendLine();
-        text.AppendLine("tokens   seconds   tokens/s   GFLOP/s   sgemm GFLOP/s   limit s   ratio to limit");
-        foreach (var r in Results)
+        foreach (var w in Weights)
         {
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture, $"weights {w.Weights}: {w.WeightBytes / 1048576.0:F0} MiB, peak memory {w.PeakMemoryBytes / 1048576.0:F0} MiB");
+            text.AppendLine("tokens   seconds   tokens/s   GFLOP/s   sgemm GFLOP/s   limit s   ratio to limit");
+            foreach (var r in w.Results)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture,
+                    $"{r.Tokens,6}   {r.Seconds,7:F3}   {r.TokensPerSecond,8:F0}   {r.Gflops,7:F0}   {r.GemmGflops,13:F0}   {r.LimitSeconds,7:F3}   {r.RatioToLimit,14:F3}");
+            }
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"{r.Tokens,6}   {r.Seconds,7:F3}   {r.TokensPerSecond,8:F0}   {r.Gflops,7:F0}   {r.GemmGflops,13:F0}   {r.LimitSeconds,7:F3}   {r.RatioToLimit,14:F3}");
+                $"decode: {w.DecodeTokensPerSecond:F1} tokens/s after {w.DecodeContextTokens} tokens; bandwidth limit {w.DecodeLimitTokensPerSecond:F1} "
+                + $"({w.DecodeBytesPerToken / 1048576.0:F0} MiB a token), ratio {w.RatioToBandwidthLimit:F2}");
         }
-        text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture,
-            $"decode: {DecodeTokensPerSecond:F1} tokens/s after {DecodeContextTokens} tokens; peak memory {PeakMemoryBytes / 1048576.0:F0} MiB (weights {WeightsBytes / 1048576.0:F0} MiB)");
+        if (Weights.Count > 1)
+        {
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture, $"against {Weights[0].Weights}:   decode speed-up   prefill time");
+            foreach (var w in Weights)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"{w.Weights,-16}   {w.DecodeSpeedup,15:F2}x   {w.PrefillTimeRatio,11:F2}x");
+            }
+        }
         return text.ToString();
     }
 }

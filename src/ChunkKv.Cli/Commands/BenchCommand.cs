@@ -64,7 +64,7 @@ public sealed class BenchCommand : ICommand
         }
     }
 
-    /// <summary><c>bench prefill [--shape NAME] [--tokens 512,2048,4096] [--decode-tokens N]</c>.</summary>
+    /// <summary><c>bench prefill [--shape NAME] [--tokens 512,2048,4096] [--decode-tokens N] [--weights f32,bf16,q8]</c>.</summary>
     private sealed class PrefillBench : ICommand
     {
         public string Name => "prefill";
@@ -75,6 +75,7 @@ public sealed class BenchCommand : ICommand
             CommonOptions.Shape,
             CliOption.Value("tokens", "LENGTHS", "comma-separated prompt lengths (default 512,2048,4096)"),
             CliOption.Value("decode-tokens", "N", "tokens decoded after each prefill (default 32)"),
+            CliOption.Value("weights", "TYPES", "comma-separated weight types to run in turn, the first the baseline of the ratios (default auto): auto, f32, bf16, f16, q8"),
             CommonOptions.ModelCache, CommonOptions.Json,
         ];
 
@@ -85,8 +86,9 @@ public sealed class BenchCommand : ICommand
             {
                 throw new UsageException("--tokens must be positive");
             }
+            var weights = arguments.Parsed("weights", [WeightChoice.Auto], text => text.Split(',').Select(WeightChoice.Parse).ToArray());
             var prefill = PrefillBenchmark.Run(new PrefillBenchmark.Settings(Shape(arguments), lengths,
-                arguments.PositiveInteger("decode-tokens", 32), ModelCache(arguments)), Console.Error);
+                arguments.PositiveInteger("decode-tokens", 32), ModelCache(arguments), weights), Console.Error);
             output.Write(arguments.Flag("json") ? prefill.ToJson() : prefill.ToTable());
             return Task.FromResult(CliApp.Ok);
         }

@@ -28,6 +28,7 @@ public sealed class EvalCommand : ICommand
     public IReadOnlyList<CliOption> Options { get; } =
     [
         CommonOptions.Model,
+        CommonOptions.Weights,
         CliOption.RequiredValue("dataset", "FILE", "a JSONL set: {id, kind, prefix, chunks, question, answer} a line"),
         CliOption.Value("methods", "METHODS", $"comma-separated fusion methods (default {DefaultMethods})"),
         CommonOptions.Codec,

@@ -21,6 +21,7 @@ public sealed class FuseCommand : ICommand
     public IReadOnlyList<CliOption> Options { get; } =
     [
         CommonOptions.Model,
+        CommonOptions.Weights,
         CliOption.Value("prefix-ids", "IDS", "the shared prefix's token ids, comma-separated"),
         CliOption.RequiredValue("chunks", "CHUNKS", "each chunk's token ids, comma-separated, chunks separated by ';'"),
         CliOption.RequiredValue("question-ids", "IDS", "the question's token ids, comma-separated"),

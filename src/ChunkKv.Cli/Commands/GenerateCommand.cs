@@ -15,6 +15,7 @@ public sealed class GenerateCommand : ICommand
     public IReadOnlyList<CliOption> Options { get; } =
     [
         CommonOptions.Model,
+        CommonOptions.Weights,
         CliOption.RequiredValue("prompt", "TEXT", "the text to complete"),
         CliOption.Value("max-tokens", "N", "tokens to generate at most (default 128)"),
         CliOption.Value("temperature", "T", "0 (default) is greedy"),

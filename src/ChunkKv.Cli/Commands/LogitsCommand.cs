@@ -11,6 +11,7 @@ public sealed class LogitsCommand : ICommand
     public IReadOnlyList<CliOption> Options { get; } =
     [
         CommonOptions.Model,
+        CommonOptions.Weights,
         CliOption.RequiredValue("ids", "IDS", "comma-separated token ids"),
         CliOption.Value("positions", "POSITIONS", "comma-separated positions, one per id (default 0, 1, 2, ...)"),
     ];

@@ -13,5 +13,7 @@ internal static class ModelArguments
             : throw new CommandFailedException($"model directory '{directory}' does not exist");
     }
 
-    public static LanguageModel Load(CommandArguments arguments) => LanguageModel.Load(Directory(arguments));
+    /// <summary>The model, its matrices kept as <c>--weights</c> says (when the verb takes it).</summary>
+    public static LanguageModel Load(CommandArguments arguments) =>
+        LanguageModel.Load(Directory(arguments), weights: arguments.Parsed("weights", WeightChoice.Auto, WeightChoice.Parse));
 }

@@ -22,12 +22,13 @@ public sealed class ServeCommand : ICommand
         CliOption.Value("postgres", "CONNSTR", "use PostgreSQL + pgvector for retrieval (default $CHUNKKV_POSTGRES; none: the embedded index)"),
         CommonOptions.Redis,
         CliOption.Value("chunk-tokens", "N", "tokens per chunk at ingestion"),
+        CommonOptions.Weights,
         CliOption.Value("embedder", "NAME", "how new collections embed: hashing (default), engine or openai (with CHUNKKV_EMBEDDERURL, ...)"),
     ];
 
     /// <summary>Each option and the server setting it stands for.</summary>
     private static readonly (string Option, string Setting)[] Settings =
-        [("model", "Model"), ("urls", "urls"), ("data", "DataDirectory"), ("postgres", "Postgres"), ("redis", "Redis"), ("chunk-tokens", "ChunkTokens"), ("embedder", "Embedder")];
+        [("model", "Model"), ("urls", "urls"), ("data", "DataDirectory"), ("postgres", "Postgres"), ("redis", "Redis"), ("chunk-tokens", "ChunkTokens"), ("embedder", "Embedder"), ("weights", "Weights")];
 
     public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {

@@ -28,6 +28,13 @@ public sealed record ModelShape(
     public static readonly ModelShape Llama32Of1B = new("llama3.2-1b", "LlamaForCausalLM", 128256, 2048, 8192, 16, 32, 8, 64,
         500_000, TieWordEmbeddings: true, RopeScaling: new Llama3RopeScaling(32, 1, 4, 8192), RmsNormEpsilon: 1e-5f);
 
+    /// <summary>Sizes a CPU user deploys, for memory and speed benchmarks (16 GB in bf16: they do not fit this machine in fp32).</summary>
+    public static readonly ModelShape Llama31Of8B = new("llama3.1-8b", "LlamaForCausalLM", 128256, 4096, 14336, 32, 32, 8, 128,
+        500_000, TieWordEmbeddings: false, RopeScaling: new Llama3RopeScaling(8, 1, 4, 8192), RmsNormEpsilon: 1e-5f);
+
+    public static readonly ModelShape Qwen25Of7B = new("qwen2.5-7b", "Qwen2ForCausalLM", 152064, 3584, 18944, 28, 28, 4, 128,
+        1_000_000, TieWordEmbeddings: false, AttentionBias: true);
+
     /// <summary>Tiny models, one per architecture variant, small enough for a reference run in tests.</summary>
     public static readonly ModelShape[] Tiny =
     [
@@ -38,7 +45,7 @@ public sealed record ModelShape(
         new("tiny-qwen3", "Qwen3ForCausalLM", 384, 64, 160, 3, 4, 2, 32, 1_000_000, TieWordEmbeddings: true),
     ];
 
-    public static IEnumerable<ModelShape> All => [Qwen25Of500M, Llama32Of1B, .. Tiny];
+    public static IEnumerable<ModelShape> All => [Qwen25Of500M, Llama32Of1B, Llama31Of8B, Qwen25Of7B, .. Tiny];
 
     public static ModelShape Find(string name) =>
         All.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))

@@ -7,21 +7,24 @@ namespace ChunkKv.Inference.Models;
 /// </summary>
 public static class RandomModel
 {
-    public static void Write(string directory, ModelShape shape, ulong seed = 1, TensorType type = TensorType.F32)
+    /// <summary>Hugging Face's shard size: a checkpoint past it is written in shards with an index.</summary>
+    public const long ShardBytes = 5_000_000_000;
+
+    /// <summary>
+    /// Writes <c>config.json</c> and the weights (streamed, so a shape larger than memory can be written:
+    /// an 8B model in bf16 is four shards). The same seed gives the same bytes everywhere.
+    /// </summary>
+    public static void Write(string directory, ModelShape shape, ulong seed = 1, TensorType type = TensorType.F32, long maxShardBytes = ShardBytes)
     {
         Directory.CreateDirectory(directory);
         File.WriteAllText(Path.Combine(directory, "config.json"), shape.ToConfigJson());
         var random = new SplitMix64(seed);
-        var tensors = new List<SafeTensorsWriter.Tensor>();
+        var tensors = new List<SafeTensorsWriter.StreamedTensor>();
         var q = shape.Heads * shape.HeadDim;
         var kv = shape.KvHeads * shape.HeadDim;
-        void Add(string name, float scale, float offset, params long[] dims)
-        {
-            var count = dims.Aggregate(1L, (a, b) => a * b);
-            var values = GC.AllocateUninitializedArray<float>(checked((int)count));
-            random.FillNormal(values, scale, offset);
-            tensors.Add(new SafeTensorsWriter.Tensor(name, type, dims, values));
-        }
+        // The values are drawn when written, in this order, so each tensor's draw continues the last one's.
+        void Add(string name, float scale, float offset, params long[] dims) =>
+            tensors.Add(new SafeTensorsWriter.StreamedTensor(name, type, dims, chunk => random.FillNormal(chunk, scale, offset)));
         float FanIn(int n) => 1f / MathF.Sqrt(n);
 
         Add("model.embed_tokens.weight", 1f, 0f, shape.VocabSize, shape.HiddenSize);
@@ -54,7 +57,7 @@ public static class RandomModel
         {
             Add("lm_head.weight", FanIn(shape.HiddenSize), 0f, shape.VocabSize, shape.HiddenSize);
         }
-        SafeTensorsWriter.Write(Path.Combine(directory, "model.safetensors"), tensors);
+        SafeTensorsWriter.WriteModel(directory, tensors, maxShardBytes);
     }
 
     /// <summary>SplitMix64: tiny, fast and identical everywhere.</summary>

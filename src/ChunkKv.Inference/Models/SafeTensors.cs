@@ -203,20 +203,85 @@ public static class SafeTensorsWriter
 {
     public sealed record Tensor(string Name, TensorType Type, long[] Shape, float[] Values);
 
-    public static void Write(string path, IReadOnlyList<Tensor> tensors)
+    /// <summary>A tensor whose values are produced as they are written: <c>Fill</c> is called on consecutive chunks, in order, an even number of values each but the last.</summary>
+    public sealed record StreamedTensor(string Name, TensorType Type, long[] Shape, Action<Span<float>> Fill)
+    {
+        public long Elements => Shape.Aggregate(1L, (a, b) => a * b);
+
+        public long Bytes => Elements * TensorEntry.ElementSize(Type);
+    }
+
+    private const int ChunkElements = 1 << 20;
+
+    public static void Write(string path, IReadOnlyList<Tensor> tensors) =>
+        Write(path, tensors.Select(t => new StreamedTensor(t.Name, t.Type, t.Shape, Copy(t.Values))).ToList());
+
+    private static Action<Span<float>> Copy(float[] values)
+    {
+        var position = 0;
+        return chunk =>
+        {
+            values.AsSpan(position, chunk.Length).CopyTo(chunk);
+            position += chunk.Length;
+        };
+    }
+
+    /// <summary>
+    /// Writes the tensors as Hugging Face does: one <c>model.safetensors</c>, or, past
+    /// <paramref name="maxShardBytes"/>, shards <c>model-00001-of-0000N.safetensors</c> with
+    /// <c>model.safetensors.index.json</c> mapping each tensor to its shard. Values stream through a
+    /// bounded buffer, so a model larger than memory can be written.
+    /// </summary>
+    public static void WriteModel(string directory, IReadOnlyList<StreamedTensor> tensors, long maxShardBytes)
+    {
+        var shards = new List<List<StreamedTensor>> { new() };
+        long size = 0;
+        foreach (var tensor in tensors)
+        {
+            if (size > 0 && size + tensor.Bytes > maxShardBytes)
+            {
+                shards.Add([]);
+                size = 0;
+            }
+            shards[^1].Add(tensor);
+            size += tensor.Bytes;
+        }
+        if (shards.Count == 1)
+        {
+            Write(Path.Combine(directory, "model.safetensors"), tensors);
+            return;
+        }
+        var map = new JsonObject();
+        for (var i = 0; i < shards.Count; i++)
+        {
+            var name = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
+            Write(Path.Combine(directory, name), shards[i]);
+            foreach (var tensor in shards[i])
+            {
+                map[tensor.Name] = name;
+            }
+        }
+        var index = new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["total_size"] = tensors.Sum(t => t.Bytes) },
+            ["weight_map"] = map,
+        };
+        File.WriteAllText(Path.Combine(directory, "model.safetensors.index.json"), index.ToJsonString(new() { WriteIndented = true }));
+    }
+
+    public static void Write(string path, IReadOnlyList<StreamedTensor> tensors)
     {
         var header = new JsonObject();
         long offset = 0;
         foreach (var tensor in tensors)
         {
-            var bytes = (long)tensor.Values.Length * TensorEntry.ElementSize(tensor.Type);
             header[tensor.Name] = new JsonObject
             {
                 ["dtype"] = tensor.Type.ToString(),
                 ["shape"] = new JsonArray(tensor.Shape.Select(d => (JsonNode)d).ToArray()),
-                ["data_offsets"] = new JsonArray(offset, offset + bytes),
+                ["data_offsets"] = new JsonArray(offset, offset + tensor.Bytes),
             };
-            offset += bytes;
+            offset += tensor.Bytes;
         }
         var headerBytes = Encoding.UTF8.GetBytes(header.ToJsonString());
         var padded = (headerBytes.Length + 7) / 8 * 8;
@@ -229,20 +294,25 @@ public static class SafeTensorsWriter
         {
             stream.WriteByte((byte)' ');
         }
+        var values = new float[ChunkElements];
+        var bytes = new byte[ChunkElements * 4];
         foreach (var tensor in tensors)
         {
-            stream.Write(Encode(tensor));
+            for (long done = 0; done < tensor.Elements; done += ChunkElements)
+            {
+                var count = (int)Math.Min(ChunkElements, tensor.Elements - done);
+                tensor.Fill(values.AsSpan(0, count));
+                stream.Write(bytes, 0, Encode(values.AsSpan(0, count), tensor.Type, bytes));
+            }
         }
     }
 
-    private static byte[] Encode(Tensor tensor)
+    private static int Encode(ReadOnlySpan<float> values, TensorType type, byte[] bytes)
     {
-        var size = TensorEntry.ElementSize(tensor.Type);
-        var bytes = new byte[tensor.Values.Length * size];
-        for (var i = 0; i < tensor.Values.Length; i++)
+        for (var i = 0; i < values.Length; i++)
         {
-            var value = tensor.Values[i];
-            switch (tensor.Type)
+            var value = values[i];
+            switch (type)
             {
                 case TensorType.F32:
                     BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), value);
@@ -255,6 +325,6 @@ public static class SafeTensorsWriter
                     break;
             }
         }
-        return bytes;
+        return values.Length * TensorEntry.ElementSize(type);
     }
 }

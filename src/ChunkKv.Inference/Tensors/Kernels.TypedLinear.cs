@@ -33,13 +33,11 @@ public static unsafe partial class Kernels
             var width = Simd.Width;
             Workers.ForRanges(outFeatures, 256, (start, count) =>
             {
-                for (var o = start; o < start + count; o++)
+                for (var r = 0; r < rows; r++)
                 {
-                    var offset = bias == null ? 0f : bias[o];
-                    for (var r = 0; r < rows; r++)
-                    {
-                        y[(long)r * outFeatures + o] = WeightDots.Dot(x + (long)r * inFeatures, weight, o, width) + offset;
-                    }
+                    var output = y + (long)r * outFeatures;
+                    WeightDots.Rows(x + (long)r * inFeatures, weight, start, count, output + start, width);
+                    AddBias(y, outFeatures, r, 1, start, count, bias);
                 }
             });
             return;

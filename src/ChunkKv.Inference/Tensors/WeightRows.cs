@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using ChunkKv.Inference.Models;
 
@@ -40,20 +39,21 @@ public static unsafe class WeightRows
     /// <summary>bfloat16 is a float32's upper half: widening is a 16-bit shift, exact.</summary>
     public static void BFloat16ToSingle(ReadOnlySpan<ushort> source, Span<float> destination)
     {
-        var words = MemoryMarshal.Cast<float, uint>(destination);
-        var i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        fixed (ushort* from = source)
+        fixed (float* to = destination)
         {
-            for (; i <= source.Length - 16; i += 16)
+            var i = 0;
+            if (Simd.Width != SimdWidth.Portable)
             {
-                var (low, high) = Vector256.Widen(Vector256.Create(source.Slice(i, 16)));
-                Vector256.ShiftLeft(low, 16).CopyTo(words.Slice(i, 8));
-                Vector256.ShiftLeft(high, 16).CopyTo(words.Slice(i + 8, 8));
+                for (; i <= source.Length - 8; i += 8)
+                {
+                    WeightDots.BFloat16x8(from + i).Store(to + i);
+                }
             }
-        }
-        for (; i < source.Length; i++)
-        {
-            words[i] = (uint)source[i] << 16;
+            for (; i < source.Length; i++)
+            {
+                to[i] = Numbers.FromBFloat16(from[i]);
+            }
         }
     }
 
@@ -61,19 +61,19 @@ public static unsafe class WeightRows
     private static void DequantizeQ8(ReadOnlySpan<sbyte> values, ReadOnlySpan<float> scales, Span<float> row)
     {
         var g = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Simd.Width != SimdWidth.Portable)
         {
-            for (; (g + 1) * Q8.GroupSize <= row.Length; g++)
+            fixed (sbyte* q = values)
+            fixed (float* to = row)
             {
-                var at = g * Q8.GroupSize;
-                var scale = Vector256.Create(scales[g]);
-                var (low, high) = Vector256.Widen(Vector256.Create(values.Slice(at, 32)));
-                var (a, b) = Vector256.Widen(low);
-                var (c, d) = Vector256.Widen(high);
-                (Vector256.ConvertToSingle(a) * scale).CopyTo(row.Slice(at, 8));
-                (Vector256.ConvertToSingle(b) * scale).CopyTo(row.Slice(at + 8, 8));
-                (Vector256.ConvertToSingle(c) * scale).CopyTo(row.Slice(at + 16, 8));
-                (Vector256.ConvertToSingle(d) * scale).CopyTo(row.Slice(at + 24, 8));
+                for (; (g + 1) * Q8.GroupSize <= row.Length; g++)
+                {
+                    var scale = Vector256.Create(scales[g]);
+                    for (var i = g * Q8.GroupSize; i < (g + 1) * Q8.GroupSize; i += 8)
+                    {
+                        (WeightDots.Int8x8(q + i) * scale).Store(to + i);
+                    }
+                }
             }
         }
         var from = g * Q8.GroupSize;

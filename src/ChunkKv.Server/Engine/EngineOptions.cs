@@ -12,6 +12,9 @@ public sealed class EngineOptions
     public long MemoryCacheMegabytes { get; set; } = 1024;
     public long DiskCacheMegabytes { get; set; } = 16 * 1024;
 
+    /// <summary>How the model's matrices are kept in memory: auto (as the checkpoint stores them), f32, bf16, f16 or q8.</summary>
+    public string Weights { get; set; } = "auto";
+
     /// <summary>Codec of stored chunk caches: f32, f16, bf16, int8, int4, int2.</summary>
     public string Codec { get; set; } = "f16";
 

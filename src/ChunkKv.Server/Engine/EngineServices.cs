@@ -38,7 +38,8 @@ public static class EngineServices
         var directory = options.Model is { Length: > 0 } model ? model
             : throw new InvalidOperationException("no model configured: set CHUNKKV_MODEL (or --Model) to a model directory");
         var codec = KvCodec.Create(KvCodec.ParseId(options.Codec));
-        var loaded = LanguageModel.Load(directory);
+        var weights = WeightChoice.Parse(options.Weights); // a bad name stops the start-up, naming the choices
+        var loaded = LanguageModel.Load(directory, weights: weights);
         if (loaded.Tokenizer is null)
         {
             loaded.Dispose();
