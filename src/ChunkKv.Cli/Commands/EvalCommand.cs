@@ -5,6 +5,7 @@ using ChunkKv.Caching.Codecs;
 using ChunkKv.Caching.Tiers;
 using ChunkKv.Collections;
 using ChunkKv.Evaluation;
+using ChunkKv.Evaluation.Datasets;
 using ChunkKv.Fusion;
 using ChunkKv.Pipeline;
 using Spectre.Console;
@@ -29,10 +30,12 @@ public sealed class EvalCommand : ICommand
     [
         CommonOptions.Model,
         CommonOptions.Weights,
-        CliOption.RequiredValue("dataset", "FILE", "a JSONL set: {id, kind, prefix, chunks, question, answer} a line"),
+        CliOption.RequiredValue("dataset", "FILE", "the fixture's JSONL ({id, kind, prefix, chunks, question, answer} a line), CacheBlend's JSON list ({ctxs, question, answers}) or LongBench's JSONL ({context, input, answers})"),
+        CliOption.Value("format", "FORMAT", "fixture, cacheblend or longbench (default: detected)"),
+        CliOption.Value("max-tokens", "N", "answer tokens decoded (default 16 for the fixture, 32 for QA as CacheBlend, 128 for summaries)"),
         CliOption.Value("methods", "METHODS", $"comma-separated fusion methods (default {DefaultMethods})"),
         CommonOptions.Codec,
-        CliOption.Value("limit", "N", "at most N questions of each kind"),
+        CliOption.Value("limit", "N", "at most N questions of each kind (the first N)"),
         CliOption.Value("report", "FILE", "also write an HTML report with charts"),
         CommonOptions.Json,
     ];
@@ -46,19 +49,28 @@ public sealed class EvalCommand : ICommand
         {
             throw new CommandFailedException($"dataset '{dataset}' does not exist");
         }
+        var format = arguments.Parsed<DatasetFormat?>("format", null, text => Enum.TryParse<DatasetFormat>(text, ignoreCase: true, out var f)
+            ? f : throw new FormatException($"--format must be fixture, cacheblend or longbench, not '{text}'"));
         IReadOnlyList<EvalRecord> records;
         try
         {
-            records = EvalRecord.ReadJsonLines(dataset);
+            // The whole set is read and checked before the model loads: a bad record fails at once.
+            records = DatasetReader.Read(dataset, format);
         }
         catch (FormatException e)
         {
             throw new CommandFailedException(e.Message);
         }
+        if (records.Count == 0)
+        {
+            throw new CommandFailedException($"dataset '{dataset}' holds no records");
+        }
         var limit = arguments.PositiveInteger("limit", int.MaxValue);
         records = records.GroupBy(r => r.Kind).SelectMany(g => g.Take(limit)).ToList();
         using var model = ModelArguments.Load(arguments);
-        var evaluator = new FusionEvaluator(new ChunkKvRuntime(model, new KvStore([new MemoryTier(4L << 30)]), codec));
+        var defaultTokens = records[0].Metric switch { AnswerMetric.F1 => 32, AnswerMetric.RougeL => 128, _ => 16 };
+        var evaluator = new FusionEvaluator(new ChunkKvRuntime(model, new KvStore([new MemoryTier(4L << 30)]), codec),
+            arguments.PositiveInteger("max-tokens", defaultTokens));
         var json = arguments.Flag("json");
         // Progress on standard error, so the table or the JSON on standard output stays clean.
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
@@ -81,11 +93,11 @@ public sealed class EvalCommand : ICommand
             return CliApp.Ok;
         }
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{"method",-18} {"kind",-7} {"n",5} {"accuracy",9} {"agree",7} {"KL",8} {"same",6} {"recomp",7} {"TTFT ms",8}"));
+            $"{"method",-18} {"kind",-9} {"n",5} {"metric",7} {"score",7} {"EM",7} {"agree",7} {"KL",8} {"same",6} {"recomp",7} {"TTFT ms",8}"));
         foreach (var s in scores)
         {
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{s.Method,-18} {s.Kind,-7} {s.Questions,5} {s.Accuracy,9:P1} {s.FirstTokenAgreement,7:P1} {s.MeanKlDivergence,8:F4} {s.SameAnswerAsFull,6:P0} {s.RecomputedShare,7:P1} {s.MedianTtftSeconds * 1000,8:F2}"));
+                $"{s.Method,-18} {s.Kind,-9} {s.Questions,5} {s.Metric,7} {s.Accuracy,7:P1} {s.ExactMatch,7:P1} {s.FirstTokenAgreement,7:P1} {s.MeanKlDivergence,8:F4} {s.SameAnswerAsFull,6:P0} {s.RecomputedShare,7:P1} {s.MedianTtftSeconds * 1000,8:F2}"));
         }
         return CliApp.Ok;
     }

@@ -3,7 +3,22 @@ using System.Text.Json.Serialization;
 
 namespace ChunkKv.Evaluation;
 
-/// <summary>One held-apart question: <c>{"id", "kind": "single"|"cross", "prefix", "chunks": [...], "question", "answer"}</c>.</summary>
+/// <summary>How a record's answer is scored.</summary>
+public enum AnswerMetric
+{
+    /// <summary>The fixture's rule: the greedy answer, trimmed, is the gold answer exactly.</summary>
+    Exact,
+    /// <summary>CacheBlend's QA F1 over token ids (<see cref="Metrics.AnswerMetrics.F1(string, IEnumerable{string}, Inference.Tokenization.Tokenizer)"/>).</summary>
+    F1,
+    /// <summary>Rouge-L with stemming, for summaries (<see cref="Metrics.RougeL"/>).</summary>
+    RougeL,
+}
+
+/// <summary>
+/// One question with its passages: <c>{"id", "kind", "prefix", "chunks": [...], "question", "answer"}</c>
+/// in the fixture's JSONL; the papers' datasets are read into the same shape (<see cref="Datasets.DatasetReader"/>),
+/// with every gold answer and their metric.
+/// </summary>
 public sealed record EvalRecord(
     [property: JsonPropertyName("id")] string Id,
     [property: JsonPropertyName("kind")] string Kind,
@@ -12,6 +27,13 @@ public sealed record EvalRecord(
     [property: JsonPropertyName("question")] string Question,
     [property: JsonPropertyName("answer")] string Answer)
 {
+    /// <summary>Every gold answer (the best one scores); the fixture's records have one.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> Answers { get; init; } = [Answer];
+
+    [JsonIgnore]
+    public AnswerMetric Metric { get; init; } = AnswerMetric.Exact;
+
     /// <summary>Reads a JSONL file; a bad line is named with its number.</summary>
     public static IReadOnlyList<EvalRecord> ReadJsonLines(string path)
     {

@@ -7,6 +7,8 @@ using ChunkKv.Retrieval.Indexing;
 namespace ChunkKv.Evaluation;
 
 /// <summary>One method's figures on one kind of question.</summary>
+/// <param name="Accuracy">The mean of the records' metric (<paramref name="Metric"/>): exact answers, F1 over token ids, or Rouge-L.</param>
+/// <param name="ExactMatch">Answers equal to a gold one once both are normalized (SQuAD's rule), beside the metric.</param>
 public sealed record MethodScore(
     string Method,
     string Kind,
@@ -16,13 +18,16 @@ public sealed record MethodScore(
     double MeanKlDivergence,
     double SameAnswerAsFull,
     double RecomputedShare,
-    double MedianTtftSeconds);
+    double MedianTtftSeconds,
+    string Metric = "exact",
+    double ExactMatch = 0);
 
 /// <summary>
 /// Answers every held-apart question with each fusion method on the path the server answers on (a
 /// runtime's <see cref="CollectionContext.FuseAsync"/>, caches through its store, its fuser with
 /// Cache-Craft's variants), and compares with the gold answer and with <c>full</c> on the same
-/// prompt: accuracy, first-token agreement, KL divergence of the first-token distribution from
+/// prompt: the record's metric (the fixture's exact answers, CacheBlend's F1 over token ids, Rouge-L),
+/// exact match after normalization, first-token agreement, KL divergence of the first-token distribution from
 /// full's, greedy answers identical to full's, share of chunk rows recomputed, median time to first
 /// token (<see cref="FusedPrompt.Ttft"/>). A record's prefix is its collection's.
 /// </summary>
@@ -56,7 +61,8 @@ public sealed class FusionEvaluator(ChunkKvRuntime runtime, int maxAnswerTokens 
                 full ??= outcome;
                 outcomes[method.Name].Add((record.Kind, outcome with
                 {
-                    Correct = string.Equals(outcome.Text.Trim(), record.Answer.Trim(), StringComparison.Ordinal),
+                    Score = Score(record, outcome.Text),
+                    ExactMatch = Metrics.AnswerMetrics.ExactMatch(outcome.Text, record.Answers),
                     AgreesWithFull = outcome.FirstToken == full.FirstToken,
                     SameAsFull = outcome.Tokens.SequenceEqual(full.Tokens),
                     KlFromFull = KlDivergence(full.Probabilities, outcome.Probabilities),
@@ -70,13 +76,22 @@ public sealed class FusionEvaluator(ChunkKvRuntime runtime, int maxAnswerTokens 
             foreach (var kind in records.Select(r => r.Kind).Distinct().Order(StringComparer.Ordinal))
             {
                 var mine = outcomes[method.Name].Where(o => o.Kind == kind).Select(o => o.Outcome).ToList();
-                scores.Add(new MethodScore(method.Name, kind, mine.Count, Share(mine, o => o.Correct), Share(mine, o => o.AgreesWithFull),
+                var metric = records.First(r => r.Kind == kind).Metric;
+                scores.Add(new MethodScore(method.Name, kind, mine.Count, mine.Average(o => o.Score), Share(mine, o => o.AgreesWithFull),
                     mine.Average(o => o.KlFromFull), Share(mine, o => o.SameAsFull), mine.Average(o => o.RecomputedShare),
-                    Statistics.Median(mine.Select(o => o.TtftSeconds))));
+                    Statistics.Median(mine.Select(o => o.TtftSeconds)), metric.ToString().ToLowerInvariant(), mine.Average(o => o.ExactMatch)));
             }
         }
         return scores;
     }
+
+    /// <summary>The record's metric for one answer: the fixture's exact rule, CacheBlend's F1 over token ids, or Rouge-L.</summary>
+    private double Score(EvalRecord record, string answer) => record.Metric switch
+    {
+        AnswerMetric.F1 => Metrics.AnswerMetrics.F1(answer, record.Answers, runtime.Model.Tokenizer!),
+        AnswerMetric.RougeL => Metrics.RougeL.FMeasure(answer, record.Answers),
+        _ => string.Equals(answer.Trim(), record.Answer.Trim(), StringComparison.Ordinal) ? 1 : 0,
+    };
 
     private async Task<Outcome> AnswerAsync(CollectionContext context, FusionPrompt prompt, FusionMethod method, CancellationToken cancellationToken)
     {
@@ -114,7 +129,8 @@ public sealed class FusionEvaluator(ChunkKvRuntime runtime, int maxAnswerTokens 
 
     private sealed record Outcome(int FirstToken, int[] Tokens, string Text, double[] Probabilities, double RecomputedShare, double TtftSeconds)
     {
-        public bool Correct { get; init; }
+        public double Score { get; init; }
+        public double ExactMatch { get; init; }
         public bool AgreesWithFull { get; init; }
         public bool SameAsFull { get; init; }
         public double KlFromFull { get; init; }

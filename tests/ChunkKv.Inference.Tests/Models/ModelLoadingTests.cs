@@ -7,6 +7,37 @@ namespace ChunkKv.Inference.Tests.Models;
 public sealed class ModelLoadingTests
 {
     [Fact]
+    public void A_random_model_past_the_shard_size_is_written_in_shards_with_an_index()
+    {
+        var shape = ModelShape.Find("tiny-llama3");
+        var sharded = Fixtures.TempDirectory("random-sharded");
+        RandomModel.Write(sharded, shape, seed: 1, maxShardBytes: 200_000);
+
+        var index = JsonNode.Parse(File.ReadAllText(Path.Combine(sharded, "model.safetensors.index.json")))!;
+        var shards = index["weight_map"]!.AsObject().Select(p => p.Value!.GetValue<string>()).Distinct().Order().ToList();
+        Assert.True(shards.Count >= 2);
+        Assert.Equal($"model-00001-of-{shards.Count:D5}.safetensors", shards[0]);
+        Assert.Equal(shards.Sum(s => new FileInfo(Path.Combine(sharded, s)).Length) - shards.Sum(s => HeaderBytes(Path.Combine(sharded, s))),
+            index["metadata"]!["total_size"]!.GetValue<long>());
+        Assert.False(File.Exists(Path.Combine(sharded, "model.safetensors")));
+
+        // The same draws as the one-file model: identical logits.
+        int[] ids = [4, 8, 15, 16, 23, 42];
+        using var one = LanguageModel.Load(TinyModels.Directory("tiny-llama3"));
+        using var many = LanguageModel.Load(sharded);
+        Assert.Equal(shards.Count, many.Transformer.Weights.Files.Count);
+        Assert.Equal(one.Transformer.Prefill(ids, one.Transformer.NewSequence()), many.Transformer.Prefill(ids, many.Transformer.NewSequence()));
+    }
+
+    private static long HeaderBytes(string path)
+    {
+        using var stream = File.OpenRead(path);
+        var length = new byte[8];
+        stream.ReadExactly(length);
+        return 8 + BitConverter.ToInt64(length);
+    }
+
+    [Fact]
     public void Sharded_weights_load_like_one_file()
     {
         var single = TinyModels.Directory("tiny-qwen2");
