@@ -79,7 +79,15 @@ public sealed class EvalCommand : ICommand
             .StartAsync(async progress =>
             {
                 var task = progress.AddTask($"{records.Count} questions × {methods.Count} methods", maxValue: records.Count);
-                scores = await evaluator.EvaluateAsync(records, methods, done => task.Value = done, cancellationToken);
+                try
+                {
+                    scores = await evaluator.EvaluateAsync(records, methods, done => task.Value = done, cancellationToken);
+                }
+                catch (ArgumentException e)
+                {
+                    // A record the model cannot take (a prompt past its positions): named, not a crash.
+                    throw new CommandFailedException($"{e.Message}: use a model with more positions, or leave such records out");
+                }
             });
         if (arguments.Optional("report") is { } report)
         {

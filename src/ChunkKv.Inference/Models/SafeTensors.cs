@@ -55,7 +55,9 @@ public sealed unsafe partial class SafeTensorsFile : IDisposable
 
     public static SafeTensorsFile Open(string path)
     {
-        var length = new FileInfo(path).Length;
+        // The Hugging Face cache's snapshot folders hold symbolic links to its blobs: measure the file, not the link.
+        var file = new FileInfo(path);
+        var length = (file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? file).Length;
         var name = System.IO.Path.GetFileName(path);
         if (length < 8)
         {

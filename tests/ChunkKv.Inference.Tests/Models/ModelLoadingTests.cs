@@ -29,6 +29,21 @@ public sealed class ModelLoadingTests
         Assert.Equal(one.Transformer.Prefill(ids, one.Transformer.NewSequence()), many.Transformer.Prefill(ids, many.Transformer.NewSequence()));
     }
 
+    [Fact]
+    public void A_directory_of_links_to_the_files_loads_as_the_hugging_face_cache_lays_them_out()
+    {
+        var source = TinyModels.Directory("tiny-qwen2");
+        var linked = Fixtures.TempDirectory("linked");
+        foreach (var file in Directory.GetFiles(source))
+        {
+            File.CreateSymbolicLink(Path.Combine(linked, Path.GetFileName(file)), file);
+        }
+        int[] ids = [4, 8, 15];
+        using var direct = LanguageModel.Load(source);
+        using var throughLinks = LanguageModel.Load(linked);
+        Assert.Equal(direct.Transformer.Prefill(ids, direct.Transformer.NewSequence()), throughLinks.Transformer.Prefill(ids, throughLinks.Transformer.NewSequence()));
+    }
+
     private static long HeaderBytes(string path)
     {
         using var stream = File.OpenRead(path);
