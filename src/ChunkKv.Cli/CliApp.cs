@@ -36,7 +36,7 @@ public static class CliApp
 
     private static readonly ICommand[] Commands = [
         new TokenizeCommand(), new ChatTemplateCommand(), new LogitsCommand(), new GenerateCommand(), new RandomModelCommand(),
-        new MigrateCommand(), new IndexCommand(), new BenchCommand(), new FuseCommand(), new EvalCommand(), new IngestCommand(), new AskCommand(), new HashKeyCommand(),
+        new MigrateCommand(), new IndexCommand(), new BenchCommand(), new FuseCommand(), new EvalCommand(), new CalibrateCommand(), new IngestCommand(), new AskCommand(), new HashKeyCommand(),
         new ServeCommand(),
     ];
 

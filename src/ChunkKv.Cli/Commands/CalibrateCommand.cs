@@ -1,0 +1,101 @@
+using System.Globalization;
+using System.Text.Json;
+using ChunkKv.Caching;
+using ChunkKv.Caching.Codecs;
+using ChunkKv.Caching.Tiers;
+using ChunkKv.Collections;
+using ChunkKv.Evaluation;
+using ChunkKv.Evaluation.Datasets;
+using Spectre.Console;
+
+namespace ChunkKv.Cli.Commands;
+
+/// <summary>
+/// <c>chunkkv calibrate --model DIR --dataset FILE</c>: the fidelity gate for a model on a set's own
+/// prompts (each also in other chunk orders): every method up a ladder of budgets against full, the
+/// smallest budget of each that meets the target, and the fastest passing method as the default.
+/// </summary>
+public sealed class CalibrateCommand : ICommand
+{
+    private static readonly JsonSerializerOptions SnakeCase = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public string Name => "calibrate";
+    public string Summary => "find each fusion method's smallest budget that keeps full's first token on a model and a set's prompts";
+
+    public IReadOnlyList<CliOption> Options { get; } =
+    [
+        CommonOptions.Model,
+        CommonOptions.Weights,
+        CliOption.RequiredValue("dataset", "FILE", "the prompts: a set chunkkv eval reads (fixture, CacheBlend or LongBench format)"),
+        CliOption.Value("format", "FORMAT", "fixture, cacheblend or longbench (default: detected)"),
+        CliOption.Value("limit", "N", "prompts taken from the set, spread over its kinds (default 32)"),
+        CliOption.Value("orders", "N", "chunk orders each prompt runs in (default 2)"),
+        CliOption.Value("agreement", "SHARE", "first tokens equal to full's on at least this share of prompts (default 0.99)"),
+        CliOption.Value("kl", "NATS", "mean KL divergence from full's first-token distribution at most this (default 0.01)"),
+        CommonOptions.Codec,
+        CommonOptions.Json,
+    ];
+
+    public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
+    {
+        var dataset = arguments.Required("dataset");
+        var format = arguments.Parsed<DatasetFormat?>("format", null, text => Enum.TryParse<DatasetFormat>(text, ignoreCase: true, out var f)
+            ? f : throw new FormatException($"--format must be fixture, cacheblend or longbench, not '{text}'"));
+        var target = new CalibrationTarget(arguments.NonNegativeNumber("agreement", 0.99), arguments.NonNegativeNumber("kl", 0.01));
+        if (target.Agreement > 1)
+        {
+            throw new UsageException("--agreement is a share from 0 to 1");
+        }
+        IReadOnlyList<EvalRecord> records;
+        try
+        {
+            records = File.Exists(dataset) ? DatasetReader.Read(dataset, format) : throw new CommandFailedException($"dataset '{dataset}' does not exist");
+        }
+        catch (FormatException e)
+        {
+            throw new CommandFailedException(e.Message);
+        }
+        // An even spread over the set's kinds (a file often lists one kind after another).
+        var kinds = records.GroupBy(r => r.Kind).Select(g => g.ToList()).ToList();
+        var prompts = Enumerable.Range(0, kinds.Max(k => k.Count)).SelectMany(i => kinds.Where(k => i < k.Count).Select(k => k[i]))
+            .Take(arguments.PositiveInteger("limit", 32)).ToList();
+        var codec = KvCodec.Create(arguments.Parsed("codec", KvCodecId.F16, KvCodec.ParseId));
+        using var model = ModelArguments.Load(arguments);
+        var calibrator = new Calibrator(new ChunkKvRuntime(model, new KvStore([new MemoryTier(4L << 30)]), codec));
+        var orders = arguments.PositiveInteger("orders", 2);
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        CalibrationResult? result = null;
+        await console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .StartAsync(async progress =>
+            {
+                var task = progress.AddTask($"{prompts.Count * orders} prompts", maxValue: prompts.Count * orders);
+                try
+                {
+                    result = await calibrator.CalibrateAsync(prompts, target, orders, progress: done => task.Value = done, cancellationToken: cancellationToken);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new CommandFailedException($"{e.Message}: use a model with more positions, or leave such records out");
+                }
+            });
+        if (arguments.Flag("json"))
+        {
+            output.WriteLine(JsonSerializer.Serialize(result, SnakeCase));
+            return CliApp.Ok;
+        }
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"target: first token equal to full's on ≥ {target.Agreement:P1} of {result!.Prompts} prompts, mean KL ≤ {target.MeanKl}"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"method",-18} {"agree",8} {"KL",8} {"recomp",7} {"TTFT ms",8}  meets"));
+        foreach (var family in result.Methods)
+        {
+            foreach (var r in family.Ladder)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{r.Method,-18} {r.Agreement,8:P1} {r.MeanKl,8:F4} {r.RecomputedShare,7:P1} {r.MedianTtftSeconds * 1000,8:F2}  {(r.Meets ? "yes" : "no")}"));
+            }
+            output.WriteLine($"  {family.Family}: {family.Smallest ?? "no budget meets the target"}");
+        }
+        output.WriteLine($"default: {result.Default ?? "none (full)"}");
+        return CliApp.Ok;
+    }
+}
