@@ -160,42 +160,53 @@ public sealed unsafe class ModelWeights : IDisposable
         var data = Allocate(rows * columns * valueSize);
         var scales = kept == WeightType.Q8 ? (float*)Allocate(rows * Q8.Groups(columns) * sizeof(float)) : null;
         var size = TensorEntry.ElementSize(entry.Type);
-        // A few rows at a time through float32: bounded scratch, whatever the matrix's size.
-        var chunkRows = (int)Math.Max(1, (1 << 22) / columns);
-        var row = new float[chunkRows * columns];
-        for (long first = 0; first < rows; first += chunkRows)
+        // Rows split over the cores (quantizing an 8B model is minutes on one), each worker a few rows
+        // at a time through its own float32 scratch: bounded memory, whatever the matrix's size.
+        var chunkRows = (int)Math.Max(1, (1 << 20) / columns);
+        var (sourceAddress, dataAddress, scalesAddress) = ((nint)source, (nint)data, (nint)scales);
+        Workers.ForRanges(r, chunkRows, (start, rowCount) =>
         {
-            var count = (int)Math.Min(chunkRows, rows - first);
-            var floats = row.AsSpan(0, count * c);
-            Numbers.ToSingle(new ReadOnlySpan<byte>(source + first * columns * size, count * c * size), entry.Type, floats);
-            var at = first * columns;
-            switch (kept)
+            var scratch = new float[chunkRows * c];
+            for (long first = start; first < start + rowCount; first += chunkRows)
             {
-                case WeightType.F32:
-                    floats.CopyTo(new Span<float>((float*)data + at, floats.Length));
-                    break;
-                case WeightType.F16:
-                    System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(floats, new Span<Half>((Half*)data + at, floats.Length));
-                    break;
-                case WeightType.BF16:
-                    var halves = new Span<ushort>((ushort*)data + at, floats.Length);
-                    for (var i = 0; i < floats.Length; i++)
-                    {
-                        halves[i] = Numbers.ToBFloat16(floats[i]);
-                    }
-                    break;
-                default:
-                    var groups = Q8.Groups(columns);
-                    for (var k = 0; k < count; k++)
-                    {
-                        Q8.Quantize(floats.Slice(k * c, c), new Span<sbyte>((sbyte*)data + at + (long)k * c, c),
-                            new Span<float>(scales + (first + k) * groups, groups));
-                    }
-                    break;
+                var count = (int)Math.Min(chunkRows, start + rowCount - first);
+                ConvertRows((byte*)sourceAddress + first * columns * size, entry.Type, scratch.AsSpan(0, count * c), kept,
+                    (byte*)dataAddress, (float*)scalesAddress, first, count, c);
             }
-        }
+        });
         file.DropPages(entry);
         return new Matrix(data, r, c, kept, scales);
+    }
+
+    /// <summary>Rows <c>[first, first + count)</c> from the stored type to the kept one, through <paramref name="floats"/>.</summary>
+    private static void ConvertRows(byte* source, TensorType stored, Span<float> floats, WeightType kept, byte* data, float* scales, long first, int count, int columns)
+    {
+        Numbers.ToSingle(new ReadOnlySpan<byte>(source, floats.Length * TensorEntry.ElementSize(stored)), stored, floats);
+        var at = first * columns;
+        switch (kept)
+        {
+            case WeightType.F32:
+                floats.CopyTo(new Span<float>((float*)data + at, floats.Length));
+                break;
+            case WeightType.F16:
+                System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(floats, new Span<Half>((Half*)data + at, floats.Length));
+                break;
+            case WeightType.BF16:
+                var halves = new Span<ushort>((ushort*)data + at, floats.Length);
+                for (var i = 0; i < floats.Length; i++)
+                {
+                    halves[i] = Numbers.ToBFloat16(floats[i]);
+                }
+                break;
+            default:
+                var groups = Q8.Groups(columns);
+                for (var k = 0; k < count; k++)
+                {
+                    Q8.Quantize(floats.Slice(k * columns, columns), new Span<sbyte>((sbyte*)data + at + (long)k * columns, columns),
+                        new Span<float>(scales + (first + k) * groups, groups));
+                }
+                break;
+        }
     }
 
     private void* Allocate(long bytes)
