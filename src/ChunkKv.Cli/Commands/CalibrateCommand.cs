@@ -5,7 +5,6 @@ using ChunkKv.Caching.Codecs;
 using ChunkKv.Caching.Tiers;
 using ChunkKv.Collections;
 using ChunkKv.Evaluation;
-using ChunkKv.Evaluation.Datasets;
 using Spectre.Console;
 
 namespace ChunkKv.Cli.Commands;
@@ -26,8 +25,8 @@ public sealed class CalibrateCommand : ICommand
     [
         CommonOptions.Model,
         CommonOptions.Weights,
-        CliOption.RequiredValue("dataset", "FILE", "the prompts: a set chunkkv eval reads (fixture, CacheBlend or LongBench format)"),
-        CliOption.Value("format", "FORMAT", "fixture, cacheblend or longbench (default: detected)"),
+        DatasetArguments.Dataset,
+        DatasetArguments.Format,
         CliOption.Value("limit", "N", "prompts taken from the set, spread over its kinds (default 32)"),
         CliOption.Value("orders", "N", "chunk orders each prompt runs in (default 2)"),
         CliOption.Value("agreement", "SHARE", "first tokens equal to full's on at least this share of prompts (default 0.99)"),
@@ -38,23 +37,12 @@ public sealed class CalibrateCommand : ICommand
 
     public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {
-        var dataset = arguments.Required("dataset");
-        var format = arguments.Parsed<DatasetFormat?>("format", null, text => Enum.TryParse<DatasetFormat>(text, ignoreCase: true, out var f)
-            ? f : throw new FormatException($"--format must be fixture, cacheblend or longbench, not '{text}'"));
         var target = new CalibrationTarget(arguments.NonNegativeNumber("agreement", 0.99), arguments.NonNegativeNumber("kl", 0.01));
         if (target.Agreement > 1)
         {
             throw new UsageException("--agreement is a share from 0 to 1");
         }
-        IReadOnlyList<EvalRecord> records;
-        try
-        {
-            records = File.Exists(dataset) ? DatasetReader.Read(dataset, format) : throw new CommandFailedException($"dataset '{dataset}' does not exist");
-        }
-        catch (FormatException e)
-        {
-            throw new CommandFailedException(e.Message);
-        }
+        var records = DatasetArguments.Read(arguments);
         // An even spread over the set's kinds (a file often lists one kind after another).
         var kinds = records.GroupBy(r => r.Kind).Select(g => g.ToList()).ToList();
         var prompts = Enumerable.Range(0, kinds.Max(k => k.Count)).SelectMany(i => kinds.Where(k => i < k.Count).Select(k => k[i]))
@@ -69,14 +57,8 @@ public sealed class CalibrateCommand : ICommand
             .StartAsync(async progress =>
             {
                 var task = progress.AddTask($"{prompts.Count * orders} prompts", maxValue: prompts.Count * orders);
-                try
-                {
-                    result = await calibrator.CalibrateAsync(prompts, target, orders, progress: done => task.Value = done, cancellationToken: cancellationToken);
-                }
-                catch (ArgumentException e)
-                {
-                    throw new CommandFailedException($"{e.Message}: use a model with more positions, or leave such records out");
-                }
+                result = await DatasetArguments.RunAsync(() =>
+                    calibrator.CalibrateAsync(prompts, target, orders, progress: done => task.Value = done, cancellationToken: cancellationToken));
             });
         if (arguments.Flag("json"))
         {

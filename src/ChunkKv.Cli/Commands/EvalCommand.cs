@@ -5,7 +5,6 @@ using ChunkKv.Caching.Codecs;
 using ChunkKv.Caching.Tiers;
 using ChunkKv.Collections;
 using ChunkKv.Evaluation;
-using ChunkKv.Evaluation.Datasets;
 using ChunkKv.Fusion;
 using ChunkKv.Pipeline;
 using Spectre.Console;
@@ -24,14 +23,14 @@ public sealed class EvalCommand : ICommand
     private static readonly JsonSerializerOptions SnakeCase = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     public string Name => "eval";
-    public string Summary => "score fusion methods on a held-apart JSONL set (accuracy, agreement with full, TTFT)";
+    public string Summary => "score fusion methods on a set (the fixture's, CacheBlend's or LongBench's): the set's metric, agreement with full, TTFT";
 
     public IReadOnlyList<CliOption> Options { get; } =
     [
         CommonOptions.Model,
         CommonOptions.Weights,
-        CliOption.RequiredValue("dataset", "FILE", "the fixture's JSONL ({id, kind, prefix, chunks, question, answer} a line), CacheBlend's JSON list ({ctxs, question, answers}) or LongBench's JSONL ({context, input, answers})"),
-        CliOption.Value("format", "FORMAT", "fixture, cacheblend or longbench (default: detected)"),
+        DatasetArguments.Dataset,
+        DatasetArguments.Format,
         CliOption.Value("max-tokens", "N", "answer tokens decoded (default 16 for the fixture, 32 for QA as CacheBlend, 128 for summaries)"),
         CliOption.Value("methods", "METHODS", $"comma-separated fusion methods (default {DefaultMethods})"),
         CommonOptions.Codec,
@@ -45,26 +44,7 @@ public sealed class EvalCommand : ICommand
         var methods = arguments.Parsed("methods", FusionMethod.ParseList(DefaultMethods), FusionMethod.ParseList);
         var codec = KvCodec.Create(arguments.Parsed("codec", KvCodecId.F16, KvCodec.ParseId));
         var dataset = arguments.Required("dataset");
-        if (!File.Exists(dataset))
-        {
-            throw new CommandFailedException($"dataset '{dataset}' does not exist");
-        }
-        var format = arguments.Parsed<DatasetFormat?>("format", null, text => Enum.TryParse<DatasetFormat>(text, ignoreCase: true, out var f)
-            ? f : throw new FormatException($"--format must be fixture, cacheblend or longbench, not '{text}'"));
-        IReadOnlyList<EvalRecord> records;
-        try
-        {
-            // The whole set is read and checked before the model loads: a bad record fails at once.
-            records = DatasetReader.Read(dataset, format);
-        }
-        catch (FormatException e)
-        {
-            throw new CommandFailedException(e.Message);
-        }
-        if (records.Count == 0)
-        {
-            throw new CommandFailedException($"dataset '{dataset}' holds no records");
-        }
+        var records = DatasetArguments.Read(arguments);
         var limit = arguments.PositiveInteger("limit", int.MaxValue);
         records = records.GroupBy(r => r.Kind).SelectMany(g => g.Take(limit)).ToList();
         using var model = ModelArguments.Load(arguments);
@@ -79,15 +59,7 @@ public sealed class EvalCommand : ICommand
             .StartAsync(async progress =>
             {
                 var task = progress.AddTask($"{records.Count} questions × {methods.Count} methods", maxValue: records.Count);
-                try
-                {
-                    scores = await evaluator.EvaluateAsync(records, methods, done => task.Value = done, cancellationToken);
-                }
-                catch (ArgumentException e)
-                {
-                    // A record the model cannot take (a prompt past its positions): named, not a crash.
-                    throw new CommandFailedException($"{e.Message}: use a model with more positions, or leave such records out");
-                }
+                scores = await DatasetArguments.RunAsync(() => evaluator.EvaluateAsync(records, methods, done => task.Value = done, cancellationToken));
             });
         if (arguments.Optional("report") is { } report)
         {

@@ -6,7 +6,7 @@ namespace ChunkKv.Evaluation;
 
 /// <summary>
 /// One self-contained HTML page of an evaluation: the table per method and question kind, and an
-/// SVG chart of each method's TTFT speed-up over <c>full</c> against its accuracy, one point per kind.
+/// SVG chart of each method's TTFT speed-up over <c>full</c> against its score (the set's metric), one point per kind.
 /// </summary>
 public static class EvalReport
 {
@@ -20,15 +20,15 @@ public static class EvalReport
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>{Escape(title)}</title>
             <style>{Style}</style>
             </head><body><h1>{Escape(title)}</h1>
-            <table><tr><th>method</th><th>kind</th><th>n</th><th>accuracy</th><th>agreement with full</th><th>KL from full</th>
+            <table><tr><th>method</th><th>kind</th><th>n</th><th>metric</th><th>score</th><th>exact match</th><th>agreement with full</th><th>KL from full</th>
             <th>same answer as full</th><th>recomputed</th><th>median TTFT</th></tr>
             """);
         foreach (var s in scores)
         {
             html.Append(CultureInfo.InvariantCulture,
-                $"<tr><td>{Escape(s.Method)}</td><td>{Escape(s.Kind)}</td><td>{s.Questions}</td><td>{s.Accuracy:P1}</td><td>{s.FirstTokenAgreement:P1}</td><td>{s.MeanKlDivergence:F4}</td><td>{s.SameAnswerAsFull:P1}</td><td>{s.RecomputedShare:P1}</td><td>{s.MedianTtftSeconds * 1000:F2} ms</td></tr>\n");
+                $"<tr><td>{Escape(s.Method)}</td><td>{Escape(s.Kind)}</td><td>{s.Questions}</td><td>{Escape(s.Metric)}</td><td>{s.Accuracy:P1}</td><td>{s.ExactMatch:P1}</td><td>{s.FirstTokenAgreement:P1}</td><td>{s.MeanKlDivergence:F4}</td><td>{s.SameAnswerAsFull:P1}</td><td>{s.RecomputedShare:P1}</td><td>{s.MedianTtftSeconds * 1000:F2} ms</td></tr>\n");
         }
-        html.Append("</table>\n<h2>TTFT speed-up over full against accuracy</h2>\n");
+        html.Append("</table>\n<h2>TTFT speed-up over full against the score</h2>\n");
         html.Append(Chart(scores));
         html.Append("</body></html>\n");
         return html.ToString();
@@ -47,7 +47,7 @@ public static class EvalReport
         svg.Append(CultureInfo.InvariantCulture, $"""<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-size="11">""");
         svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="black"/><line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="black"/>""");
         svg.Append(CultureInfo.InvariantCulture, $"""<text x="{width / 2}" y="{height - 12}" text-anchor="middle">TTFT speed-up over full (log scale, up to {maxSpeedup:F0}x)</text>""");
-        svg.Append(CultureInfo.InvariantCulture, $"""<text x="14" y="{height / 2}" transform="rotate(-90 14 {height / 2})" text-anchor="middle">accuracy</text>""");
+        svg.Append(CultureInfo.InvariantCulture, $"""<text x="14" y="{height / 2}" transform="rotate(-90 14 {height / 2})" text-anchor="middle">score</text>""");
         foreach (var tick in new[] { 0.0, 0.25, 0.5, 0.75, 1.0 })
         {
             svg.Append(CultureInfo.InvariantCulture, $"""<text x="{pad - 6}" y="{Y(tick) + 4:F1}" text-anchor="end">{tick:P0}</text>""");
