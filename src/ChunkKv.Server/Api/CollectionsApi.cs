@@ -11,10 +11,12 @@ namespace ChunkKv.Server.Api;
 public sealed record CollectionBody(string? Name, string? Prefix, int? ChunkTokens);
 
 /// <param name="Prefix">The prefix its prompts start with (the layout's when none was given).</param>
-public sealed record CollectionView(string Name, string Embedder, int Dimension, string Prefix, int ChunkTokens)
+/// <param name="Layout">Where its prompts' form comes from: <c>chat template</c>, <c>chunkkv_layout</c> or <c>default</c>.</param>
+public sealed record CollectionView(string Name, string Embedder, int Dimension, string Prefix, int ChunkTokens, string Layout)
 {
     public static CollectionView Of(string name, CollectionInfo c, ChunkKvRuntime runtime) =>
-        new(name, c.Embedder, c.Dimension, c.Settings.Prefix ?? runtime.Layout.Instruction, c.Settings.ChunkTokens ?? runtime.ChunkTokens);
+        new(name, c.Embedder, c.Dimension, c.Settings.Prefix ?? runtime.Layout.Instruction, c.Settings.ChunkTokens ?? runtime.ChunkTokens,
+            runtime.Layout.Origin);
 }
 
 public sealed record CollectionList(IReadOnlyList<CollectionView> Collections);

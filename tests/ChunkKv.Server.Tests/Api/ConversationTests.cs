@@ -27,7 +27,9 @@ public sealed class ConversationTests(ApiServer server) : IClassFixture<ApiServe
     private async Task<string> CollectionAsync()
     {
         var name = $"conv-{Guid.NewGuid():N}"[..20];
-        Assert.Equal(HttpStatusCode.Created, (await Client.PostAsJsonAsync("/v1/collections", new { name })).StatusCode);
+        var created = await Client.PostAsJsonAsync("/v1/collections", new { name });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal("chat template", (await JsonAsync(created)).GetProperty("layout").GetString()); // the model's own template frames the prompts
         var text = string.Join(' ', Enumerable.Range(0, 40).Select(i => $"Fact {i}: the cache keeps the prefix of layer {i % 7} and moves key {i}."));
         Assert.Equal(HttpStatusCode.Created, (await Client.PostAsJsonAsync($"/v1/collections/{name}/documents", new { id = "facts", text })).StatusCode);
         return name;
