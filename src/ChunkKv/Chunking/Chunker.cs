@@ -149,6 +149,12 @@ public sealed partial class Chunker
                 break;
             }
             start = OverlapStart(tokens, start, cut);
+            // The overlap may begin with whitespace the last chunk was trimmed of: then the next chunk
+            // would start where that one did. It gives up pieces until it starts further on.
+            while (start < cut && chunks.Count > 0 && Trimmed(text, pieces[start].Start, pieces[cut - 1].End).From <= chunks[^1].CharStart)
+            {
+                start++;
+            }
         }
         return chunks;
     }

@@ -65,6 +65,19 @@ public sealed class ChunkerProperties
         property.Check(Config.QuickThrowOnFailure.WithMaxTest(120).WithParallelRunConfig(null));
     }
 
+    [Fact]
+    public void An_overlap_that_opens_with_trimmed_whitespace_still_moves_the_next_chunk_forward()
+    {
+        // The case the property found (llama2, a run of "丂" then Markdown code fences, overlap on):
+        // the overlap began with whitespace the chunk before had been trimmed of, so two chunks started alike.
+        var tokenizer = Loaded["llama2"].Value;
+        var property = Prop.ForAll(Cases().ToArbitrary(), test =>
+            CheckChunks(tokenizer, test, new Chunker(tokenizer, new ChunkingOptions { TargetTokens = test.Target, OverlapTokens = test.Overlap })
+                .Split(test.Text, test.Format)));
+        var replay = new Replay(new Rnd(14460256856301708121, 3590803127210185953), Microsoft.FSharp.Core.FSharpOption<int>.Some(88));
+        property.Check(Config.QuickThrowOnFailure.WithReplay(replay).WithMaxTest(1).WithParallelRunConfig(null));
+    }
+
     private static void CheckChunks(Tokenizer tokenizer, Case test, IReadOnlyList<TextChunk> chunks)
     {
         var text = test.Text;
