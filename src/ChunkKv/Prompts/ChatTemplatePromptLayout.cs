@@ -27,13 +27,22 @@ public sealed record ChatTemplatePromptLayout : PromptLayout
 
     private readonly ChatTemplate template;
     private readonly bool systemTurn;
+
+    /// <summary>
+    /// What <c>strftime_now</c> gives the template (Llama 3.1's writes today's date in its system turn):
+    /// fixed when the layout is made, so the text before the chunks, and the caches keyed by it, stay
+    /// the same for the process's life instead of changing at midnight.
+    /// </summary>
+    private readonly DateTime now;
     private readonly ConcurrentDictionary<string, string> prefixes = new();
 
     /// <exception cref="TemplateException">The template cannot be rendered, or cannot be cut into the three parts.</exception>
-    public ChatTemplatePromptLayout(ChatTemplate template)
+    /// <param name="now">The date the template's <c>strftime_now</c> writes; null: the moment the layout is made.</param>
+    public ChatTemplatePromptLayout(ChatTemplate template, DateTime? now = null)
     {
         ArgumentNullException.ThrowIfNull(template);
         this.template = template;
+        this.now = now ?? DateTime.Now;
         try
         {
             systemTurn = true;
@@ -99,7 +108,7 @@ public sealed record ChatTemplatePromptLayout : PromptLayout
 
     private (string Prefix, string After) Cut(string instruction, string question, Conversation conversation)
     {
-        var text = template.Render(Messages(instruction, question, conversation), addGenerationPrompt: true);
+        var text = template.Render(Messages(instruction, question, conversation), addGenerationPrompt: true, now: now);
         var at = text.IndexOf(ChunksMarker, StringComparison.Ordinal);
         if (at < 0 || text.IndexOf(ChunksMarker, at + 1, StringComparison.Ordinal) >= 0)
         {

@@ -87,6 +87,20 @@ public sealed class ChatTemplateLayoutTests
     }
 
     [Fact]
+    public void A_dated_template_writes_the_date_the_layout_was_made_so_its_prefix_does_not_change_at_midnight()
+    {
+        var dated = ChatTemplate.FromSource(
+            "{{ bos_token }}<sys>Today: {{ strftime_now('%d %b %Y') }}\n{{ messages[0].content }}</sys>"
+            + "{% for m in messages[1:] %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}",
+            new Dictionary<string, string> { ["bos_token"] = "<s>" });
+        var layout = new ChatTemplatePromptLayout(dated, new DateTime(2025, 6, 15, 23, 59, 59));
+
+        Assert.Equal("<s><sys>Today: 15 Jun 2025\nUse the notes.", layout.PrefixText(Instruction));
+        // Rendered again for every question (after midnight too), the text before the chunks is the same.
+        Assert.Equal("</sys><user>Why?<assistant>", layout.QuestionText(Instruction, "Why?", Conversation.None));
+    }
+
+    [Fact]
     public void A_model_with_a_template_gets_its_layout_and_the_fixture_keeps_its_own()
     {
         Assert.IsType<ChatTemplatePromptLayout>(PromptLayout.FromModelDirectory(Fixtures.TokenizerDirectory("qwen3")));
