@@ -131,11 +131,13 @@ public sealed class IngestJobTests : IDisposable
         var real = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString);
         await using var link = new TcpSwitch(real.Host!, real.Port);
         link.On();
-        var through = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString) { Port = link.Port, Timeout = 2 };
+        // A connect timeout that a busy 2-core machine (the whole suite running) still meets while the link is up.
+        var through = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString) { Port = link.Port, Timeout = 5 };
         await using var server = Server(through.ConnectionString);
         using var client = server.CreateClient();
         await Schema.WaitForNewestAsync(client);
-        await client.PostAsJsonAsync("/v1/collections", new { name = "docs" });
+        var created = await client.PostAsJsonAsync("/v1/collections", new { name = "docs" });
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
         var engine = server.Services.GetRequiredService<CollectionService>();
         await engine.Compute.WaitAsync(); // the job waits its turn while the database goes down
         var job = await SubmitAsync(client, "large", Prose(40, 6));
