@@ -32,12 +32,7 @@ public static class Numbers
                 TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(source), destination);
                 break;
             default:
-                var halves = MemoryMarshal.Cast<byte, ushort>(source);
-                var words = MemoryMarshal.Cast<float, uint>(destination);
-                for (var i = 0; i < halves.Length; i++)
-                {
-                    words[i] = (uint)halves[i] << 16;
-                }
+                Tensors.WeightRows.BFloat16ToSingle(MemoryMarshal.Cast<byte, ushort>(source), destination);
                 break;
         }
     }

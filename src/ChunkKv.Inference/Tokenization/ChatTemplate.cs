@@ -102,16 +102,17 @@ public sealed class ChatTemplate
     public string Render(JsonArray messages, bool addGenerationPrompt, JsonObject? variables = null, DateTime? now = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var all = new JsonObject();
+        // The nodes are read where they are (a JsonObject would need them cloned to adopt them).
+        var all = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
         foreach (var (token, text) in specialTokens)
         {
             all[token] = text;
         }
         foreach (var (key, value) in variables ?? [])
         {
-            all[key] = value?.DeepClone();
+            all[key] = value;
         }
-        all["messages"] = messages.DeepClone();
+        all["messages"] = messages;
         all["add_generation_prompt"] = addGenerationPrompt;
         return template.Render(all, now);
     }

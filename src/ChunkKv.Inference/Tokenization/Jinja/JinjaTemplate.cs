@@ -27,7 +27,7 @@ public sealed class JinjaTemplate
     /// <param name="now">What <c>strftime_now</c> formats; null: the local time of the call.</param>
     /// <exception cref="TemplateRaisedException">The template refused its input with <c>raise_exception</c>.</exception>
     /// <exception cref="TemplateException">The template used a value the wrong way.</exception>
-    public string Render(JsonObject variables, DateTime? now = null)
+    public string Render(IEnumerable<KeyValuePair<string, JsonNode?>> variables, DateTime? now = null)
     {
         ArgumentNullException.ThrowIfNull(variables);
         var globals = Globals(now ?? DateTime.Now);

@@ -146,8 +146,7 @@ internal static class TemplateFilters
                 var old = Arg(0, "old", null) as string ?? throw new TemplateException("replace needs the old text", line);
                 var by = Arg(1, "new", null) as string ?? throw new TemplateException("replace needs the new text", line);
                 var times = Arg(2, "count", null);
-                return times is long c ? TemplateMethods.TryCall(Text(), "replace", [old, by, c], k, line, out var once) ? once : null
-                    : Text().Replace(old, by, StringComparison.Ordinal);
+                return times is long c && c >= 0 ? TemplateMethods.ReplaceFirst(Text(), old, by, c) : Text().Replace(old, by, StringComparison.Ordinal);
             case "indent":
                 return Indent(Text(), Arg(0, "width", 4L), Flag(1, "first"), Flag(2, "blank"));
             case "wordcount":

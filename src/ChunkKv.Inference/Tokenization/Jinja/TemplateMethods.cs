@@ -211,7 +211,8 @@ internal static class TemplateMethods
         }
     }
 
-    private static string ReplaceFirst(string s, string old, string by, long count)
+    /// <summary>The first <paramref name="count"/> occurrences of <paramref name="old"/> replaced, as Python's <c>str.replace</c> with a count.</summary>
+    internal static string ReplaceFirst(string s, string old, string by, long count)
     {
         var text = new StringBuilder();
         var position = 0;
