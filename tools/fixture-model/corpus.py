@@ -10,10 +10,19 @@ from the context. Facts are stated three ways:
 
 The first two are single-chunk questions. The third is a cross-chunk question: with each chunk's
 KV computed alone, the pronoun has no antecedent, so the fact is no longer tied to the person.
+
+The hard task (`hard=True`, the heldout-hard set) adds two kinds whose dependency does not sit at
+a chunk's opening, where recomputing a chunk's first tokens would repair it:
+- "mid": the next chunk opens on sentences that name nobody, and only then says "They ...", so
+  the pronoun, still meaning the last person named, sits 18-40 tokens into the chunk;
+- "twohop": a person's two facts sit in two chunks, joined by that pronoun, and the question
+  names the person by one of them ("Where was the one who plays the lute born?"); the key value
+  belongs to nobody else in the world.
 "They" means the last person named, everywhere, so the model must resolve it by recency. Fillers
 name places, organisations and instruments without a person, and some people are named with no
 fact, so an answer cannot be found by elimination.
 """
+import collections
 import random
 
 SYLLABLES_A = ["bra", "to", "ke", "mi", "sa", "lo", "ve", "ri", "da", "no", "fe", "zu", "ha", "pe", "go", "wi", "ja", "cu", "ty", "ro"]
@@ -122,10 +131,13 @@ def recap_stem(name, attribute):
     return ATTRIBUTES[attribute]["direct"].split("{value}")[0].format(name=name).rstrip()
 
 
-def make_example(rng, vocab, chunk_count, chunk_words, tokens_of):
-    """One world: `chunk_count` chunks of about `chunk_words` tokens (counted with `tokens_of`)."""
+def make_example(rng, vocab, chunk_count, chunk_words, tokens_of, hard=False):
+    """One world: `chunk_count` chunks of about `chunk_words` tokens (counted with `tokens_of`).
+    With `hard`, carried facts may sit mid-chunk ("mid") and two-hop questions are asked; without
+    it the random draws are the ones the held-apart sets were written with."""
     people = rng.sample(vocab.people, min(len(vocab.people), 14 * chunk_count + 8))
     facts = []  # (kind, name, attribute, value)
+    links = []  # (direct fact, pronoun facts) of one carried person, a chunk apart
     chunks = []
     carried = None  # the person whose facts continue at the start of the next chunk
     carried_attribute = None  # the attribute the chunk before stated of them directly, if it did
@@ -133,12 +145,22 @@ def make_example(rng, vocab, chunk_count, chunk_words, tokens_of):
         sentences = []
         length = 0
         if carried is not None:
+            kind = "cross"
+            if hard and rng.random() < 0.5:
+                # Sentences naming nobody first: "They" still means the carried person, further in.
+                kind, target = "mid", rng.randint(18, 40)
+                sentences.append(_filler(rng, vocab, OPENING_FILLERS))
+                while sum(tokens_of(s) for s in sentences) < target:
+                    sentences.append(_filler(rng, vocab))
             # Never the attribute already stated: two values of one fact would make either answer wrong.
             open_attributes = [a for a in ATTRIBUTES if a != carried_attribute]
+            stated = len(facts)
             for attribute in rng.sample(open_attributes, rng.randint(1, min(2, len(open_attributes)))):
                 value = rng.choice(vocab.values(attribute))
                 sentences.append(ATTRIBUTES[attribute]["pronoun"].format(value=value))
-                facts.append(("cross", carried, attribute, value))
+                facts.append((kind, carried, attribute, value))
+            if carried_attribute is not None:
+                links.append((carried_direct, facts[stated:]))
             carried, carried_attribute = None, None
         else:
             # A chunk never opens on a name: "Brenna" there would be another token than " Brenna"
@@ -167,10 +189,29 @@ def make_example(rng, vocab, chunk_count, chunk_words, tokens_of):
                 sentences.append(rng.choice(INTRODUCTIONS).format(name=carried))
             else:
                 sentences.append(_direct(rng, vocab, carried, facts))
-                carried_attribute = facts[-1][2]
+                carried_attribute, carried_direct = facts[-1][2], facts[-1]
         chunks.append(" ".join(sentences))
     questions = [(kind, ATTRIBUTES[attribute]["question"].format(name=name), value) for kind, name, attribute, value in facts]
+    if hard:
+        questions += _two_hop_questions(facts, links)
     return Example(chunks, questions)
+
+
+KEY_DESCRIPTIONS = {"born": "the one born in {value}", "work": "the one who works at {value}",
+                    "play": "the one who plays the {value}"}
+
+
+def _two_hop_questions(facts, links):
+    """Each carried person's direct fact and pronoun facts, a chunk apart, asked one by way of the
+    other, both ways; only where the key value is nobody else's (else the question has two answers)."""
+    owners = collections.Counter((attribute, value) for _, _, attribute, value in facts)
+    questions = []
+    for direct, pronouns in links:
+        for key, target in [(direct, p) for p in pronouns] + [(p, direct) for p in pronouns]:
+            if owners[(key[2], key[3])] == 1:
+                who = KEY_DESCRIPTIONS[key[2]].format(value=key[3])
+                questions.append(("twohop", ATTRIBUTES[target[2]]["question"].format(name=who), target[3]))
+    return questions
 
 
 def _direct(rng, vocab, name, facts, attribute=None):

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Held-apart evaluation sets, and the fixture's accuracy in PyTorch with and without cross-chunk attention.
 
-    evaluate.py write-sets --out DIR        heldout.jsonl (500 + 500) and heldout-small.jsonl (50 + 50)
+    evaluate.py write-sets --out DIR        heldout.jsonl (500 + 500), heldout-small.jsonl (50 + 50) and
+                                            heldout-hard.jsonl (250 single, 250 cross, 500 mid, 500 twohop)
     evaluate.py score --model DIR --dataset FILE [--limit N]
 
 `score` reports exact match (greedy answer token, then the end token) per question kind for
@@ -26,18 +27,24 @@ import layout  # noqa: E402
 from model import Config, Llama, rope_tables, rotate  # noqa: E402
 
 CHUNK_TOKENS = 128
-SEEDS = {"heldout": 1001, "heldout-small": 1002}
+SEEDS = {"heldout": 1001, "heldout-small": 1002, "heldout-hard": 1003}
+# The hard set: the new kinds at 500 each, the old ones beside them so nothing is forgotten.
+HARD_KINDS = {"single": 250, "cross": 250, "mid": 500, "twohop": 500}
 
 
-def held_apart(seed, per_kind, tokenizer):
+def held_apart(seed, per_kind, tokenizer, hard=False):
+    """`per_kind`: questions of each kind (a number for single and cross, or a dict of kind: count)."""
     rng = random.Random(seed)
     vocab = corpus.Vocabulary()
+    counts = per_kind if isinstance(per_kind, dict) else {"single": per_kind, "cross": per_kind}
     records = []
-    for kind in ("single", "cross"):
-        while sum(r["kind"] == kind for r in records) < per_kind:
-            example = corpus.make_example(rng, vocab, rng.randint(2, 10), CHUNK_TOKENS, lambda s: len(tokenizer.encode(" " + s)))
+    for kind, count in counts.items():
+        while sum(r["kind"] == kind for r in records) < count:
+            example = corpus.make_example(rng, vocab, rng.randint(2, 10), CHUNK_TOKENS, lambda s: len(tokenizer.encode(" " + s)), hard)
             asked = [q for q in example.questions if q[0] == kind]
-            if kind == "cross" and len(asked) < 2:
+            if not asked:
+                continue
+            if kind != "single" and sum(q[0] in ("cross", "mid") for q in example.questions) < 2:
                 continue  # at least two cross-chunk facts, so none is answerable by elimination
             _, question, answer = rng.choice(asked)
             records.append({"id": f"{kind}-{len([r for r in records if r['kind'] == kind]):04d}", "kind": kind,
@@ -92,8 +99,9 @@ def first_tokens(model, tokenizer, record, method):
 
 def score(model, tokenizer, records, methods=("full", "reuse")):
     results = {}
+    kinds = list(dict.fromkeys(r["kind"] for r in records))
     for method in methods:
-        for kind in ("single", "cross"):
+        for kind in kinds:
             chosen = [r for r in records if r["kind"] == kind]
             correct = 0
             for record in chosen:
@@ -120,12 +128,15 @@ def main():
         os.makedirs(args.out, exist_ok=True)
         layout.write_jsonl(os.path.join(args.out, "heldout.jsonl"), held_apart(SEEDS["heldout"], 500, tokenizer))
         layout.write_jsonl(os.path.join(args.out, "heldout-small.jsonl"), held_apart(SEEDS["heldout-small"], 50, tokenizer))
+        layout.write_jsonl(os.path.join(args.out, "heldout-hard.jsonl"), held_apart(SEEDS["heldout-hard"], HARD_KINDS, tokenizer, True))
         return
     model, tokenizer = load(args.model)
     with open(args.dataset) as f:
         records = [json.loads(line) for line in f]
     if args.limit:
-        records = [r for r in records if r["kind"] == "single"][:args.limit] + [r for r in records if r["kind"] == "cross"][:args.limit]
+        kinds = dict.fromkeys(r["kind"] for r in records)
+        records = [r for kind in kinds for r in records if r["kind"] == kind][:0] + \
+            [r for kind in kinds for r in [x for x in records if x["kind"] == kind][:args.limit]]
     print(json.dumps(score(model, tokenizer, records)))
 
 

@@ -6,6 +6,7 @@
 
 writes into the model directory
   eval/heldout.jsonl, eval/heldout-small.jsonl   held-apart questions (seeds 1001 and 1002; training used 1)
+  eval/heldout-hard.jsonl                         the hard kinds beside the old ones (seed 1003)
   reference.json     for the first prompts of heldout-small: the trainer's token ids and its own
                      forward pass's last-position logits (f32, with the f16 weights the engine loads)
   loss.svg           training loss and accuracy per step
@@ -119,8 +120,8 @@ def main():
     eval_dir = os.path.join(args.model, "eval")
     os.makedirs(eval_dir, exist_ok=True)
     sets = {}
-    for name, per_kind in (("heldout", 500), ("heldout-small", 50)):
-        sets[name] = evaluate.held_apart(evaluate.SEEDS[name], per_kind, tokenizer)
+    for name, per_kind, hard in (("heldout", 500, False), ("heldout-small", 50, False), ("heldout-hard", evaluate.HARD_KINDS, True)):
+        sets[name] = evaluate.held_apart(evaluate.SEEDS[name], per_kind, tokenizer, hard)
         layout.write_jsonl(os.path.join(eval_dir, f"{name}.jsonl"), sets[name])
     samples(tokenizer, os.path.join(args.model, "samples"))
     with open(os.path.join(args.model, "reference.json"), "w") as f:
@@ -128,9 +129,12 @@ def main():
     chosen = [r for r in sets["heldout"] if r["kind"] == "single"][:args.score_limit] + \
              [r for r in sets["heldout"] if r["kind"] == "cross"][:args.score_limit]
     accuracy = evaluate.score(model, tokenizer, chosen)
+    hard = [r for kind in evaluate.HARD_KINDS for r in [x for x in sets["heldout-hard"] if x["kind"] == kind][:args.score_limit]]
+    accuracy_hard = evaluate.score(model, tokenizer, hard)
     report = os.path.join(args.model, "training.json")
     summary = training_figures(args.work, model, args.model) if args.work else _load(report)
-    summary.update({"pytorch_accuracy_heldout": accuracy, "heldout_questions_per_kind": args.score_limit})
+    summary.update({"pytorch_accuracy_heldout": accuracy, "heldout_questions_per_kind": args.score_limit,
+                    "pytorch_accuracy_heldout_hard": accuracy_hard})
     with open(report, "w") as f:
         json.dump(summary, f, indent=2)
     print(json.dumps(summary, indent=2))

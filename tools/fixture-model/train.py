@@ -64,7 +64,8 @@ def build_tokenizer(vocab):
     return bpe.Tokenizer.train(corpus.all_sentences_for_tokenizer(vocab), [corpus.END_TOKEN, corpus.PAD_TOKEN])
 
 
-def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_share=0.0, recap=False, questions_per_chunk=0):
+def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_share=0.0, recap=False, questions_per_chunk=0,
+                      hard=False):
     """One context and several questions: (ids, target positions, target ids, target kinds).
 
     With `recap` (warm-up worlds only), the chunks are followed by "Recap:" and every fact's
@@ -77,18 +78,16 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_s
     if stage.world is not None:
         vocab = vocab.small(stage.world)
     if stage.full_task:
-        example = corpus.make_example(rng, vocab, chunk_count, stage.chunk_tokens, tokens_of)
+        example = corpus.make_example(rng, vocab, chunk_count, stage.chunk_tokens, tokens_of, hard)
     else:
         share = one_attribute_share if stage.one_attribute is None else stage.one_attribute
         example = corpus.make_direct_example(rng, vocab, chunk_count, stage.chunk_tokens, tokens_of, share, stage.facts)
-    cross = [q for q in example.questions if q[0] == "cross"]
     single = [q for q in example.questions if q[0] == "single"]
-    rng.shuffle(cross)
     rng.shuffle(single)
     # Questions asked in parallel (each sees only the context) cost a few tokens each against a
     # long context, so a long context can carry more of them: `questions_per_chunk` a chunk.
     questions = max(QUESTIONS_PER_SEQUENCE, questions_per_chunk * chunk_count)
-    asked = cross[:questions // 2]
+    asked = _across_kinds(rng, [q for q in example.questions if q[0] != "single"], questions // 2)
     asked += single[:questions - len(asked)]
     rng.shuffle(asked)
     prefix, chunks, _ = layout.pieces(tokenizer, corpus.PREFIX, example.chunks, "")
@@ -118,12 +117,29 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_s
     return ids, positions, targets, kinds, context_end, segments
 
 
-def batches(rng, vocab, tokenizer, stage, token_budget, one_attribute_share=0.0, recap=False, questions_per_chunk=0):
+def _across_kinds(rng, questions, count):
+    """Up to `count` of the questions, the kinds taken in turn, so a rare kind is asked as often as a common one."""
+    by_kind = collections.defaultdict(list)
+    for question in questions:
+        by_kind[question[0]].append(question)
+    for kind_questions in by_kind.values():
+        rng.shuffle(kind_questions)
+    queues = [by_kind[kind] for kind in sorted(by_kind)]
+    asked = []
+    while len(asked) < count and any(queues):
+        for queue in queues:
+            if queue and len(asked) < count:
+                asked.append(queue.pop())
+    return asked
+
+
+def batches(rng, vocab, tokenizer, stage, token_budget, one_attribute_share=0.0, recap=False, questions_per_chunk=0, hard=False):
     """Sequences with one chunk count, so they are of about one length and padding wastes little."""
     chunk_count = rng.randint(STAGES[stage].fewest, STAGES[stage].most)
     batch, longest = [], 0
     while True:
-        sequence = training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_share, recap, questions_per_chunk)
+        sequence = training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_share, recap, questions_per_chunk,
+                                     hard)
         longest_next = max(longest, len(sequence[0]))
         if batch and longest_next * (len(batch) + 1) > token_budget:
             return batch
@@ -262,6 +278,8 @@ def main():
                         help="each question sees the context and itself only, not the questions answered before it")
     parser.add_argument("--questions-per-chunk", type=int, default=0,
                         help="with --parallel-questions: ask up to this many questions a chunk (at least 8 a context)")
+    parser.add_argument("--hard", action="store_true",
+                        help="the full task with its hard kinds too: pronouns mid-chunk and two-hop questions (corpus.py)")
     parser.add_argument("--recap", action="store_true", help="warm-up worlds restate every fact after the notes, each value a target")
     parser.add_argument("--init", choices=["fan-in", "gpt2"], default="fan-in",
                         help="weight scale at the start (gpt2: std 0.02 everywhere, what the first checkpoint's runs used)")
@@ -327,23 +345,26 @@ def main():
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(state["step"], args.steps, args.lr, warm_from=state.get("warm_from", 0))
         batch = batches(rng, vocab, tokenizer, state["stage"], args.token_budget, args.one_attribute_share, args.recap,
-                        args.questions_per_chunk if args.parallel_questions else 0)
+                        args.questions_per_chunk if args.parallel_questions else 0, args.hard)
         loss, correct = step_loss(model, batch, tokenizer.special[corpus.PAD_TOKEN], args.lm_weight, args.parallel_questions, device)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         kinds = [k for s in batch for k in s[3]]
-        cross = [c for c, k in zip(correct.tolist(), kinds) if k == "cross"]
-        single = [c for c, k in zip(correct.tolist(), kinds) if k == "single"]
-        recaps = [c for c, k in zip(correct.tolist(), kinds) if k == "recap"]
-        recent.append((sum(cross) + sum(single)) / max(1, len(cross) + len(single)))
+        by_kind = collections.defaultdict(list)
+        for right, kind in zip(correct.tolist(), kinds):
+            by_kind[kind].append(right)
+        cross, single, recaps = by_kind["cross"], by_kind["single"], by_kind["recap"]
+        answered = [c for kind, rights in by_kind.items() if kind not in ("end", "recap") for c in rights]
+        recent.append(sum(answered) / max(1, len(answered)))
         recent = recent[-50:]
         state["step"] += 1
         elapsed = state["elapsed"] + time.time() - started
         entry = {"step": state["step"], "minutes": round(elapsed / 60, 2), "stage": state["stage"], "loss": round(loss.item(), 4),
                  "single": round(sum(single) / max(1, len(single)), 3), "cross": round(sum(cross) / max(1, len(cross)), 3),
                  "recap": round(sum(recaps) / max(1, len(recaps)), 3),
+                 **{kind: round(sum(by_kind[kind]) / max(1, len(by_kind[kind])), 3) for kind in ("mid", "twohop") if by_kind[kind]},
                  "tokens": sum(len(s[0]) for s in batch)}
         state["log"].append(entry)
         if state["step"] % 10 == 0:
