@@ -147,5 +147,6 @@ public static class ChunkKvServer
         api.MapQueryApi();
         api.MapChatApi();
         api.MapJobsApi();
+        api.MapCalibrationApi();
     }
 }

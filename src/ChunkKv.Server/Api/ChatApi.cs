@@ -6,6 +6,7 @@ using ChunkKv.Inference.Tokenization.Jinja;
 using ChunkKv.Pipeline;
 using ChunkKv.Prompts;
 using ChunkKv.Retrieval.Indexing;
+using ChunkKv.Server.Calibration;
 using ChunkKv.Server.Engine;
 using ChunkKv.Server.Tenancy;
 using ChunkKv.Server.Observability;
@@ -71,10 +72,10 @@ public static class ChatApi
         {
             return Results.ValidationProblem(errors);
         }
-        var (request, _, _, invalid) = QueryApi.Validate(new QueryBody(collection, question, body.TopK, body.Method,
+        var (asked, _, _, invalid) = QueryApi.Validate(new QueryBody(collection, question, body.TopK, body.Method,
             body.MaxCompletionTokens ?? body.MaxTokens, body.Temperature, body.TopP, Neighbours: body.Neighbours, System: system, History: history),
             service.Options);
-        if (request is null)
+        if (asked is null)
         {
             return Results.ValidationProblem(invalid);
         }
@@ -82,6 +83,11 @@ public static class ChatApi
         if (context is null)
         {
             return problem!;
+        }
+        var (request, warning, refusal) = http.RequestServices.GetRequiredService<CollectionCalibrations>().Gate(context, asked, http);
+        if (refusal is not null)
+        {
+            return refusal;
         }
         try
         {
@@ -96,7 +102,7 @@ public static class ChatApi
                     id, @object = "chat.completion", created, model = body.Model,
                     choices = new[] { new { index = 0, message = new { role = "assistant", content = text }, finish_reason = FinishReason(result, stopped) } },
                     usage = Usage(result),
-                    chunkkv = new { method = result.Method.Name, recomputed_tokens = result.RecomputedTokens, timings = result.Timings },
+                    chunkkv = new { method = result.Method.Name, recomputed_tokens = result.RecomputedTokens, timings = result.Timings, calibration_warning = warning },
                 });
             }
             await StreamAsync(service, context, request, body, stops, id, created, http, cancellationToken);

@@ -1,6 +1,8 @@
 using System.Text.RegularExpressions;
 using ChunkKv.Collections;
 using ChunkKv.Retrieval.Indexing;
+using ChunkKv.Evaluation;
+using ChunkKv.Server.Calibration;
 using ChunkKv.Server.Engine;
 using ChunkKv.Server.Tenancy;
 
@@ -12,11 +14,13 @@ public sealed record CollectionBody(string? Name, string? Prefix, int? ChunkToke
 
 /// <param name="Prefix">The prefix its prompts start with (the layout's when none was given).</param>
 /// <param name="Layout">Where its prompts' form comes from: <c>chat template</c>, <c>chunkkv_layout</c> or <c>default</c>.</param>
-public sealed record CollectionView(string Name, string Embedder, int Dimension, string Prefix, int ChunkTokens, string Layout)
+/// <param name="Calibration">Its calibration on the server's model (<c>POST .../calibrate</c>); null when it has none.</param>
+public sealed record CollectionView(string Name, string Embedder, int Dimension, string Prefix, int ChunkTokens, string Layout,
+    CalibrationResult? Calibration)
 {
-    public static CollectionView Of(string name, CollectionInfo c, ChunkKvRuntime runtime) =>
+    public static CollectionView Of(string name, CollectionInfo c, ChunkKvRuntime runtime, CalibrationStore calibrations) =>
         new(name, c.Embedder, c.Dimension, c.Settings.Prefix ?? runtime.Layout.Instruction, c.Settings.ChunkTokens ?? runtime.ChunkTokens,
-            runtime.Layout.Origin);
+            runtime.Layout.Origin, calibrations.Find(c.Name, runtime.Model.Fingerprint));
 }
 
 public sealed record CollectionList(IReadOnlyList<CollectionView> Collections);
@@ -44,7 +48,8 @@ public static partial class CollectionsApi
     public const int MaxPrefixCharacters = 4000;
     public const int MinChunkTokens = 16;
 
-    private static async Task<IResult> CreateAsync(CollectionBody body, CollectionService service, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> CreateAsync(CollectionBody body, CollectionService service, CalibrationStore calibrations, HttpContext http,
+        CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (NameProblem(body.Name) is { } problem)
@@ -77,7 +82,7 @@ public static partial class CollectionsApi
         try
         {
             var collection = await runtime.Index.EnsureCollectionAsync(stored, runtime.Embedder.Name, runtime.Embedder.Dimension, settings, cancellationToken);
-            var view = CollectionView.Of(body.Name!, collection, runtime);
+            var view = CollectionView.Of(body.Name!, collection, runtime, calibrations);
             return existed ? Results.Ok(view) : Results.Created($"/v1/collections/{body.Name}", view);
         }
         catch (CollectionMismatchException e)
@@ -86,25 +91,33 @@ public static partial class CollectionsApi
         }
     }
 
-    private static async Task<IResult> GetAsync(string name, CollectionService service, HttpContext http, CancellationToken cancellationToken) =>
+    private static async Task<IResult> GetAsync(string name, CollectionService service, CalibrationStore calibrations, HttpContext http,
+        CancellationToken cancellationToken) =>
         await service.Index.GetCollectionAsync(http.Tenant().Stored(name), cancellationToken) is { } c
-            ? Results.Ok(CollectionView.Of(name, c, service.Runtime))
+            ? Results.Ok(CollectionView.Of(name, c, service.Runtime, calibrations))
             : Problems.UnknownCollection(name);
 
     /// <summary>The tenant's collections by name; another tenant's never appear.</summary>
-    private static async Task<IResult> ListAsync(CollectionService service, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(CollectionService service, CalibrationStore calibrations, HttpContext http, CancellationToken cancellationToken)
     {
         var tenant = http.Tenant();
         var views = (await service.Index.ListCollectionsAsync(cancellationToken))
-            .Select(c => tenant.Visible(c.Name) is { } name ? CollectionView.Of(name, c, service.Runtime) : null)
+            .Select(c => tenant.Visible(c.Name) is { } name ? CollectionView.Of(name, c, service.Runtime, calibrations) : null)
             .OfType<CollectionView>().OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
         return Results.Ok(new CollectionList(views));
     }
 
-    private static async Task<IResult> DeleteAsync(string name, CollectionService service, HttpContext http, CancellationToken cancellationToken) =>
-        await service.Runtime.DeleteCollectionAsync(http.Tenant().Stored(name), cancellationToken)
-            ? Results.NoContent()
-            : Problems.UnknownCollection(name);
+    private static async Task<IResult> DeleteAsync(string name, CollectionService service, CalibrationStore calibrations, HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        var stored = http.Tenant().Stored(name);
+        if (!await service.Runtime.DeleteCollectionAsync(stored, cancellationToken))
+        {
+            return Problems.UnknownCollection(name);
+        }
+        calibrations.Remove(stored);
+        return Results.NoContent();
+    }
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     private static partial Regex NamePattern();

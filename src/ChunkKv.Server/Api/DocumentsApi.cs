@@ -41,7 +41,7 @@ public static class DocumentsApi
         return endpoints;
     }
 
-    private static async Task<IResult> AddAsync(string collection, HttpRequest http, CollectionService service, IngestJobRunner jobs,
+    private static async Task<IResult> AddAsync(string collection, HttpRequest http, CollectionService service, JobRunner jobs,
         CancellationToken cancellationToken)
     {
         DocumentBody? body;
@@ -116,7 +116,7 @@ public static class DocumentsApi
         }
         if (background == "true" || (background == "" && body.Text!.Length > service.Options.BackgroundAboveCharacters))
         {
-            var job = new IngestJob
+            var job = new Job
             {
                 Id = Guid.NewGuid().ToString("N"), Tenant = tenant.Name, Collection = collection, StoredCollection = stored,
                 DocumentId = body.Id!, Format = format == DocumentFormat.Markdown ? "markdown" : "text", Metadata = body.Metadata,

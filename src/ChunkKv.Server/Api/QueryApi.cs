@@ -5,6 +5,7 @@ using ChunkKv.Inference.Generation;
 using ChunkKv.Inference.Tokenization.Jinja;
 using ChunkKv.Pipeline;
 using ChunkKv.Retrieval.Indexing;
+using ChunkKv.Server.Calibration;
 using ChunkKv.Server.Engine;
 using ChunkKv.Server.Tenancy;
 using ChunkKv.Server.Observability;
@@ -31,8 +32,9 @@ public sealed record SourceView(string DocumentId, int Ordinal, double Score, st
 
 public sealed record CompareView(string Method, string Answer, double TtftSeconds, bool FirstTokenAgrees, int RecomputedTokens);
 
+/// <param name="CalibrationWarning">The method failed the collection's calibration: what was measured (null when it passed or there is none).</param>
 public sealed record QueryView(string Answer, string Method, string StopReason, IReadOnlyList<SourceView> Sources, int PromptTokens,
-    int RecomputedTokens, QueryTimings Timings, IReadOnlyList<CompareView>? Compare);
+    int RecomputedTokens, QueryTimings Timings, IReadOnlyList<CompareView>? Compare, string? CalibrationWarning = null);
 
 /// <summary><c>POST /v1/query</c>: retrieve, fuse the chunks' caches, answer; optionally streamed, optionally compared with other methods.</summary>
 public static class QueryApi
@@ -86,7 +88,8 @@ public static class QueryApi
         FusionMethod? method = null;
         try
         {
-            method = FusionMethod.Parse(body.Method ?? limits.DefaultMethod);
+            // None asked: the collection's calibrated default, else the server's (CalibrationGate).
+            method = body.Method is null ? null : FusionMethod.Parse(body.Method);
         }
         catch (FormatException e)
         {
@@ -127,10 +130,11 @@ public static class QueryApi
             body.Collection, compare, errors);
     }
 
-    private static async Task<IResult> QueryAsync(QueryBody body, CollectionService service, HttpContext http, CancellationToken cancellationToken)
+    private static async Task<IResult> QueryAsync(QueryBody body, CollectionService service, CollectionCalibrations calibrations, HttpContext http,
+        CancellationToken cancellationToken)
     {
-        var (request, name, compare, errors) = Validate(body, service.Options);
-        if (request is null)
+        var (asked, name, compare, errors) = Validate(body, service.Options);
+        if (asked is null)
         {
             return Results.ValidationProblem(errors);
         }
@@ -139,12 +143,17 @@ public static class QueryApi
         {
             return problem!;
         }
+        var (request, warning, refusal) = calibrations.Gate(collection, asked, http);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
         try
         {
             if (!body.Stream)
             {
                 var answered = await service.AskAsync(collection, request, compare, onText: null, cancellationToken);
-                return Results.Ok(View(collection, answered));
+                return Results.Ok(View(collection, answered) with { CalibrationWarning = warning });
             }
             await StreamAsync(service, collection, request, compare, http, cancellationToken);
             return Results.Empty;

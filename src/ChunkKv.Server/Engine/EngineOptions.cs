@@ -46,7 +46,14 @@ public sealed class EngineOptions
     /// <summary>Tokens per chunk at ingestion.</summary>
     public int ChunkTokens { get; set; } = 128;
 
+    /// <summary>The method a query runs when it names none and its collection has no calibration (else the calibrated default).</summary>
     public string DefaultMethod { get; set; } = "cacheblend:0.15";
+
+    /// <summary>
+    /// A query asking for a method that failed its collection's calibration: <c>warn</c> (answered, with the
+    /// <c>ChunkKv-Calibration-Warning</c> header and <c>calibration_warning</c> naming the measured figures) or <c>refuse</c> (422).
+    /// </summary>
+    public string FailedCalibration { get; set; } = "warn";
     public int DefaultTopK { get; set; } = 5;
     public int DefaultMaxTokens { get; set; } = 64;
 

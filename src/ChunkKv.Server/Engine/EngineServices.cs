@@ -5,6 +5,7 @@ using ChunkKv.Collections;
 using ChunkKv.Inference.Models;
 using ChunkKv.Pipeline;
 using ChunkKv.Retrieval.Indexing;
+using ChunkKv.Server.Calibration;
 using ChunkKv.Server.Jobs;
 using ChunkKv.Server.Storage;
 using Microsoft.Extensions.Options;
@@ -24,8 +25,12 @@ public static class EngineServices
         services.AddSingleton(provider => new JobStore(
             Path.Combine(provider.GetRequiredService<IOptions<EngineOptions>>().Value.DataDirectory, "jobs"),
             provider.GetRequiredService<ILogger<JobStore>>()));
-        services.AddSingleton<IngestJobRunner>();
-        services.AddHostedService(provider => provider.GetRequiredService<IngestJobRunner>());
+        services.AddSingleton(provider => new CalibrationStore(
+            Path.Combine(provider.GetRequiredService<IOptions<EngineOptions>>().Value.DataDirectory, "calibrations"),
+            provider.GetRequiredService<ILogger<CalibrationStore>>()));
+        services.AddSingleton<CollectionCalibrations>();
+        services.AddSingleton<JobRunner>();
+        services.AddHostedService(provider => provider.GetRequiredService<JobRunner>());
         return services;
     }
 
@@ -39,6 +44,10 @@ public static class EngineServices
             : throw new InvalidOperationException("no model configured: set CHUNKKV_MODEL (or --Model) to a model directory");
         var codec = KvCodec.Create(KvCodec.ParseId(options.Codec));
         var weights = WeightChoice.Parse(options.Weights); // a bad name stops the start-up, naming the choices
+        if (options.FailedCalibration is not ("warn" or "refuse"))
+        {
+            throw new InvalidOperationException($"FailedCalibration is 'warn' or 'refuse', not '{options.FailedCalibration}'");
+        }
         var loaded = LanguageModel.Load(directory, weights: weights);
         if (loaded.Tokenizer is null)
         {

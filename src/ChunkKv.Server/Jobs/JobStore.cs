@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 namespace ChunkKv.Server.Jobs;
 
 /// <summary>
-/// The background ingestion jobs of this server process, in memory and as one JSON file each in a
+/// The background jobs (ingestions, calibrations) of this server process, in memory and as one JSON file each in a
 /// folder of its data directory (written to a temporary file and renamed, so a crash never leaves
 /// half a job). Jobs belong to the process that accepted them: servers sharing PostgreSQL and
 /// Redis each run their own.
@@ -22,7 +22,7 @@ public sealed class JobStore
     public static readonly TimeSpan KeepFinished = TimeSpan.FromDays(7);
 
     private readonly string _folder;
-    private readonly ConcurrentDictionary<string, IngestJob> _jobs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Job> _jobs = new(StringComparer.Ordinal);
     private readonly Lock _write = new();
 
     public JobStore(string folder, ILogger<JobStore> logger)
@@ -33,7 +33,7 @@ public sealed class JobStore
         {
             try
             {
-                var job = JsonSerializer.Deserialize<IngestJob>(File.ReadAllText(file), Json);
+                var job = JsonSerializer.Deserialize<Job>(File.ReadAllText(file), Json);
                 if (job is null)
                 {
                     continue;
@@ -54,22 +54,22 @@ public sealed class JobStore
         }
     }
 
-    public IngestJob? Find(string id) => _jobs.GetValueOrDefault(id);
+    public Job? Find(string id) => _jobs.GetValueOrDefault(id);
 
     /// <summary>Jobs not ended, oldest first: queued ones and those a stopped server left running.</summary>
-    public IReadOnlyList<IngestJob> Unfinished() => [.. _jobs.Values.Where(j => !j.Finished).OrderBy(j => j.CreatedAt)];
+    public IReadOnlyList<Job> Unfinished() => [.. _jobs.Values.Where(j => !j.Finished).OrderBy(j => j.CreatedAt)];
 
-    public IReadOnlyList<IngestJob> OfTenant(string tenant) =>
+    public IReadOnlyList<Job> OfTenant(string tenant) =>
         [.. _jobs.Values.Where(j => j.Tenant == tenant).OrderByDescending(j => j.CreatedAt)];
 
-    public void Add(IngestJob job)
+    public void Add(Job job)
     {
         Save(job);
         _jobs[job.Id] = job;
     }
 
     /// <summary>Writes the job's current state durably; the caller has changed it.</summary>
-    public void Save(IngestJob job)
+    public void Save(Job job)
     {
         lock (_write)
         {

@@ -13,7 +13,10 @@ public sealed record CalibrationRung(string Method, double Agreement, double Mea
 public sealed record MethodCalibration(string Family, IReadOnlyList<CalibrationRung> Ladder, string? Smallest);
 
 /// <summary>The calibration of one model on one set of prompts: each family's ladder, and the default it gives (the fastest method that meets the target).</summary>
-public sealed record CalibrationResult(string ModelFingerprint, int Prompts, CalibrationTarget Target, IReadOnlyList<MethodCalibration> Methods, string? Default);
+public sealed record CalibrationResult(string ModelFingerprint, int Prompts, CalibrationTarget Target, IReadOnlyList<MethodCalibration> Methods, string? Default)
+{
+    public DateTimeOffset CalibratedAt { get; init; } = DateTimeOffset.UtcNow;
+}
 
 /// <summary>
 /// The fidelity gate: a re-positioned cache can garble one model and not another (LMCache issue #4666),
@@ -23,7 +26,10 @@ public sealed record CalibrationResult(string ModelFingerprint, int Prompts, Cal
 /// prompts are the set's own, each also in other chunk orders (a method must not depend on one order).
 /// It runs the same path as <see cref="FusionEvaluator"/> (and so as the server).
 /// </summary>
-public sealed class Calibrator(ChunkKvRuntime runtime)
+/// <param name="contextOf">As <see cref="FusionEvaluator"/>'s: the collection context each prompt runs in.</param>
+/// <param name="slice">As <see cref="FusionEvaluator"/>'s: held around each prompt's work.</param>
+public sealed class Calibrator(ChunkKvRuntime runtime, Func<EvalRecord, CollectionContext>? contextOf = null,
+    Func<CancellationToken, Task<IAsyncDisposable>>? slice = null)
 {
     /// <summary>The default ladders: budgets from small to large for each selective method, reuse as the floor.</summary>
     public static IReadOnlyList<(string Family, IReadOnlyList<FusionMethod> Ladder)> DefaultLadders { get; } =
@@ -53,7 +59,7 @@ public sealed class Calibrator(ChunkKvRuntime runtime)
         })).Select(r => r with { Kind = "calibration" }).ToList();
         var methods = ladders.SelectMany(l => l.Ladder).Distinct().ToList();
         // One token: only the first token's agreement and distribution are judged.
-        var scores = await new FusionEvaluator(runtime, maxAnswerTokens: 1).EvaluateAsync(prompts, methods, progress, cancellationToken);
+        var scores = await new FusionEvaluator(runtime, maxAnswerTokens: 1, contextOf, slice).EvaluateAsync(prompts, methods, progress, cancellationToken);
         var families = new List<MethodCalibration>();
         foreach (var (family, ladder) in ladders)
         {

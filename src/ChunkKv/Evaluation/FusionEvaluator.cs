@@ -31,7 +31,11 @@ public sealed record MethodScore(
 /// full's, greedy answers identical to full's, share of chunk rows recomputed, median time to first
 /// token (<see cref="FusedPrompt.Ttft"/>). A record's prefix is its collection's.
 /// </summary>
-public sealed class FusionEvaluator(ChunkKvRuntime runtime, int maxAnswerTokens = 16)
+/// <param name="contextOf">The collection context a record runs in; by default an unnamed one with the record's prefix, caches shared
+/// (the server passes the collection's own, so a tenant's calibration reads and stores only that tenant's caches).</param>
+/// <param name="slice">Taken around each record's work and released after it (the server's compute gate: queries go between records).</param>
+public sealed class FusionEvaluator(ChunkKvRuntime runtime, int maxAnswerTokens = 16, Func<EvalRecord, CollectionContext>? contextOf = null,
+    Func<CancellationToken, Task<IAsyncDisposable>>? slice = null)
 {
     public async Task<IReadOnlyList<MethodScore>> EvaluateAsync(IReadOnlyList<EvalRecord> records, IReadOnlyList<FusionMethod> methods,
         Action<int>? progress = null, CancellationToken cancellationToken = default)
@@ -42,7 +46,8 @@ public sealed class FusionEvaluator(ChunkKvRuntime runtime, int maxAnswerTokens 
         {
             cancellationToken.ThrowIfCancellationRequested();
             var record = records[i];
-            var context = runtime.Collection("", new CollectionSettings(Prefix: record.Prefix));
+            await using var held = slice is null ? null : await slice(cancellationToken);
+            var context = contextOf?.Invoke(record) ?? runtime.Collection("", new CollectionSettings(Prefix: record.Prefix));
             var prompt = context.Prompt(record.Chunks, record.Question);
             // Ingestion would have stored them: each method's load is then timed as the hit a query gets.
             await context.StoreCachesAsync(prompt, cancellationToken);

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using ChunkKv.Chunking;
 using ChunkKv.Pipeline;
 using ChunkKv.Retrieval.Indexing;
+using ChunkKv.Server.Calibration;
 using ChunkKv.Server.Engine;
 using ChunkKv.Server.Observability;
 using Microsoft.Extensions.Options;
@@ -11,12 +12,13 @@ using Microsoft.Extensions.Options;
 namespace ChunkKv.Server.Jobs;
 
 /// <summary>
-/// Runs background ingestion jobs one at a time, in the order they came, under the engine's compute
-/// lock (the same one a request's ingestion or answer takes). At start-up it queues again every job
-/// a stopped server left unfinished. A cancelled job's half-ingested document is removed; a job
-/// interrupted by the server stopping stays unfinished on disk and resumes on the next start.
+/// Runs background jobs (ingestions and calibrations) one at a time, in the order they came, taking
+/// the engine's compute lock in slices (the same lock a request's ingestion or answer takes, queries
+/// first). At start-up it queues again every job a stopped server left unfinished. A cancelled
+/// job's half-ingested document is removed; a job interrupted by the server stopping stays
+/// unfinished on disk and runs again on the next start.
 /// </summary>
-public sealed class IngestJobRunner(JobStore store, IServiceProvider services, IOptions<EngineOptions> options, ILogger<IngestJobRunner> logger)
+public sealed class JobRunner(JobStore store, IServiceProvider services, IOptions<EngineOptions> options, ILogger<JobRunner> logger)
     : BackgroundService
 {
     /// <summary>How often a running job's progress is written to its file (it is in memory at once).</summary>
@@ -31,14 +33,14 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
     public JobStore Store => store;
 
     /// <summary>Saves the new job and queues it.</summary>
-    public void Submit(IngestJob job)
+    public void Submit(Job job)
     {
         store.Add(job);
         _queue.Writer.TryWrite(job.Id);
     }
 
     /// <summary>Asks a job to stop; false when it has already ended. A queued job ends at once.</summary>
-    public bool Cancel(IngestJob job)
+    public bool Cancel(Job job)
     {
         lock (job)
         {
@@ -68,7 +70,7 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
         }
         foreach (var job in store.Unfinished())
         {
-            logger.LogInformation("resuming ingestion job {Job} ({Document} in {Collection})", job.Id, job.DocumentId, job.Collection);
+            logger.LogInformation("resuming {Kind} job {Job} ({Collection})", job.Kind, job.Id, job.Collection);
             _queue.Writer.TryWrite(job.Id);
         }
         try
@@ -87,7 +89,7 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
         }
     }
 
-    private async Task RunAsync(IngestJob job, CancellationToken stoppingToken)
+    private async Task RunAsync(Job job, CancellationToken stoppingToken)
     {
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         _cancels[job.Id] = cancel;
@@ -100,22 +102,29 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
             var service = services.GetRequiredService<CollectionService>();
             var collection = await service.FindAsync(job.StoredCollection, job.Tenant, cancel.Token)
                 ?? throw new CollectionNotFoundException(job.StoredCollection);
+            var sinceSave = Stopwatch.StartNew();
+            void Progress(string stage, int done, int total)
             {
-                var sinceSave = Stopwatch.StartNew();
-                var progress = new SynchronousProgress<IngestProgress>(p =>
+                var save = sinceSave.Elapsed > SaveEvery;
+                if (save)
                 {
-                    var save = sinceSave.Elapsed > SaveEvery;
-                    if (save)
-                    {
-                        sinceSave.Restart();
-                    }
-                    Update(job, j => (j.Stage, j.Done, j.Total) = (p.Stage, p.Done, p.Total), save);
-                });
-                var format = job.Format == "markdown" ? DocumentFormat.Markdown : DocumentFormat.PlainText;
-                var result = await service.IngestAsync(collection, new DocumentInput(job.DocumentId, job.Text ?? "", format, job.Metadata),
-                    progress, cancel.Token, started: () => Update(job, j => j.State = JobState.Running));
-                Update(job, j => (j.State, j.Result, j.Text) = (JobState.Succeeded, result, null));
+                    sinceSave.Restart();
+                }
+                Update(job, j => (j.Stage, j.Done, j.Total) = (stage, done, total), save);
             }
+            void Started() => Update(job, j => j.State = JobState.Running);
+            if (job.Kind == JobKind.Calibrate)
+            {
+                var calibrated = await services.GetRequiredService<CollectionCalibrations>()
+                    .CalibrateAsync(collection, job.Calibration!, (done, total) => Progress("calibrating", done, total), Started, cancel.Token);
+                Update(job, j => (j.State, j.Calibrated) = (JobState.Succeeded, calibrated));
+                return;
+            }
+            var progress = new SynchronousProgress<IngestProgress>(p => Progress(p.Stage.ToString().ToLowerInvariant(), p.Done, p.Total));
+            var format = job.Format == "markdown" ? DocumentFormat.Markdown : DocumentFormat.PlainText;
+            var result = await service.IngestAsync(collection, new DocumentInput(job.DocumentId!, job.Text ?? "", format, job.Metadata),
+                progress, cancel.Token, started: Started);
+            Update(job, j => (j.State, j.Result, j.Text) = (JobState.Succeeded, result, null));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested && !job.CancelRequested)
         {
@@ -130,13 +139,13 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
         {
             // A store that is down comes back: keep the text and run again later (the pipeline resumes).
             var wait = TimeSpan.FromSeconds(options.Value.JobRetrySeconds) * (1 << job.Retries);
-            logger.LogWarning("ingestion job {Job} failed ({Error}); running it again in {Wait}", job.Id, e.Message, wait);
+            logger.LogWarning("{Kind} job {Job} failed ({Error}); running it again in {Wait}", job.Kind, job.Id, e.Message, wait);
             Update(job, j => (j.State, j.Error, j.Retries) = (JobState.Queued, $"retrying after: {e.Message}", j.Retries + 1));
             _ = RequeueAfterAsync(job.Id, wait, stoppingToken);
         }
         catch (Exception e)
         {
-            logger.LogWarning("ingestion job {Job} failed: {Error}", job.Id, e.Message);
+            logger.LogWarning("{Kind} job {Job} failed: {Error}", job.Kind, job.Id, e.Message);
             var error = e is CollectionNotFoundException ? $"collection '{job.Collection}' was deleted" : e.Message;
             Update(job, j => (j.State, j.Error, j.Text) = (JobState.Failed, error, null));
         }
@@ -164,15 +173,19 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
     }
 
     /// <summary>A cancelled document is not left half-way in the index; the caches it stored stay (they are reusable).</summary>
-    private async Task RemovePartialAsync(IngestJob job)
+    private async Task RemovePartialAsync(Job job)
     {
+        if (job.Kind != JobKind.Ingest)
+        {
+            return; // a calibration records nothing until it has finished
+        }
         try
         {
             var service = services.GetRequiredService<CollectionService>();
             if (await service.Index.GetCollectionAsync(job.StoredCollection) is { } info
-                && await service.Index.GetDocumentAsync(job.StoredCollection, job.DocumentId) is { Status: DocumentStatus.Ingesting })
+                && await service.Index.GetDocumentAsync(job.StoredCollection, job.DocumentId!) is { Status: DocumentStatus.Ingesting })
             {
-                await service.Context(info, job.Tenant).DeleteDocumentAsync(job.DocumentId);
+                await service.Context(info, job.Tenant).DeleteDocumentAsync(job.DocumentId!);
             }
         }
         catch (Exception e) when (e is CollectionNotFoundException or InvalidOperationException)
@@ -181,7 +194,7 @@ public sealed class IngestJobRunner(JobStore store, IServiceProvider services, I
         }
     }
 
-    private void Update(IngestJob job, Action<IngestJob> change, bool save = true)
+    private void Update(Job job, Action<Job> change, bool save = true)
     {
         lock (job)
         {
