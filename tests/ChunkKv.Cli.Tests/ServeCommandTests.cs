@@ -38,6 +38,20 @@ public sealed class ServeCommandTests : IDisposable
             Assert.Contains("method cacheblend:0.15: TTFT", output);
             Assert.Contains("full", output);
 
+            // The server calibrates the collection on its own chunks; its queries then default to what it found.
+            (code, output, error) = await Cli.RunAsync("calibrate", "--collection", "notes", "--server", url, "--limit", "2", "--orders", "1", "--json");
+            Assert.True(code == CliApp.Ok, error);
+            var calibration = JsonDocument.Parse(output).RootElement;
+            Assert.Equal(2, calibration.GetProperty("prompts").GetInt32());
+            Assert.Equal(5, calibration.GetProperty("methods").GetArrayLength());
+            var calibrated = calibration.GetProperty("default").GetString() ?? "cacheblend:0.15";
+            (code, output, error) = await Cli.RunAsync("ask", question, "--collection", "notes", "--server", url);
+            Assert.True(code == CliApp.Ok, error);
+            Assert.Contains($"method {calibrated}: TTFT", output);
+            (code, _, error) = await Cli.RunAsync("calibrate", "--collection", "notes", "--model", model);
+            Assert.Equal(CliApp.Usage, code);
+            Assert.Contains("not with --model", error);
+
             // The load test: a short one here; the closing notes give the 60-second figures.
             (code, output, error) = await Cli.RunAsync("bench", "serve", "--collection", "notes", "--clients", "2", "--seconds", "2",
                 "--server", url, "--json");
