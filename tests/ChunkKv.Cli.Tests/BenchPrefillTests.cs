@@ -43,6 +43,61 @@ public sealed class BenchPrefillTests
     }
 
     [Fact]
+    public async Task The_llama_cpp_baseline_runs_the_same_weights_its_logits_checked_against_ours_and_prints_the_ratios()
+    {
+        var cache = Path.Combine(Path.GetTempPath(), $"chunkkv-bench-{Guid.NewGuid():N}");
+        try
+        {
+            var (code, output, error) = await Cli.RunAsync("bench", "prefill", "--shape", "tiny-qwen2", "--tokens", "32,64", "--decode-tokens", "4",
+                "--weights", "f32,bf16,q8", "--baseline", "llama.cpp", "--json", "--model-cache", cache);
+            Assert.True(code == CliApp.Ok, error);
+            var weights = JsonNode.Parse(output)!["weights"]!.AsArray().Select(w => w!).ToList();
+            // llama.cpp's logits on the GGUF written here against ours, an independent implementation of the
+            // same model: F32 to rounding (both sum in f32), F16 within what rounding the weights to F16 moves
+            // them, Q8_0 within its quantization (ours quantizes the same way; its activations are 8-bit too).
+            var bounds = new Dictionary<string, (string Type, double Bound)>
+            {
+                ["f32"] = ("F32", 1e-5), ["bf16"] = ("F16", 1e-2), ["q8"] = ("Q8_0", 5e-2),
+            };
+            foreach (var w in weights)
+            {
+                var llama = w["llama_cpp"]!;
+                var (type, bound) = bounds[w["weights"]!.GetValue<string>()];
+                Assert.Equal(type, llama["weights"]!.GetValue<string>());
+                var relative = llama["logits_relative_error"]!.GetValue<double>();
+                Assert.True(relative < bound, $"{type}: logits {relative:E2} from ours (bound {bound:E0})");
+                Assert.True(llama["file_bytes"]!.GetValue<long>() > 0);
+                var prefill = llama["prefill"]!.AsArray().Select(p => p!).ToList();
+                Assert.Equal([32, 64], prefill.Select(p => p["tokens"]!.GetValue<int>()));
+                foreach (var (p, ours) in prefill.Zip(w["results"]!.AsArray()))
+                {
+                    Assert.Equal(p["seconds"]!.GetValue<double>() / ours!["seconds"]!.GetValue<double>(), p["chunkkv_speedup"]!.GetValue<double>(), 6);
+                }
+                Assert.Equal(w["decode_tokens_per_second"]!.GetValue<double>() / llama["decode_tokens_per_second"]!.GetValue<double>(),
+                    llama["chunkkv_decode_speedup"]!.GetValue<double>(), 6);
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(cache))
+            {
+                Directory.Delete(cache, recursive: true);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("--baseline", "vllm", "f32", "tiny-qwen2", "names llama.cpp")]
+    [InlineData("--baseline", "llama.cpp", "auto", "tiny-qwen2", "needs the weight types named")]
+    [InlineData("--baseline", "llama.cpp", "f32", "tiny-llama3", "Qwen2-architecture")]
+    public async Task A_baseline_it_cannot_run_is_a_usage_error(string option, string engine, string weights, string shape, string message)
+    {
+        var (code, _, error) = await Cli.RunAsync("bench", "prefill", "--shape", shape, "--tokens", "16", "--weights", weights, option, engine);
+        Assert.Equal(CliApp.Usage, code);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unknown_shape_or_weight_type_is_a_usage_error()
     {
         var (code, _, error) = await Cli.RunAsync("bench", "prefill", "--shape", "gpt-9");

@@ -14,7 +14,9 @@ namespace ChunkKv.Cli.Bench;
 /// </summary>
 public static class PrefillBenchmark
 {
-    public sealed record Settings(ModelShape Shape, int[] Lengths, int DecodeTokens, string ModelCache, IReadOnlyList<WeightChoice>? Weights = null);
+    /// <param name="LlamaCpp">Run llama.cpp beside each weight type (its counterpart: F32, F16, Q8_0) on the same weights, in the same run.</param>
+    public sealed record Settings(ModelShape Shape, int[] Lengths, int DecodeTokens, string ModelCache, IReadOnlyList<WeightChoice>? Weights = null,
+        bool LlamaCpp = false);
 
     public static PrefillReport Run(Settings settings, TextWriter progress)
     {
@@ -26,7 +28,7 @@ public static class PrefillBenchmark
         foreach (var choice in settings.Weights ?? [WeightChoice.Auto])
         {
             var (measured, gemmName) = RunWeights(settings, directory, choice, bandwidth, figures.FirstOrDefault(), progress);
-            figures.Add(measured);
+            figures.Add(settings.LlamaCpp ? WithLlamaCpp(measured, settings, directory, progress) : measured);
             gemm = gemmName;
         }
         return new PrefillReport(settings.Shape.Name, gemm, Simd.Describe(Simd.Width), Workers.Count, bandwidth, figures);
@@ -76,10 +78,34 @@ public static class PrefillBenchmark
         var limitTokens = bandwidth * 1e9 / decodeBytes;
         progress.WriteLine($"{choice}: decode {decoded.DecodeTokensPerSecond:F1} tokens/s ({decoded.DecodeTokensPerSecond / limitTokens:F2} of the bandwidth limit)");
         var prefillSeconds = results[0].Seconds;
+        // The prompt llama.cpp's logits are checked on, with this weight type's logits as the reference.
+        var checkIds = CheckIds(config.VocabSize);
+        var checkLogits = transformer.Prefill(checkIds, transformer.NewSequence(checkIds.Length));
         return (new WeightFigures(choice.ToString(), results, prefillSeconds, decoded.DecodeTokensPerSecond, context, weights.MatrixBytes, decodeBytes,
             limitTokens, decoded.DecodeTokensPerSecond / limitTokens,
             baseline is null ? 1 : decoded.DecodeTokensPerSecond / baseline.DecodeTokensPerSecond,
-            baseline is null ? 1 : prefillSeconds / baseline.PrefillSeconds, PeakResidentBytes()), transformer.Gemm.Name);
+            baseline is null ? 1 : prefillSeconds / baseline.PrefillSeconds, PeakResidentBytes()) { CheckLogits = checkLogits }, transformer.Gemm.Name);
+    }
+
+    private static int[] CheckIds(int vocabulary)
+    {
+        var random = new Random(11);
+        return Enumerable.Range(0, 64).Select(_ => random.Next(vocabulary - 1)).ToArray();
+    }
+
+    /// <summary>llama.cpp's counterpart of the weight type, on the same weights, its logits checked against these first.</summary>
+    private static WeightFigures WithLlamaCpp(WeightFigures ours, Settings settings, string directory, TextWriter progress)
+    {
+        var type = LlamaCpp.LlamaCppBaseline.Counterpart(ours.Weights);
+        var gguf = LlamaCpp.LlamaCppBaseline.Ensure(directory, type, progress);
+        var figures = LlamaCpp.LlamaCppBaseline.Run(gguf, type, settings.Lengths, settings.DecodeTokens, settings.Shape.VocabSize,
+            CheckIds(settings.Shape.VocabSize), ours.CheckLogits!, progress);
+        return ours with
+        {
+            LlamaCpp = new LlamaCppView(figures.Weights, figures.FileBytes, figures.LogitsRelativeError,
+                figures.Prefill.Select(p => new LlamaCppPrefill(p.Tokens, p.Seconds, p.Seconds / ours.Results.First(r => r.Tokens == p.Tokens).Seconds)).ToList(),
+                figures.DecodeTokensPerSecond, ours.DecodeTokensPerSecond / figures.DecodeTokensPerSecond),
+        };
     }
 
     private static double Prefill(Transformer transformer, Random random, int length, KvSequence sequence)

@@ -32,7 +32,32 @@ public sealed record WeightFigures(
     [property: JsonPropertyName("ratio_to_bandwidth_limit")] double RatioToBandwidthLimit,
     [property: JsonPropertyName("decode_speedup")] double DecodeSpeedup,
     [property: JsonPropertyName("prefill_time_ratio")] double PrefillTimeRatio,
-    [property: JsonPropertyName("peak_memory_bytes")] long PeakMemoryBytes);
+    [property: JsonPropertyName("peak_memory_bytes")] long PeakMemoryBytes)
+{
+    /// <summary>llama.cpp's figures on the same weights in its counterpart type (with --baseline llama.cpp).</summary>
+    [JsonPropertyName("llama_cpp")]
+    public LlamaCppView? LlamaCpp { get; init; }
+
+    /// <summary>The last-position logits of the check prompt under these weights (what llama.cpp is checked against).</summary>
+    [JsonIgnore]
+    public float[]? CheckLogits { get; init; }
+}
+
+/// <param name="Speedup">llama.cpp's seconds over ChunkKv's at this length (above 1: ChunkKv is ahead).</param>
+public sealed record LlamaCppPrefill(
+    [property: JsonPropertyName("tokens")] int Tokens,
+    [property: JsonPropertyName("seconds")] double Seconds,
+    [property: JsonPropertyName("chunkkv_speedup")] double Speedup);
+
+/// <param name="LogitsRelativeError">Its last-position logits against ChunkKv's (relative L2), flash attention off and an F32 KV cache.</param>
+/// <param name="DecodeSpeedup">ChunkKv's tokens/s over llama.cpp's (above 1: ChunkKv is ahead).</param>
+public sealed record LlamaCppView(
+    [property: JsonPropertyName("weights")] string Weights,
+    [property: JsonPropertyName("file_bytes")] long FileBytes,
+    [property: JsonPropertyName("logits_relative_error")] double LogitsRelativeError,
+    [property: JsonPropertyName("prefill")] IReadOnlyList<LlamaCppPrefill> Prefill,
+    [property: JsonPropertyName("decode_tokens_per_second")] double DecodeTokensPerSecond,
+    [property: JsonPropertyName("chunkkv_decode_speedup")] double DecodeSpeedup);
 
 /// <summary>What <c>chunkkv bench prefill</c> prints, as a table or as one JSON object.</summary>
 public sealed record PrefillReport(
@@ -65,6 +90,13 @@ public sealed record PrefillReport(
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"decode: {w.DecodeTokensPerSecond:F1} tokens/s after {w.DecodeContextTokens} tokens; bandwidth limit {w.DecodeLimitTokensPerSecond:F1} "
                 + $"({w.DecodeBytesPerToken / 1048576.0:F0} MiB a token), ratio {w.RatioToBandwidthLimit:F2}");
+            if (w.LlamaCpp is { } llama)
+            {
+                text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                    $"llama.cpp {llama.Weights} (logits against these {llama.LogitsRelativeError:E1}): ")
+                    + string.Join(", ", llama.Prefill.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Tokens} tokens {p.Seconds:F3} s (ChunkKv {p.Speedup:F2}x)")))
+                    + string.Create(CultureInfo.InvariantCulture, $"; decode {llama.DecodeTokensPerSecond:F1} tokens/s (ChunkKv {llama.DecodeSpeedup:F2}x)"));
+            }
         }
         if (Weights.Count > 1)
         {

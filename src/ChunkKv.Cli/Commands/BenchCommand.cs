@@ -76,6 +76,7 @@ public sealed class BenchCommand : ICommand
             CliOption.Value("tokens", "LENGTHS", "comma-separated prompt lengths (default 512,2048,4096)"),
             CliOption.Value("decode-tokens", "N", "tokens decoded after each prefill (default 32)"),
             CliOption.Value("weights", "TYPES", "comma-separated weight types to run in turn, the first the baseline of the ratios (default auto): auto, f32, bf16, f16, q8"),
+            CliOption.Value("baseline", "ENGINE", "also run llama.cpp on the same weights (its F32, F16 or Q8_0 beside f32, bf16/f16, q8), its logits checked first: llama.cpp"),
             CommonOptions.ModelCache, CommonOptions.Json,
         ];
 
@@ -87,8 +88,22 @@ public sealed class BenchCommand : ICommand
                 throw new UsageException("--tokens must be positive");
             }
             var weights = arguments.Parsed("weights", [WeightChoice.Auto], text => text.Split(',').Select(WeightChoice.Parse).ToArray());
-            var prefill = PrefillBenchmark.Run(new PrefillBenchmark.Settings(Shape(arguments), lengths,
-                arguments.PositiveInteger("decode-tokens", 32), ModelCache(arguments), weights), Console.Error);
+            var baseline = arguments.Optional("baseline");
+            if (baseline is not (null or "llama.cpp"))
+            {
+                throw new UsageException($"--baseline names llama.cpp, not '{baseline}'");
+            }
+            if (baseline is not null && weights.Any(w => w == WeightChoice.Auto))
+            {
+                throw new UsageException("--baseline llama.cpp needs the weight types named (--weights f32,bf16,q8): llama.cpp runs the counterpart of each");
+            }
+            var shape = Shape(arguments);
+            if (baseline is not null && shape.ArchitectureName != "Qwen2ForCausalLM")
+            {
+                throw new UsageException($"--baseline llama.cpp writes Qwen2-architecture shapes only (qwen2.5-0.5b, qwen2.5-7b, tiny-qwen2), not {shape.Name}");
+            }
+            var prefill = PrefillBenchmark.Run(new PrefillBenchmark.Settings(shape, lengths,
+                arguments.PositiveInteger("decode-tokens", 32), ModelCache(arguments), weights, LlamaCpp: baseline is not null), Console.Error);
             output.Write(arguments.Flag("json") ? prefill.ToJson() : prefill.ToTable());
             return Task.FromResult(CliApp.Ok);
         }
