@@ -10,7 +10,8 @@ namespace ChunkKv.Inference.Tests.Models;
 /// largest logit. The bounds follow from the rounding: bf16 keeps 8 significant bits (relative error
 /// up to 2⁻⁹ a weight), f16 11 (2⁻¹²), Q8 a step of max|w| / 127 a group (up to half of it a weight,
 /// so small weights lose more than in bf16); the errors of many weights partly cancel. Measured on the
-/// tiny models (worst case): f32 3.9e-7, f16 6.4e-4, bf16 7.0e-3, q8 2.0e-2; the bounds leave about 2×.
+/// tiny models (worst case): f32 3.9e-7, f16 6.4e-4, bf16 7.0e-3, q8 2.1e-2 (its last row, like decoding, multiplies
+/// activations quantized to 8 bits: Q8Dots); the bounds leave about 2×.
 /// </summary>
 public sealed class WeightTypeAccuracyTests(ITestOutputHelper output)
 {

@@ -82,6 +82,29 @@ public sealed unsafe class WeightKernelTests
         }
     }
 
+    /// <summary>
+    /// The activations as a Q8 dot product reads them (decoding quantizes them as Q8_0 does), by the definition:
+    /// per group of 32, <c>d = max|x| / 127</c> and <c>round(x / d)</c>, halves away from zero. Other types read x as it is.
+    /// </summary>
+    private static double[] ActivationsAsRead(WeightType type, float[] x, int offset, int length)
+    {
+        var read = x.Skip(offset).Take(length).Select(v => (double)v).ToArray();
+        if (type != WeightType.Q8)
+        {
+            return read;
+        }
+        for (var start = 0; start < length; start += 32)
+        {
+            var group = x.Skip(offset + start).Take(Math.Min(32, length - start)).ToArray();
+            var step = group.Max(Math.Abs) / 127f;
+            for (var i = 0; i < group.Length; i++)
+            {
+                read[start + i] = step == 0 ? 0 : step * Math.Round(group[i] / (double)step, MidpointRounding.AwayFromZero);
+            }
+        }
+        return read;
+    }
+
     private static float[] RandomValues(int count, int seed)
     {
         var random = new Random(seed);
@@ -96,6 +119,7 @@ public sealed unsafe class WeightKernelTests
         var x = RandomValues(length, length);
         using var weights = new Weights(type, RandomValues(rows * length, length + 1), rows, length);
         var y = new float[rows];
+        var read = ActivationsAsRead(type, x, 0, length);
         fixed (float* xp = x, yp = y)
         {
             WeightDots.Rows(xp, weights.Matrix, 0, rows, yp, width);
@@ -104,8 +128,8 @@ public sealed unsafe class WeightKernelTests
                 double expected = 0, magnitude = 0;
                 for (var i = 0; i < length; i++)
                 {
-                    expected += x[i] * weights.Exact[r * length + i];
-                    magnitude += Math.Abs(x[i] * weights.Exact[r * length + i]);
+                    expected += read[i] * weights.Exact[r * length + i];
+                    magnitude += Math.Abs(read[i] * weights.Exact[r * length + i]);
                 }
                 // float32 accumulation: a few ulps of the sum of magnitudes.
                 Assert.InRange(Math.Abs(y[r] - expected), 0, 1e-6 * magnitude + 1e-7);
@@ -114,9 +138,44 @@ public sealed unsafe class WeightKernelTests
         }
     }
 
+    public static TheoryData<SimdWidth, int> Q8Cases()
+    {
+        var data = new TheoryData<SimdWidth, int>();
+        foreach (var (width, _, length) in Cases().Select(c => ((SimdWidth)c[0], (WeightType)c[1], (int)c[2])).Where(c => c.Item2 == WeightType.Q8))
+        {
+            data.Add(width, length);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Q8Cases))]
+    public void Decoding_over_Q8_rounds_the_activations_by_at_most_half_their_groups_step(SimdWidth width, int length)
+    {
+        const WeightType type = WeightType.Q8;
+        var x = RandomValues(length, length + 7);
+        using var weights = new Weights(type, RandomValues(length, length + 8), 1, length);
+        float y;
+        fixed (float* xp = x)
+        {
+            WeightDots.Rows(xp, weights.Matrix, 0, 1, &y, width);
+        }
+        // Against float activations: each x moves by at most half its group's step, so the dot by at most Σ |w| · step / 2.
+        double exact = 0, bound = 0;
+        for (var i = 0; i < length; i++)
+        {
+            exact += x[i] * weights.Exact[i];
+            var group = x.Skip(i / 32 * 32).Take(Math.Min(32, length - i / 32 * 32));
+            bound += Math.Abs(weights.Exact[i]) * group.Max(Math.Abs) / 127 / 2;
+        }
+        Assert.InRange(Math.Abs(y - exact), 0, bound * (1 + 1e-5) + 1e-6);
+    }
+
     [Theory]
     [InlineData(WeightType.BF16, 1)]
     [InlineData(WeightType.F16, Kernels.FewRows)]
+    [InlineData(WeightType.Q8, 1)]
+    [InlineData(WeightType.Q8, Kernels.FewRows)]
     [InlineData(WeightType.Q8, Kernels.FewRows + 1)]
     [InlineData(WeightType.BF16, 40)]
     [InlineData(WeightType.Q8, 40)]
@@ -134,12 +193,14 @@ public sealed unsafe class WeightKernelTests
         }
         for (var r = 0; r < rows; r++)
         {
+            // Decoding (a few rows) reads Q8's activations quantized; a prefill unpacks the weights for the sgemm and reads x as it is.
+            var read = ActivationsAsRead(rows <= Kernels.FewRows ? type : WeightType.F32, x, r * inFeatures, inFeatures);
             for (var o = 0; o < outFeatures; o++)
             {
                 double expected = bias[o];
                 for (var i = 0; i < inFeatures; i++)
                 {
-                    expected += x[r * inFeatures + i] * weights.Exact[o * inFeatures + i];
+                    expected += read[i] * weights.Exact[o * inFeatures + i];
                 }
                 Assert.InRange(Math.Abs(y[r * outFeatures + o] - expected), 0, 1e-5);
             }
