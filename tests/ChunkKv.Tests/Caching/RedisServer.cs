@@ -7,10 +7,13 @@ namespace ChunkKv.Tests.Caching;
 /// <summary>A real redis-server of the test's own, on a free loopback port, that the test may stop and start again.</summary>
 internal sealed class RedisServer : IDisposable
 {
+    private readonly string[] _arguments;
     private Process? _process;
 
-    public RedisServer()
+    /// <param name="arguments">More redis-server options (a cluster node's).</param>
+    public RedisServer(params string[] arguments)
     {
+        _arguments = arguments;
         using var probe = new TcpListener(IPAddress.Loopback, 0);
         probe.Start();
         Port = ((IPEndPoint)probe.LocalEndpoint).Port;
@@ -25,7 +28,7 @@ internal sealed class RedisServer : IDisposable
     {
         _process = Process.Start(new ProcessStartInfo("redis-server",
             ["--bind", "127.0.0.1", "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-             "--save", "", "--appendonly", "no", "--loglevel", "warning"])
+             "--save", "", "--appendonly", "no", "--loglevel", "warning", .. _arguments])
         { RedirectStandardOutput = true })!;
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (DateTime.UtcNow < deadline)
