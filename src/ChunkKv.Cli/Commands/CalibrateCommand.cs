@@ -32,6 +32,7 @@ public sealed class CalibrateCommand : ICommand
         CommonOptions.Weights,
         CliOption.Value("dataset", "FILE", "the prompts: the fixture's JSONL, CacheBlend's JSON list or LongBench's JSONL (with --model)"),
         DatasetArguments.Format,
+        DatasetArguments.Passages,
         CliOption.Value("collection", "NAME", "calibrate this collection of a running server instead (on its own chunks; not with --model)"),
         CommonOptions.Server,
         CliOption.Value("limit", "N", "prompts taken from the set, spread over its kinds (default 32; 16 sampled from a collection)"),

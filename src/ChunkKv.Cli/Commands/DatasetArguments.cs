@@ -11,6 +11,9 @@ internal static class DatasetArguments
 
     public static readonly CliOption Format = CliOption.Value("format", "FORMAT", "fixture, cacheblend or longbench (default: detected)");
 
+    public static readonly CliOption Passages = CliOption.Value("passages", "N",
+        "keep each record's first N chunks (passages) only: a paper's set on a model with fewer positions than its prompts need");
+
     /// <summary>The whole set, read and checked before any model loads: a bad record fails at once, named.</summary>
     public static IReadOnlyList<EvalRecord> Read(CommandArguments arguments)
     {
@@ -30,7 +33,12 @@ internal static class DatasetArguments
         {
             throw new CommandFailedException(e.Message);
         }
-        return records.Count > 0 ? records : throw new CommandFailedException($"dataset '{dataset}' holds no records");
+        if (records.Count == 0)
+        {
+            throw new CommandFailedException($"dataset '{dataset}' holds no records");
+        }
+        var passages = arguments.PositiveInteger("passages", int.MaxValue);
+        return passages == int.MaxValue ? records : records.Select(r => r with { Chunks = r.Chunks.Take(passages).ToList() }).ToList();
     }
 
     /// <summary>Runs model work over a set's records; a record the model cannot take (a prompt past its positions) is named, not a crash.</summary>

@@ -34,6 +34,7 @@ public sealed class EvalCommand : ICommand
         CliOption.Value("max-tokens", "N", "answer tokens decoded (default 16 for the fixture, 32 for QA as CacheBlend, 128 for summaries)"),
         CliOption.Value("methods", "METHODS", $"comma-separated fusion methods (default {DefaultMethods})"),
         CommonOptions.Codec,
+        DatasetArguments.Passages,
         CliOption.Value("limit", "N", "at most N questions of each kind (the first N)"),
         CliOption.Value("report", "FILE", "also write an HTML report with charts"),
         CommonOptions.Json,
