@@ -54,4 +54,25 @@ public sealed class BenchTtftTests
         Assert.True(code == CliApp.Ok, error);
         Assert.Matches(@"reuse\s+[0-9.]+\s+-x", output);
     }
+
+    [Fact]
+    public async Task Cold_times_the_first_query_on_a_fresh_redis_connection_against_the_warm_ones()
+    {
+        var cache = Path.Combine(Path.GetTempPath(), $"chunkkv-bench-{Guid.NewGuid():N}");
+        var (code, output, error) = await Cli.RunAsync(
+            "bench", "ttft", "--shape", "tiny-qwen3", "--chunks", "2", "--chunk-tokens", "12", "--question-tokens", "4",
+            "--methods", "reuse", "--repeats", "2", "--store", "redis", "--cold", "--json", "--model-cache", cache);
+        Assert.True(code == CliApp.Ok, error);
+        var report = JsonNode.Parse(output)!;
+        var cold = report["cold"]!;
+        var warm = report["results"]!.AsArray().Single()!["ttft_seconds"]!.GetValue<double>();
+        Assert.Equal(warm, cold["warm_ttft_seconds"]!.GetValue<double>());
+        Assert.True(cold["ttft_seconds"]!.GetValue<double>() > 0);
+        Assert.True(cold["load_seconds"]!.GetValue<double>() > 0);
+        Assert.Equal(cold["ttft_seconds"]!.GetValue<double>() / warm, cold["ratio"]!.GetValue<double>(), 6);
+
+        (code, _, error) = await Cli.RunAsync("bench", "ttft", "--shape", "tiny-qwen3", "--cold", "--model-cache", cache);
+        Assert.Equal(CliApp.Usage, code);
+        Assert.Contains("--store redis", error);
+    }
 }

@@ -23,7 +23,11 @@ namespace ChunkKv.Cli.Bench;
 public static class TtftBenchmark
 {
     public sealed record Settings(ModelShape Shape, int Chunks, int ChunkTokens, int QuestionTokens, int PrefixTokens,
-        IReadOnlyList<FusionMethod> Methods, string Store, KvCodecId Codec, string? Redis, int Repeats, string ModelCache);
+        IReadOnlyList<FusionMethod> Methods, string Store, KvCodecId Codec, string? Redis, int Repeats, string ModelCache, bool Cold = false);
+
+    /// <summary>The first query after a restart: <c>reuse</c> on a fresh Redis connection, nothing in memory.</summary>
+    /// <param name="Ratio">Its TTFT over the warm <c>reuse</c> median.</param>
+    public sealed record ColdStart(double TtftSeconds, double LoadSeconds, double WarmTtftSeconds, double Ratio);
 
     /// <param name="Flops">The arithmetic of the method's schedule (<see cref="FusionWork"/>).</param>
     /// <param name="FlopSpeedup">full's FLOPs over the method's: the speed-up its schedule allows on paper.</param>
@@ -34,6 +38,9 @@ public static class TtftBenchmark
     public sealed record Report(string Shape, string Store, string Codec, int ContextTokens, double FloorSeconds,
         double QuestionPrefillSeconds, double CopyGigabytesPerSecond, long FusedKvBytes, IReadOnlyList<Result> Results)
     {
+        /// <summary>With --cold: the first query after a restart.</summary>
+        public ColdStart? Cold { get; init; }
+
         private static readonly JsonSerializerOptions SnakeCase = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
 
         public string ToJson() => JsonSerializer.Serialize(this, SnakeCase) + Environment.NewLine;
@@ -49,6 +56,10 @@ public static class TtftBenchmark
             lines.AddRange(Results.Select(r => Invariant(
                 $"{r.Method,-18} {r.TtftSeconds * 1000,9:F1} {(r.Speedup is { } speedup ? speedup.ToString("F1", System.Globalization.CultureInfo.InvariantCulture) : "-"),8}x {r.FlopSpeedup,7:F2}x {r.RatioToFloor,7:F2}x {r.Breakdown["load"] * 1000,8:F1} {r.Breakdown["fill"] * 1000,8:F1} {r.Breakdown["fill_wait"] * 1000,8:F1} {r.Breakdown["compute"] * 1000,8:F1} {r.Recomputed,6}")));
             lines.Add("FLOPs x: full's arithmetic over the method's (its schedule's rows and the keys they attend), the speed-up it allows on paper");
+            if (Cold is { } cold)
+            {
+                lines.Add(Invariant($"cold start (reuse, a fresh Redis connection, nothing in memory): {cold.TtftSeconds * 1000:F1} ms (load {cold.LoadSeconds * 1000:F1} ms), {cold.Ratio:F2}x the warm {cold.WarmTtftSeconds * 1000:F1} ms"));
+            }
             return string.Join(Environment.NewLine, lines) + Environment.NewLine;
         }
 
@@ -121,6 +132,18 @@ public static class TtftBenchmark
 
         double Flops(Run run) => run.Fused.Work.Flops(model.Config);
         var fullFlops = FusionWork.OfPrefill(model.Config.Layers, prompt.Length).Flops(model.Config);
+        ColdStart? cold = null;
+        if (settings.Cold)
+        {
+            // A restarted server: it connects at start-up (as the server does), then its first query finds every cache in Redis only.
+            using var fresh = await RedisConnections.ConnectAsync(settings.Redis!);
+            var coldRuntime = new ChunkKvRuntime(model, new KvStore([new RedisTier(fresh, tier.RedisPrefix!)]), KvCodec.Create(settings.Codec));
+            var coldContext = coldRuntime.ForPrefixTokens(context.PrefixTokens);
+            using var first = await coldContext.FuseAsync(prompt, FusionMethod.Reuse, answerTokens: 1, cancellationToken);
+            var warm = results.FirstOrDefault(r => r.Method == FusionMethod.Reuse).Median?.Ttft ?? double.NaN;
+            cold = new ColdStart(first.Ttft.TotalSeconds, first.KvLoad.TotalSeconds, warm, first.Ttft.TotalSeconds / warm);
+            progress.WriteLine($"cold start: reuse {cold.TtftSeconds * 1000:F1} ms ({cold.Ratio:F2}x warm)");
+        }
         return new Report(settings.Shape.Name, settings.Store, KvCodec.Name(settings.Codec), prompt.ContextLength, floor, questionSeconds,
             copyGbps, kvBytes, results.Select(r => new Result(r.Method.Name, r.Median.Ttft, r.Speedup, r.Median.Ttft / floor,
                 r.Median.Fused.Recomputed.Length, Flops(r.Median), fullFlops / Flops(r.Median), new Dictionary<string, double>
@@ -131,7 +154,7 @@ public static class TtftBenchmark
                     ["fill"] = r.Median.Fused.Timings.Fill.TotalSeconds,
                     ["fill_wait"] = r.Median.Fused.Timings.FillWait.TotalSeconds,
                     ["compute"] = r.Median.Fused.Timings.Compute.TotalSeconds,
-                })).ToList());
+                })).ToList()) { Cold = cold };
     }
 
     private sealed record Run(double Ttft, double Load, FusionResult Fused);
@@ -154,9 +177,12 @@ public static class TtftBenchmark
         return floats * (double)sizeof(float) / best / 1e9;
     }
 
-    private sealed class OpenedTier(IKvTier tier, IDisposable? owner) : IDisposable
+    private sealed class OpenedTier(IKvTier tier, IDisposable? owner, string? redisPrefix = null) : IDisposable
     {
         public IKvTier Tier => tier;
+
+        /// <summary>The Redis tier's key prefix (a cold start reads the same keys on a new connection).</summary>
+        public string? RedisPrefix => redisPrefix;
         public void Dispose() => owner?.Dispose();
     }
 
@@ -177,7 +203,8 @@ public static class TtftBenchmark
                     redis.Dispose();
                     throw new CommandFailedException($"redis at '{configuration}' is unreachable");
                 }
-                return new OpenedTier(new RedisTier(redis, $"chunkkv:bench-ttft:{Guid.NewGuid():N}:", TimeSpan.FromMinutes(30)), redis);
+                var prefix = $"chunkkv:bench-ttft:{Guid.NewGuid():N}:";
+                return new OpenedTier(new RedisTier(redis, prefix, TimeSpan.FromMinutes(30)), redis, prefix);
             default:
                 throw new UsageException($"--store must be memory, disk or redis, not '{settings.Store}'");
         }

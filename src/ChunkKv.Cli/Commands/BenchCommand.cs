@@ -174,6 +174,7 @@ public sealed class BenchCommand : ICommand
             CliOption.Value("store", "TIER", "where the caches are loaded from: memory (default), disk or redis"),
             CommonOptions.Codec, CommonOptions.Redis,
             CliOption.Value("repeats", "N", "rounds of every method in turn, full included; medians are reported (default 3)"),
+            CliOption.Flag("cold", "with --store redis: also the first reuse query on a fresh connection, every cache in Redis only (a restarted server)"),
             CommonOptions.ModelCache, CommonOptions.Json,
         ];
 
@@ -181,10 +182,19 @@ public sealed class BenchCommand : ICommand
         {
             var shape = Shape(arguments);
             var methods = arguments.Parsed("methods", FusionMethod.ParseList("full,reuse,epic:16,cacheblend:0.15,query:0.15"), FusionMethod.ParseList);
+            var store = arguments.Optional("store") ?? "memory";
+            if (arguments.Flag("cold") && store != "redis")
+            {
+                throw new UsageException("--cold measures a restart with every cache in Redis: it goes with --store redis");
+            }
+            if (arguments.Flag("cold") && !methods.Contains(FusionMethod.Reuse))
+            {
+                throw new UsageException("--cold times reuse's first query against its warm ones: name reuse among --methods");
+            }
             var ttft = await TtftBenchmark.RunAsync(new TtftBenchmark.Settings(shape, arguments.PositiveInteger("chunks", 8),
                 arguments.PositiveInteger("chunk-tokens", 512), arguments.PositiveInteger("question-tokens", 32),
-                arguments.PositiveInteger("prefix-tokens", 16), methods, arguments.Optional("store") ?? "memory", Codec(arguments),
-                Redis(arguments), arguments.PositiveInteger("repeats", 3), ModelCache(arguments)), Console.Error, cancellationToken);
+                arguments.PositiveInteger("prefix-tokens", 16), methods, store, Codec(arguments),
+                Redis(arguments), arguments.PositiveInteger("repeats", 3), ModelCache(arguments), arguments.Flag("cold")), Console.Error, cancellationToken);
             output.Write(arguments.Flag("json") ? ttft.ToJson() : ttft.ToTable());
             return CliApp.Ok;
         }
