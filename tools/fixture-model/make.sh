@@ -34,11 +34,20 @@ train "$work" --from-stage 5 --stop-after 16544
 last=$work/from-16544
 go_on=(--from-stage 5 --init-from "$work/latest-model" --start-step 16544)
 train "$last" "${go_on[@]}" --steps 32000 --stop-after 24607
-train "$last" "${go_on[@]}" ${CHUNKKV_FIXTURE_STOP:+--stop-after "$CHUNKKV_FIXTURE_STOP"}
+train "$last" "${go_on[@]}"
+# 4. the hard task (--hard: "They" mid-chunk, two-hop questions; the old kinds beside them), from
+#    that model at step 30 000, in a folder of its own: planned flat at lr 1e-3 on a 42 000-step
+#    schedule, re-scheduled at step 32 650 to 36 500 steps (the cosine decay's second half from there)
+#    to end inside one session. Its first 446 steps asked single-chunk questions freely (two thirds
+#    of the answers); from step 30 446 no more of them than of the hard kinds (train.py).
+hard=$work/hard-30000
+go_on_hard=(--from-stage 5 --init-from "$last/latest-model" --start-step 30000 --hard)
+train "$hard" "${go_on_hard[@]}" --steps 42000 --stop-after 32650
+train "$hard" "${go_on_hard[@]}" --steps 36500 ${CHUNKKV_FIXTURE_STOP:+--stop-after "$CHUNKKV_FIXTURE_STOP"}
 rm -rf "$target.new"
 # latest-model is what the last checkpoint holds (final-model exists only once a run reaches its last step).
-cp -r "$last/latest-model" "$target.new"
+cp -r "$hard/latest-model" "$target.new"
 cp "$target/README.md" "$target.new/" 2>/dev/null || true
 rm -rf "$target"
 mv "$target.new" "$target"
-/usr/bin/python3 "$here/finish.py" --work "$work" --work "$last" --model "$target"
+/usr/bin/python3 "$here/finish.py" --work "$work" --work "$last" --work "$hard" --model "$target"

@@ -88,7 +88,9 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_s
     # long context, so a long context can carry more of them: `questions_per_chunk` a chunk.
     questions = max(QUESTIONS_PER_SEQUENCE, questions_per_chunk * chunk_count)
     asked = _across_kinds(rng, [q for q in example.questions if q[0] != "single"], questions // 2)
-    asked += single[:questions - len(asked)]
+    # With the hard kinds, single-chunk questions are no more than the others: a world has few
+    # hard facts, and single ones would otherwise fill two thirds of the answers.
+    asked += single[:(len(asked) if hard else questions - len(asked))]
     rng.shuffle(asked)
     prefix, chunks, _ = layout.pieces(tokenizer, corpus.PREFIX, example.chunks, "")
     ids = prefix + [t for chunk in chunks for t in chunk]

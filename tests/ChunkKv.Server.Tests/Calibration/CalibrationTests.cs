@@ -44,17 +44,7 @@ public sealed class CalibrationTests : IDisposable
         Assert.Equal("calibrate", job.GetProperty("kind").GetString());
         var id = job.GetProperty("id").GetString()!;
         Assert.Equal($"/v1/jobs/{id}", response.Headers.Location?.OriginalString);
-        var deadline = DateTime.UtcNow.AddSeconds(300);
-        while (true)
-        {
-            var view = await client.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}");
-            if (view.GetProperty("state").GetString() is "succeeded" or "failed" or "cancelled")
-            {
-                return view;
-            }
-            Assert.True(DateTime.UtcNow < deadline, $"calibration {id} still {view.GetProperty("state").GetString()} after 300 s");
-            await Task.Delay(100);
-        }
+        return await Jobs.IngestJobTests.WaitUntilEndedAsync(client, id, seconds: 300);
     }
 
     private static async Task<JsonElement> CollectionAsync(HttpClient client, string name = "notes") =>

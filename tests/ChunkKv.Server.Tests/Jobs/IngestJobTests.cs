@@ -25,9 +25,10 @@ public sealed class IngestJobTests : IDisposable
     private static string Prose(int sentences, int seed) => string.Join(" ", Enumerable.Range(0, sentences)
         .Select(i => $"Sentence {i + seed} says the cache of chunk {(i * 7 + seed) % 13} keeps its keys in layer {i % 5}."));
 
-    private static async Task<JsonElement> WaitUntilEndedAsync(HttpClient client, string job)
+    /// <summary>Polls the job until it has ended (any kind of job); fails the test after <paramref name="seconds"/>.</summary>
+    internal static async Task<JsonElement> WaitUntilEndedAsync(HttpClient client, string job, int seconds = 120)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(120);
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (true)
         {
             var view = await client.GetFromJsonAsync<JsonElement>($"/v1/jobs/{job}");
@@ -35,7 +36,7 @@ public sealed class IngestJobTests : IDisposable
             {
                 return view;
             }
-            Assert.True(DateTime.UtcNow < deadline, $"job {job} still {view.GetProperty("state").GetString()} after 120 s");
+            Assert.True(DateTime.UtcNow < deadline, $"job {job} still {view.GetProperty("state").GetString()} after {seconds} s");
             await Task.Delay(100);
         }
     }
