@@ -23,6 +23,9 @@ public sealed class FixtureModel : IDisposable
 
     public IReadOnlyList<EvalRecord> Small { get; } = EvalRecord.ReadJsonLines(Path.Combine(Directory, "eval", "heldout-small.jsonl"));
 
+    /// <summary>The hard set (single, cross, mid, twohop), read once.</summary>
+    public IReadOnlyList<EvalRecord> Hard { get; } = EvalRecord.ReadJsonLines(Path.Combine(Directory, "eval", "heldout-hard.jsonl"));
+
     /// <summary>The prompt of a held-apart record, as a collection with the record's prefix makes it.</summary>
     public FusionPrompt Prompt(EvalRecord record) =>
         new ChunkKvRuntime(Model, new KvStore([new MemoryTier(1 << 20)]), KvCodec.Create(KvCodecId.F16))
