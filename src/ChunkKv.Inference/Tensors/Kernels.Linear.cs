@@ -73,7 +73,8 @@ public static unsafe partial class Kernels
     private static void LinearFewRows(float* x, int rows, int inFeatures, float* weight, int outFeatures, float* bias, float* y)
     {
         var width = Simd.Width;
-        Workers.ForRanges(outFeatures, 256, (start, count) =>
+        // Even halves, not 256-row parts (896 rows had gone 512 / 384 over two cores).
+        Workers.ForRanges(outFeatures, 16, (start, count) =>
         {
             for (var o = start; o < start + count; o++)
             {
