@@ -1,6 +1,7 @@
 using ChunkKv.Collections;
 using ChunkKv.Evaluation;
 using ChunkKv.Fusion;
+using ChunkKv.Retrieval.Indexing;
 using ChunkKv.Server.Engine;
 using ChunkKv.Server.Jobs;
 
@@ -40,6 +41,11 @@ public sealed class CollectionCalibrations(CollectionService service, Calibratio
         var calibrator = new Calibrator(service.Runtime, _ => collection, Slice);
         var result = await calibrator.CalibrateAsync(records, new CalibrationTarget(request.Agreement, request.MeanKl), request.Orders,
             progress: done => progress(done, total), cancellationToken: cancellationToken);
+        // Deleted while it ran: nothing is recorded (a collection made again by that name starts uncalibrated).
+        if (await service.Index.GetCollectionAsync(collection.Name, cancellationToken) is null)
+        {
+            throw new CollectionNotFoundException(collection.Name);
+        }
         store.Save(collection.Name, result);
         return result;
     }
