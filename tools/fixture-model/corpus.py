@@ -89,10 +89,11 @@ class Vocabulary:
 
 
 class Example:
-    def __init__(self, chunks, questions, facts=()):
+    def __init__(self, chunks, questions, facts=(), near_two_hop=()):
         self.chunks = chunks          # list of chunk texts
         self.questions = questions    # list of (kind, question, answer)
         self.facts = list(facts)      # (kind, name, attribute, value), for the warm-up's recaps
+        self.near_two_hop = list(near_two_hop)  # training only: two-hop questions inside one chunk
 
 
 def _filler(rng, vocab, choices=FILLERS):
@@ -194,7 +195,7 @@ def make_example(rng, vocab, chunk_count, chunk_words, tokens_of, hard=False):
     questions = [(kind, ATTRIBUTES[attribute]["question"].format(name=name), value) for kind, name, attribute, value in facts]
     if hard:
         questions += _two_hop_questions(facts, links)
-    return Example(chunks, questions)
+    return Example(chunks, questions, near_two_hop=_near_two_hop_questions(facts) if hard else ())
 
 
 KEY_DESCRIPTIONS = {"born": "the one born in {value}", "work": "the one who works at {value}",
@@ -211,6 +212,26 @@ def _two_hop_questions(facts, links):
             if owners[(key[2], key[3])] == 1:
                 who = KEY_DESCRIPTIONS[key[2]].format(value=key[3])
                 questions.append(("twohop", ATTRIBUTES[target[2]]["question"].format(name=who), target[3]))
+    return questions
+
+
+def _near_two_hop_questions(facts):
+    """Two-hop questions whose two facts sit in one person's block, inside one chunk ("near").
+    Training only, never in a held-apart set: they exercise the lookup a two-hop question needs
+    (key value, then that person's other fact) several times a world, where a world has only one
+    or two cross-chunk links. No random draw, so the held-apart sets regenerate unchanged."""
+    owners = collections.Counter((attribute, value) for _, _, attribute, value in facts)
+    by_person = collections.defaultdict(list)
+    for fact in facts:
+        if fact[0] == "single":  # a person's single facts come from one block, in one chunk
+            by_person[fact[1]].append(fact)
+    questions = []
+    for person_facts in by_person.values():
+        for key in person_facts:
+            for target in person_facts:
+                if key is not target and owners[(key[2], key[3])] == 1:
+                    who = KEY_DESCRIPTIONS[key[2]].format(value=key[3])
+                    questions.append(("near", ATTRIBUTES[target[2]]["question"].format(name=who), target[3]))
     return questions
 
 

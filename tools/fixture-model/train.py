@@ -65,7 +65,7 @@ def build_tokenizer(vocab):
 
 
 def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_share=0.0, recap=False, questions_per_chunk=0,
-                      hard=False):
+                      hard=False, near_two_hop=False):
     """One context and several questions: (ids, target positions, target ids, target kinds).
 
     With `recap` (warm-up worlds only), the chunks are followed by "Recap:" and every fact's
@@ -90,7 +90,13 @@ def training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_s
     asked = _across_kinds(rng, [q for q in example.questions if q[0] != "single"], questions // 2)
     # With the hard kinds, single-chunk questions are no more than the others: a world has few
     # hard facts, and single ones would otherwise fill two thirds of the answers.
-    asked += single[:(len(asked) if hard else questions - len(asked))]
+    single_slots = len(asked) if hard else questions - len(asked)
+    if near_two_hop:
+        # Half the single-chunk slots go to two-hop questions inside one chunk (corpus.py).
+        near = rng.sample(example.near_two_hop, min(len(example.near_two_hop), single_slots // 2))
+        asked += near
+        single_slots -= len(near)
+    asked += single[:single_slots]
     rng.shuffle(asked)
     prefix, chunks, _ = layout.pieces(tokenizer, corpus.PREFIX, example.chunks, "")
     ids = prefix + [t for chunk in chunks for t in chunk]
@@ -135,13 +141,14 @@ def _across_kinds(rng, questions, count):
     return asked
 
 
-def batches(rng, vocab, tokenizer, stage, token_budget, one_attribute_share=0.0, recap=False, questions_per_chunk=0, hard=False):
+def batches(rng, vocab, tokenizer, stage, token_budget, one_attribute_share=0.0, recap=False, questions_per_chunk=0, hard=False,
+            near_two_hop=False):
     """Sequences with one chunk count, so they are of about one length and padding wastes little."""
     chunk_count = rng.randint(STAGES[stage].fewest, STAGES[stage].most)
     batch, longest = [], 0
     while True:
         sequence = training_sequence(rng, vocab, tokenizer, stage, chunk_count, one_attribute_share, recap, questions_per_chunk,
-                                     hard)
+                                     hard, near_two_hop)
         longest_next = max(longest, len(sequence[0]))
         if batch and longest_next * (len(batch) + 1) > token_budget:
             return batch
@@ -282,6 +289,9 @@ def main():
                         help="with --parallel-questions: ask up to this many questions a chunk (at least 8 a context)")
     parser.add_argument("--hard", action="store_true",
                         help="the full task with its hard kinds too: pronouns mid-chunk and two-hop questions (corpus.py)")
+    parser.add_argument("--near-two-hop", action="store_true",
+                        help="with --hard: half the single-chunk questions become two-hop ones inside one chunk (denser "
+                             "supervision of the two-hop lookup; training only)")
     parser.add_argument("--recap", action="store_true", help="warm-up worlds restate every fact after the notes, each value a target")
     parser.add_argument("--init", choices=["fan-in", "gpt2"], default="fan-in",
                         help="weight scale at the start (gpt2: std 0.02 everywhere, what the first checkpoint's runs used)")
@@ -347,7 +357,7 @@ def main():
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(state["step"], args.steps, args.lr, warm_from=state.get("warm_from", 0))
         batch = batches(rng, vocab, tokenizer, state["stage"], args.token_budget, args.one_attribute_share, args.recap,
-                        args.questions_per_chunk if args.parallel_questions else 0, args.hard)
+                        args.questions_per_chunk if args.parallel_questions else 0, args.hard, args.near_two_hop)
         loss, correct = step_loss(model, batch, tokenizer.special[corpus.PAD_TOKEN], args.lm_weight, args.parallel_questions, device)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -366,7 +376,7 @@ def main():
         entry = {"step": state["step"], "minutes": round(elapsed / 60, 2), "stage": state["stage"], "loss": round(loss.item(), 4),
                  "single": round(sum(single) / max(1, len(single)), 3), "cross": round(sum(cross) / max(1, len(cross)), 3),
                  "recap": round(sum(recaps) / max(1, len(recaps)), 3),
-                 **{kind: round(sum(by_kind[kind]) / max(1, len(by_kind[kind])), 3) for kind in ("mid", "twohop") if by_kind[kind]},
+                 **{kind: round(sum(by_kind[kind]) / max(1, len(by_kind[kind])), 3) for kind in ("mid", "twohop", "near") if by_kind[kind]},
                  "tokens": sum(len(s[0]) for s in batch)}
         state["log"].append(entry)
         if state["step"] % 10 == 0:
