@@ -17,7 +17,8 @@ namespace ChunkKv.Caching;
 /// reaches no tier throws <see cref="KvStoreWriteException"/>, never reports success. Promotion runs
 /// in the background, so a hit in a slow tier is returned without waiting for a faster tier's write
 /// (a disk fsync). A tier that throws or times out is bypassed for a back-off period instead of
-/// failing the caller.
+/// failing the caller. A layered tier (Redis) hands out a hit's header first and its layers as
+/// fusion needs them (<see cref="StreamedEntry"/>, <see cref="StreamLayers"/>).
 /// </summary>
 public sealed class KvStore
 {
@@ -71,27 +72,45 @@ public sealed class KvStore
         return count;
     }
 
-    /// <summary>Waits for the promotions started in the background so far (tests, and a clean shutdown).</summary>
+    /// <summary>Waits for the promotions and removals started in the background so far (tests, and a clean shutdown).</summary>
     public Task FlushPromotionsAsync() => Task.WhenAll(_promotions.Keys);
 
     /// <summary>The whole chunk, checked and decoded; null on a miss in every tier.</summary>
     public async Task<CachedChunk?> GetAsync(ChunkCacheKey key, ReadOnlyMemory<byte> fingerprint, CancellationToken cancellationToken = default)
     {
         using var entry = await GetCheckedAsync(key, fingerprint, cancellationToken);
-        return entry?.Decode();
+        try
+        {
+            return entry?.Decode();
+        }
+        catch (StoredLayerLostException)
+        {
+            return null; // dropped from its tier already; the caller computes it as a miss
+        }
     }
 
     /// <summary>
-    /// The chunk checked (header, fingerprint, every layer's checksum) but not decoded, reading the
-    /// tier's bytes in place: the caller decodes its layers where it needs them and disposes it when
-    /// done, which releases a Redis lease and starts the promotion into the faster tiers. An entry
-    /// that fails a check is removed from its tier and the next tier is tried; null on a miss in every tier.
+    /// The chunk found and checked but not decoded, reading the tier's bytes in place: the caller
+    /// decodes its layers where it needs them and disposes it when done, which releases the tier's
+    /// buffers and starts the promotion into the faster tiers. A whole entry (memory, disk) is checked
+    /// at once: header, fingerprint, key, every layer's checksum; one from a layered tier (Redis) has
+    /// its header checked here and each layer as it arrives (<see cref="StreamedEntry"/>; call
+    /// <see cref="StreamLayers"/> once a prompt's entries are found). An entry that fails a check here
+    /// is removed from its tier and the next tier is tried; null on a miss in every tier.
     /// </summary>
-    public async Task<CheckedEntry?> GetCheckedAsync(ChunkCacheKey key, ReadOnlyMemory<byte> fingerprint,
+    public async Task<IStoredEntry?> GetCheckedAsync(ChunkCacheKey key, ReadOnlyMemory<byte> fingerprint,
         CancellationToken cancellationToken = default)
     {
         for (var i = 0; i < _tiers.Length; i++)
         {
+            if (_tiers[i] is ILayeredKvTier)
+            {
+                if (await OpenStreamedAsync(i, key, fingerprint, cancellationToken) is { } streamed)
+                {
+                    return streamed;
+                }
+                continue;
+            }
             var entry = await GetFromTierAsync(i, key, cancellationToken);
             if (entry is null)
             {
@@ -105,10 +124,33 @@ public sealed class KvStore
             catch (CorruptCacheException e)
             {
                 entry.Dispose();
-                await DiscardAsync(i, key, e, cancellationToken);
+                await DiscardAsync(i, key, e.Message, cancellationToken);
             }
         }
         return null;
+    }
+
+    /// <summary>
+    /// Requests the layers of the streamed entries among <paramref name="entries"/> (the others are
+    /// whole already), layer 0 of each entry first, then layer 1, and so on: fusion uses every chunk's
+    /// layer ℓ before any chunk's layer ℓ+1, so that is the order it wants them off the wire. Each
+    /// request may take as long as the whole batch's bytes take at the slowest rate allowed.
+    /// </summary>
+    public void StreamLayers(IEnumerable<IStoredEntry?> entries)
+    {
+        var streamed = entries.OfType<StreamedEntry>().ToList();
+        if (streamed.Count == 0)
+        {
+            return;
+        }
+        var timeout = _options.TimeoutFor(streamed.Sum(e => e.Length));
+        for (var layer = 0; layer < streamed.Max(e => e.Layers); layer++)
+        {
+            foreach (var entry in streamed.Where(e => layer < e.Layers))
+            {
+                entry.Request(layer, timeout);
+            }
+        }
     }
 
     /// <summary>Whether any tier that is up holds an entry for the key (ingestion skips computing it again).</summary>
@@ -130,6 +172,63 @@ public sealed class KvStore
     public Task RemoveAsync(ChunkCacheKey key, CancellationToken cancellationToken = default) =>
         Task.WhenAll(Enumerable.Range(0, _tiers.Length).Where(i => !_states[i].IsBypassed(_time.GetUtcNow()))
             .Select(i => RemoveFromTierAsync(i, key, cancellationToken)));
+
+    /// <summary>A layered tier's entry with its header checked, its layers not yet requested; null on a miss or a header that fails its checks (then removed).</summary>
+    private async Task<StreamedEntry?> OpenStreamedAsync(int tier, ChunkCacheKey key, ReadOnlyMemory<byte> fingerprint,
+        CancellationToken cancellationToken)
+    {
+        if (_states[tier].IsBypassed(_time.GetUtcNow()))
+        {
+            return null;
+        }
+        var clock = Stopwatch.StartNew();
+        var layered = (ILayeredKvTier)_tiers[tier];
+        var headerBytes = await GuardAsync(tier, "get", () => layered.GetHeaderAsync(key, cancellationToken), cancellationToken);
+        if (headerBytes is null)
+        {
+            _states[tier].Miss(clock.Elapsed);
+            return null;
+        }
+        try
+        {
+            var header = ChunkCacheHeader.ReadHeader(headerBytes.Bytes.Span);
+            CheckedEntry.CheckNames(header, fingerprint.Span, key);
+            _states[tier].Hit(header.EntryLength, clock.Elapsed);
+            return new StreamedEntry(key, headerBytes, header, new LayerFetcher(this, tier), _options.TimeoutFor(header.EntryLength));
+        }
+        catch (CorruptCacheException e)
+        {
+            headerBytes.Dispose();
+            await DiscardAsync(tier, key, e.Message, cancellationToken);
+            return null;
+        }
+    }
+
+    /// <summary>What a streamed entry of one layered tier asks the store for.</summary>
+    private sealed class LayerFetcher(KvStore store, int tier) : StreamedEntry.IOwner
+    {
+        public Task<TierEntry?> FetchAsync(ChunkCacheKey key, int layer, TimeSpan timeout) => store.GuardAsync(tier, "get layer",
+            () => ((ILayeredKvTier)store._tiers[tier]).GetSectionAsync(key, layer, CancellationToken.None), CancellationToken.None, timeout);
+
+        public Task Lost(ChunkCacheKey key, string reason, bool corrupt) => store.Track(Task.Run(async () =>
+        {
+            if (corrupt)
+            {
+                await store.DiscardAsync(tier, key, reason, CancellationToken.None);
+            }
+            else if (!store._states[tier].IsBypassed(store._time.GetUtcNow()))
+            {
+                // Gone from the tier in part (evicted, removed meanwhile): what is left goes too, so it is stored whole again.
+                store._logger.LogWarning("Chunk cache {Key} in tier {Tier} lost a section ({Reason}); removed, treated as a miss",
+                    key, store._tiers[tier].Name, reason);
+                await store.RemoveFromTierAsync(tier, key, CancellationToken.None);
+            }
+        }));
+
+        public bool Promotes => tier > 0;
+
+        public void Completed(ChunkCacheKey key, Func<byte[]?> bytes) => store.PromoteLater(tier, key, bytes);
+    }
 
     private async Task<TierEntry?> GetFromTierAsync(int tier, ChunkCacheKey key, CancellationToken cancellationToken)
     {
@@ -161,7 +260,7 @@ public sealed class KvStore
         {
             await _tiers[tier].PutAsync(key, entry, cancellationToken);
             return true;
-        }, cancellationToken);
+        }, cancellationToken, _options.TimeoutFor(entry.Length));
         if (written)
         {
             _states[tier].Written(entry.Length, clock.Elapsed);
@@ -181,24 +280,40 @@ public sealed class KvStore
             entry.Dispose();
             return;
         }
-        var promotion = Task.Run(() =>
+        PromoteLater(foundIn, key, () =>
         {
-            byte[] bytes;
             using (entry)
             {
-                bytes = entry.ToArray();
+                return entry.ToArray();
             }
-            return Task.WhenAll(Enumerable.Range(0, foundIn).Select(i => PutToTierAsync(i, key, bytes, CancellationToken.None)));
         });
-        _promotions[promotion] = true;
-        promotion.ContinueWith(done => _promotions.TryRemove(done, out _), TaskScheduler.Default);
     }
 
-    private async Task DiscardAsync(int tier, ChunkCacheKey key, CorruptCacheException error, CancellationToken cancellationToken)
+    /// <summary>
+    /// Copies the entry that <paramref name="bytes"/> makes (which releases the tier's buffers; null:
+    /// nothing to copy) into the tiers before <paramref name="foundIn"/>, in the background.
+    /// </summary>
+    private void PromoteLater(int foundIn, ChunkCacheKey key, Func<byte[]?> bytes) => _ = Track(Task.Run(() =>
+    {
+        var whole = bytes();
+        return whole is null
+            ? Task.CompletedTask
+            : Task.WhenAll(Enumerable.Range(0, foundIn).Select(i => PutToTierAsync(i, key, whole, CancellationToken.None)));
+    }));
+
+    /// <summary>Keeps background work (promotions, removals) where <see cref="FlushPromotionsAsync"/> can wait for it.</summary>
+    private Task Track(Task work)
+    {
+        _promotions[work] = true;
+        work.ContinueWith(done => _promotions.TryRemove(done, out _), TaskScheduler.Default);
+        return work;
+    }
+
+    private async Task DiscardAsync(int tier, ChunkCacheKey key, string reason, CancellationToken cancellationToken)
     {
         _states[tier].Corrupt();
         _logger.LogWarning("Chunk cache {Key} in tier {Tier} failed its check ({Reason}); removed, treated as a miss",
-            key, _tiers[tier].Name, error.Message);
+            key, _tiers[tier].Name, reason);
         await RemoveFromTierAsync(tier, key, cancellationToken);
     }
 
@@ -209,12 +324,13 @@ public sealed class KvStore
             return true;
         }, cancellationToken);
 
-    /// <summary>Runs a tier call under the timeout; a fault or timeout starts the tier's bypass and yields default.</summary>
-    private async Task<T?> GuardAsync<T>(int tier, string operation, Func<Task<T>> call, CancellationToken cancellationToken)
+    /// <summary>Runs a tier call under the timeout (<see cref="KvStoreOptions.TierTimeout"/> unless given); a fault or timeout starts the tier's bypass and yields default.</summary>
+    private async Task<T?> GuardAsync<T>(int tier, string operation, Func<Task<T>> call, CancellationToken cancellationToken,
+        TimeSpan? timeout = null)
     {
         try
         {
-            var result = await call().WaitAsync(_options.TierTimeout, cancellationToken);
+            var result = await call().WaitAsync(timeout ?? _options.TierTimeout, cancellationToken);
             _states[tier].Succeeded();
             return result;
         }

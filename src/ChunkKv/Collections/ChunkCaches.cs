@@ -56,9 +56,9 @@ public sealed record LoadedCaches(PromptCaches Caches, CacheSource? Prefix, IRea
 public sealed class ChunkCaches
 {
     /// <summary>
-    /// Loads in flight at once. Issued all together, the last entries of a large prompt wait behind
-    /// the others past the store's per-operation timeout, which faults the tier (measured with Redis:
-    /// 6 MB entries, 9 at once, on a fresh connection); one at a time leaves bandwidth unused.
+    /// Lookups in flight at once (a miss computes its chunk there, so this also bounds concurrent
+    /// computations). A Redis hit is only its header here; its layers are requested together
+    /// afterwards (<see cref="KvStore.StreamLayers"/>), under a timeout sized to them.
     /// </summary>
     private const int ConcurrentLoads = 3;
 
@@ -192,8 +192,9 @@ public sealed class ChunkCaches
     }
 
     /// <summary>
-    /// Fetches a prompt's stored caches, the prefix's and each chunk's, checked every byte and not yet
-    /// decoded; what is missing or corrupt is computed and stored on the way.
+    /// Finds a prompt's stored caches, the prefix's and each chunk's, not yet decoded; what is missing
+    /// or corrupt is computed and stored on the way. Entries from a layered tier (Redis) come back
+    /// with their layers requested and still arriving, each checked as fusion decodes it.
     /// </summary>
     /// <exception cref="ArgumentException">The prompt does not start with this prefix: its chunks would never hit.</exception>
     public async Task<LoadedCaches> LoadAsync(FusionPrompt prompt, CancellationToken cancellationToken = default)
@@ -204,14 +205,14 @@ public sealed class ChunkCaches
             throw new ArgumentException("the prompt's prefix is not the one these caches are computed after", nameof(prompt));
         }
         var clock = Stopwatch.StartNew();
-        CheckedEntry? prefix = null;
+        IStoredEntry? prefix = null;
         CacheSource? prefixSource = null;
         if (Prefix.Length > 0)
         {
             (prefix, var source) = await GetOrComputeAsync(PrefixKey, Prefix.Length, () => prefixKv.Value!, cancellationToken);
             prefixSource = source;
         }
-        var chunks = new (CheckedEntry Cache, CacheSource Source)[prompt.Chunks.Count];
+        var chunks = new (IStoredEntry Cache, CacheSource Source)[prompt.Chunks.Count];
         try
         {
             await Parallel.ForEachAsync(Enumerable.Range(0, prompt.Chunks.Count),
@@ -228,11 +229,12 @@ public sealed class ChunkCaches
             }
             throw;
         }
+        Store.StreamLayers([prefix, .. chunks.Select(c => c.Cache)]);
         return new LoadedCaches(new PromptCaches(prefix, chunks.Select(c => c.Cache).ToList()), prefixSource,
             chunks.Select(c => c.Source).ToList(), clock.Elapsed);
     }
 
-    private async Task<(CheckedEntry Cache, CacheSource Source)> GetOrComputeAsync(ChunkCacheKey key, int tokens, Func<KvCache> compute,
+    private async Task<(IStoredEntry Cache, CacheSource Source)> GetOrComputeAsync(ChunkCacheKey key, int tokens, Func<KvCache> compute,
         CancellationToken cancellationToken)
     {
         var stored = await Store.GetCheckedAsync(key, fingerprint, cancellationToken);

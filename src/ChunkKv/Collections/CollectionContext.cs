@@ -1,3 +1,4 @@
+using ChunkKv.Caching.Format;
 using ChunkKv.Chunking;
 using ChunkKv.Fusion;
 using ChunkKv.Inference.Tokenization;
@@ -91,6 +92,12 @@ public sealed class CollectionContext
     /// corrupt is computed and stored), fused by the runtime's fuser into a kept sequence. Dispose the
     /// result once decoding is done, so the next fusion reuses its buffers.
     /// </summary>
+    /// <remarks>
+    /// A streamed cache whose layer fails its check or does not arrive once fusion has begun
+    /// (<see cref="StoredLayerLostException"/>) is dropped by the store; the prompt is then fused
+    /// again, which computes that chunk and stores it afresh. Each retry drops one more entry, so
+    /// there are at most as many as the prompt has caches.
+    /// </remarks>
     /// <exception cref="PromptTooLongException">The prompt and <paramref name="answerTokens"/> would not fit the model's positions.</exception>
     public async Task<FusedPrompt> FuseAsync(FusionPrompt prompt, FusionMethod method, int answerTokens, CancellationToken cancellationToken = default)
     {
@@ -101,11 +108,26 @@ public sealed class CollectionContext
         {
             throw new PromptTooLongException(prompt.Length, answerTokens, maxPositions);
         }
-        // full reads no cache: loading them would only slow it.
-        using var loaded = method.ReadsCaches ? await Caches.LoadAsync(prompt, cancellationToken) : null;
-        var sequence = Runtime.TakeSequence(prompt.Length + answerTokens + 1);
-        var fusion = Runtime.Fuser.Fuse(prompt, loaded?.Caches, method, sequence);
-        return new FusedPrompt(prompt, fusion, loaded?.Prefix, loaded?.Chunks, loaded?.Elapsed ?? TimeSpan.Zero, Runtime);
+        var lostBefore = TimeSpan.Zero;
+        for (var attempt = 0; ; attempt++)
+        {
+            var attemptClock = System.Diagnostics.Stopwatch.StartNew();
+            // full reads no cache: loading them would only slow it.
+            using var loaded = method.ReadsCaches ? await Caches.LoadAsync(prompt, cancellationToken) : null;
+            var sequence = Runtime.TakeSequence(prompt.Length + answerTokens + 1);
+            try
+            {
+                var fusion = Runtime.Fuser.Fuse(prompt, loaded?.Caches, method, sequence);
+                return new FusedPrompt(prompt, fusion, loaded?.Prefix, loaded?.Chunks, lostBefore + (loaded?.Elapsed ?? TimeSpan.Zero), Runtime);
+            }
+            catch (StoredLayerLostException lost) when (attempt <= prompt.Chunks.Count)
+            {
+                // Once the store has dropped that entry, loading again computes and stores it. The time lost counts as loading.
+                Runtime.GiveBack(sequence);
+                await lost.Dropped;
+                lostBefore += attemptClock.Elapsed;
+            }
+        }
     }
 
     /// <summary>Chunk ▸ embed ▸ index ▸ store each chunk's cache ▸ searchable (<see cref="IngestPipeline"/>).</summary>

@@ -102,7 +102,7 @@ public sealed class KvStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task A_checked_redis_hit_is_read_in_place_until_disposed_and_promoted_only_then()
+    public async Task A_streamed_redis_hit_is_read_in_place_until_disposed_and_promoted_only_then()
     {
         var memory = new MemoryTier(64 << 20);
         var redis = new RedisTier(_redis, _prefix);
@@ -111,7 +111,8 @@ public sealed class KvStoreTests : IDisposable
         var store = new KvStore([memory, redis]);
 
         var entry = await store.GetCheckedAsync(KeyFor(3), KvSamples.Fingerprint);
-        Assert.NotNull(entry);
+        Assert.IsType<StreamedEntry>(entry);
+        store.StreamLayers([entry]);
         await store.FlushPromotionsAsync();
         Assert.Null(await memory.GetAsync(KeyFor(3), default)); // still on loan: nothing promoted yet
 
@@ -138,13 +139,90 @@ public sealed class KvStoreTests : IDisposable
             var key = KeyFor(trial);
             var entry = await store.PutAsync(key, KvSamples.Random(seed: trial), new Float16Codec(), KvSamples.Fingerprint);
             var offset = trial < 5 ? trial * 7 : random.Next(entry.Length); // header bytes first, then anywhere
-            var flipped = (byte)(entry[offset] ^ (1 << random.Next(8)));
-            await _redis.GetDatabase().StringSetRangeAsync(redisTier.KeyOf(key), offset, new[] { flipped });
+            await FlipInRedisAsync(redisTier, key, entry, offset, (byte)(1 << random.Next(8)));
 
             Assert.Null(await store.GetAsync(key, KvSamples.Fingerprint));
+            await store.FlushPromotionsAsync(); // a section found corrupt while decoding is removed in the background
             Assert.False(await _redis.GetDatabase().KeyExistsAsync(redisTier.KeyOf(key)));
         }
         Assert.Equal(20, store.Statistics[0].CorruptEntries);
+    }
+
+    [Fact]
+    public async Task A_corrupt_layer_of_a_streamed_entry_is_refused_where_it_is_decoded_and_the_layers_before_it_are_served()
+    {
+        var redisTier = new RedisTier(_redis, _prefix);
+        var store = new KvStore([redisTier]);
+        var kv = KvSamples.Random(seed: 4);
+        var entry = await store.PutAsync(KeyFor(4), kv, new Float32Codec(), KvSamples.Fingerprint);
+        var header = ChunkCacheHeader.Read(entry);
+        await FlipInRedisAsync(redisTier, KeyFor(4), entry, (int)header.Sections[2].Offset + 5, 0x10);
+
+        using var streamed = await store.GetCheckedAsync(KeyFor(4), KvSamples.Fingerprint);
+        store.StreamLayers([streamed]);
+        var keys = new float[kv.Tokens * kv.RowWidth];
+        var values = new float[keys.Length];
+        streamed!.WriteLayer(1, keys, values);
+        Assert.Equal(kv.Keys[1], keys);
+        var lost = Assert.Throws<StoredLayerLostException>(() => streamed.WriteLayer(2, keys, values));
+        Assert.Equal(2, lost.Layer);
+
+        await store.FlushPromotionsAsync();
+        Assert.False(await _redis.GetDatabase().KeyExistsAsync(redisTier.KeyOf(KeyFor(4))));
+        Assert.Equal(1, store.Statistics[0].CorruptEntries);
+    }
+
+    [Fact]
+    public async Task A_streamed_entry_that_lost_a_layer_in_redis_is_a_miss_and_removed_whole()
+    {
+        var redisTier = new RedisTier(_redis, _prefix);
+        var store = new KvStore([redisTier]);
+        await store.PutAsync(KeyFor(5), KvSamples.Random(seed: 5), new Float16Codec(), KvSamples.Fingerprint);
+        await _redis.GetDatabase().HashDeleteAsync(redisTier.KeyOf(KeyFor(5)), RedisTier.FieldOf(1)); // evicted in part
+
+        Assert.Null(await store.GetAsync(KeyFor(5), KvSamples.Fingerprint));
+        await store.FlushPromotionsAsync();
+        Assert.False(await _redis.GetDatabase().KeyExistsAsync(redisTier.KeyOf(KeyFor(5))));
+        Assert.Equal(0, store.Statistics[0].CorruptEntries); // lost, not corrupt
+    }
+
+    [Fact]
+    public async Task Redis_holds_an_entry_as_one_hash_of_its_header_and_layers_and_gives_it_back_whole()
+    {
+        var redisTier = new RedisTier(_redis, _prefix, TimeSpan.FromMinutes(5));
+        var entry = await new KvStore([redisTier]).PutAsync(KeyFor(6), KvSamples.Random(seed: 6), new Int8Codec(), KvSamples.Fingerprint);
+        var header = ChunkCacheHeader.Read(entry);
+        var redisKey = redisTier.KeyOf(KeyFor(6));
+
+        Assert.Equal(header.Layers + 1, await _redis.GetDatabase().HashLengthAsync(redisKey));
+        Assert.NotNull(await _redis.GetDatabase().KeyTimeToLiveAsync(redisKey));
+        using (var headerBytes = await redisTier.GetHeaderAsync(KeyFor(6), default))
+        {
+            Assert.Equal(entry[..header.Size], headerBytes!.Bytes.ToArray());
+        }
+        var last = header.Sections[^1];
+        using (var section = await redisTier.GetSectionAsync(KeyFor(6), header.Layers - 1, default))
+        {
+            Assert.Equal(entry.AsSpan((int)last.Offset, last.Length).ToArray(), section!.Bytes.ToArray());
+        }
+        using (var whole = await redisTier.GetAsync(KeyFor(6), default))
+        {
+            Assert.Equal(entry, whole!.Bytes.ToArray());
+        }
+        await redisTier.RemoveAsync(KeyFor(6), default);
+        Assert.Null(await redisTier.GetHeaderAsync(KeyFor(6), default));
+    }
+
+    /// <summary>XORs one byte of the entry as Redis holds it (in the header's field or a layer's), as a bit flip at rest would.</summary>
+    private async Task FlipInRedisAsync(RedisTier tier, ChunkCacheKey key, byte[] entry, int offset, byte mask)
+    {
+        var header = ChunkCacheHeader.Read(entry);
+        var layer = Array.FindIndex(header.Sections, s => offset >= s.Offset && offset < s.Offset + s.Length);
+        var field = layer < 0 ? (RedisValue)"h" : RedisTier.FieldOf(layer);
+        var start = layer < 0 ? 0 : (int)header.Sections[layer].Offset;
+        var bytes = (byte[])(await _redis.GetDatabase().HashGetAsync(tier.KeyOf(key), field))!;
+        bytes[offset - start] ^= mask;
+        await _redis.GetDatabase().HashSetAsync(tier.KeyOf(key), field, bytes);
     }
 
     [Fact]

@@ -10,7 +10,7 @@ namespace ChunkKv.Caching.Format;
 /// Redis lease among them) until it is disposed; disposing hands them back to the store, which then
 /// promotes the entry into the faster tiers.
 /// </summary>
-public sealed class CheckedEntry : IKvLayerSource, IDisposable
+public sealed class CheckedEntry : IStoredEntry
 {
     private readonly ReadOnlyMemory<byte> bytes;
     private readonly ChunkCacheHeader header;
@@ -36,14 +36,7 @@ public sealed class CheckedEntry : IKvLayerSource, IDisposable
     public static CheckedEntry Check(ReadOnlyMemory<byte> entry, ReadOnlySpan<byte> expectedFingerprint, ChunkCacheKey expectedKey, Action? release = null)
     {
         var header = ChunkCacheHeader.Read(entry.Span);
-        if (!expectedFingerprint.SequenceEqual(header.Fingerprint))
-        {
-            throw new CorruptCacheException("entry was computed by a different model (fingerprint mismatch)");
-        }
-        if (!expectedKey.ToBytes().AsSpan().SequenceEqual(header.Key))
-        {
-            throw new CorruptCacheException($"entry is the cache of {Convert.ToHexStringLower(header.Key)}, not of {expectedKey}");
-        }
+        CheckNames(header, expectedFingerprint, expectedKey);
         var failed = new bool[header.Layers];
         Parallel.For(0, header.Layers, layer =>
         {
@@ -55,6 +48,20 @@ public sealed class CheckedEntry : IKvLayerSource, IDisposable
             throw new CorruptCacheException($"layer {corrupt}: section checksum mismatch");
         }
         return new CheckedEntry(entry, header, release);
+    }
+
+    /// <summary>Throws <see cref="CorruptCacheException"/> unless the header names the expected model and key.</summary>
+    public static void CheckNames(ChunkCacheHeader header, ReadOnlySpan<byte> expectedFingerprint, ChunkCacheKey expectedKey)
+    {
+        ArgumentNullException.ThrowIfNull(header);
+        if (!expectedFingerprint.SequenceEqual(header.Fingerprint))
+        {
+            throw new CorruptCacheException("entry was computed by a different model (fingerprint mismatch)");
+        }
+        if (!expectedKey.ToBytes().AsSpan().SequenceEqual(header.Key))
+        {
+            throw new CorruptCacheException($"entry is the cache of {Convert.ToHexStringLower(header.Key)}, not of {expectedKey}");
+        }
     }
 
     public int Layers => header.Layers;

@@ -79,9 +79,27 @@ public sealed class ChunkCacheHeader
         BinaryPrimitives.WriteUInt32LittleEndian(destination[offset..], Crc32C.Compute(destination[..offset]));
     }
 
+    /// <summary>Bytes of the whole entry: the header and every section.</summary>
+    public long EntryLength => Sections.Length == 0 ? Size : Sections[^1].Offset + Sections[^1].Length;
+
     /// <summary>Reads and checks the header of a whole entry; anything wrong throws <see cref="CorruptCacheException"/>.</summary>
     public static ChunkCacheHeader Read(ReadOnlySpan<byte> entry)
     {
+        var header = ReadHeader(entry);
+        if (header.EntryLength != entry.Length)
+        {
+            throw new CorruptCacheException($"entry is {entry.Length} bytes; its sections end at {header.EntryLength}");
+        }
+        return header;
+    }
+
+    /// <summary>
+    /// Reads and checks a header alone (what a layered tier hands out before the sections, which may
+    /// follow in <paramref name="bytes"/> or not); anything wrong throws <see cref="CorruptCacheException"/>.
+    /// </summary>
+    public static ChunkCacheHeader ReadHeader(ReadOnlySpan<byte> bytes)
+    {
+        var entry = bytes;
         if (entry.Length < FixedBytes + 4 || !entry[..4].SequenceEqual(Magic))
         {
             throw new CorruptCacheException("not a chunk cache entry (bad magic or too short)");
@@ -133,12 +151,12 @@ public sealed class ChunkCacheHeader
             Positions = positions,
             Sections = sections,
         };
-        header.CheckLayout(entry.Length);
+        header.CheckLayout();
         return header;
     }
 
-    /// <summary>Sections follow the header back to back, each as long as the codec says, ending the entry.</summary>
-    private void CheckLayout(int entryLength)
+    /// <summary>Sections follow the header back to back, each as long as the codec says.</summary>
+    private void CheckLayout()
     {
         if (!Enum.IsDefined(Codec) || !Enum.IsDefined(KeyForm) || KvHeads == 0 || HeadDim == 0)
         {
@@ -154,10 +172,6 @@ public sealed class ChunkCacheHeader
                 throw new CorruptCacheException($"section table inconsistent at offset {section.Offset}");
             }
             next += section.Length;
-        }
-        if (next != entryLength)
-        {
-            throw new CorruptCacheException($"entry is {entryLength} bytes; its sections end at {next}");
         }
     }
 }

@@ -13,7 +13,10 @@ public interface IKvTier
     /// <summary>The entry's bytes, or null when the tier does not hold it; the caller disposes it when done with the bytes.</summary>
     Task<TierEntry?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken);
 
-    /// <summary>Stores the entry, replacing any older one; readers see the old or the new entry, never a mix.</summary>
+    /// <summary>
+    /// Stores the entry; readers see an old entry or the new one, never a mix. A tier may keep an
+    /// entry it already holds for the key instead (Redis does: its readers stream an entry's layers).
+    /// </summary>
     Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken);
 
     Task RemoveAsync(ChunkCacheKey key, CancellationToken cancellationToken);
