@@ -392,6 +392,16 @@ public sealed class KvStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Removing_a_key_no_tier_ever_held_is_no_fault_and_bypasses_nothing()
+    {
+        var store = new KvStore([new MemoryTier(1 << 20), new DiskTier(_folder), new RedisTier(_redis, _prefix)]);
+
+        await store.RemoveAsync(KeyFor(8)); // the disk tier has no folder for it: File.Delete would throw
+
+        Assert.All(store.Statistics, s => Assert.Equal((0, false), (s.Faults, s.Bypassed)));
+    }
+
+    [Fact]
     public async Task The_disk_tier_evicts_the_least_recently_used_files_beyond_its_byte_budget_and_remembers_across_restarts()
     {
         var entry = new byte[1000];

@@ -94,7 +94,20 @@ public sealed class DiskTier : IKvTier
     {
         foreach (var key in keys)
         {
-            File.Delete(PathOf(key));
+            DeleteFile(PathOf(key));
+        }
+    }
+
+    /// <summary>Deletes the file if it is there; its folder may never have been made (File.Delete throws then).</summary>
+    private static void DeleteFile(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Never written: nothing to remove.
         }
     }
 
@@ -102,7 +115,7 @@ public sealed class DiskTier : IKvTier
 
     public Task RemoveAsync(ChunkCacheKey key, CancellationToken cancellationToken)
     {
-        File.Delete(PathOf(key));
+        DeleteFile(PathOf(key));
         lock (_lock)
         {
             _recency.Remove(key);
