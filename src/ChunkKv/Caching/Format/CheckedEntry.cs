@@ -75,11 +75,15 @@ public sealed class CheckedEntry : IStoredEntry
     public void WriteLayer(int layer, Span<float> keys, Span<float> values)
     {
         var section = header.Sections[layer];
-        var source = bytes.Span.Slice((int)section.Offset, section.Length);
-        var channels = header.KvHeads * header.HeadDim;
-        var keyBytes = codec.KeyBytes(Tokens, channels, HeadDim);
-        codec.DecodeKeys(source[..keyBytes], Tokens, channels, HeadDim, keys);
-        codec.DecodeValues(source[keyBytes..], Tokens, channels, HeadDim, values);
+        DecodeSection(header, codec, bytes.Span.Slice((int)section.Offset, section.Length), keys, values);
+    }
+
+    /// <summary>One layer's section (K then V, as the codec wrote them) decoded into the spans.</summary>
+    internal static void DecodeSection(ChunkCacheHeader header, KvCodec codec, ReadOnlySpan<byte> section, Span<float> keys, Span<float> values)
+    {
+        var keyBytes = codec.KeyBytes(header.Tokens, header.RowWidth, header.HeadDim);
+        codec.DecodeKeys(section[..keyBytes], header.Tokens, header.RowWidth, header.HeadDim, keys);
+        codec.DecodeValues(section[keyBytes..], header.Tokens, header.RowWidth, header.HeadDim, values);
     }
 
     /// <summary>The whole chunk decoded into a cache of its own (every layer in parallel).</summary>

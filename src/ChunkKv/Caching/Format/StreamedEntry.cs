@@ -90,11 +90,7 @@ public sealed class StreamedEntry : IStoredEntry
         {
             throw Lose(layer, "section checksum mismatch", corrupt: true);
         }
-        var channels = header.KvHeads * header.HeadDim;
-        var keyBytes = codec.KeyBytes(Tokens, channels, HeadDim);
-        var source = section.Bytes.Span;
-        codec.DecodeKeys(source[..keyBytes], Tokens, channels, HeadDim, keys);
-        codec.DecodeValues(source[keyBytes..], Tokens, channels, HeadDim, values);
+        CheckedEntry.DecodeSection(header, codec, section.Bytes.Span, keys, values);
         Volatile.Write(ref verified[layer], true);
     }
 
