@@ -204,11 +204,39 @@ public sealed class KvStore
         }
     }
 
-    /// <summary>What a streamed entry of one layered tier asks the store for.</summary>
+    /// <summary>What one streamed entry of a layered tier asks the store for.</summary>
     private sealed class LayerFetcher(KvStore store, int tier) : StreamedEntry.IOwner
     {
-        public Task<TierEntry?> FetchAsync(ChunkCacheKey key, int layer, TimeSpan timeout) => store.GuardAsync(tier, "get layer",
-            () => ((ILayeredKvTier)store._tiers[tier]).GetSectionAsync(key, layer, CancellationToken.None), CancellationToken.None, timeout);
+        private int failed;
+
+        /// <summary>
+        /// The section under the timeout; a fault or timeout yields null. An entry's layers are
+        /// requested together, so when one fails the rest are as late: the tier's fault is counted
+        /// once an entry, not once a layer (each fault in a row doubles the bypass).
+        /// </summary>
+        public async Task<TierEntry?> FetchAsync(ChunkCacheKey key, int layer, TimeSpan timeout)
+        {
+            if (Volatile.Read(ref failed) != 0)
+            {
+                return null;
+            }
+            try
+            {
+                var section = await ((ILayeredKvTier)store._tiers[tier]).GetSectionAsync(key, layer, CancellationToken.None).WaitAsync(timeout);
+                store._states[tier].Succeeded();
+                return section;
+            }
+#pragma warning disable CA1031 // a tier's fault is counted and the layer reported lost, never thrown into fusion
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                if (Interlocked.Exchange(ref failed, 1) == 0)
+                {
+                    store.Faulted(tier, "get layer", e);
+                }
+                return null;
+            }
+        }
 
         public Task Lost(ChunkCacheKey key, string reason, bool corrupt) => store.Track(Task.Run(async () =>
         {
@@ -336,10 +364,16 @@ public sealed class KvStore
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            var bypass = _states[tier].Fault(_time.GetUtcNow(), _options);
-            _logger.LogWarning("Tier {Tier} failed on {Operation} ({Error}); bypassed for {Bypass}",
-                _tiers[tier].Name, operation, e.Message, bypass);
+            Faulted(tier, operation, e);
             return default;
         }
+    }
+
+    /// <summary>Counts a tier's fault and starts (or lengthens) its bypass.</summary>
+    private void Faulted(int tier, string operation, Exception error)
+    {
+        var bypass = _states[tier].Fault(_time.GetUtcNow(), _options);
+        _logger.LogWarning("Tier {Tier} failed on {Operation} ({Error}); bypassed for {Bypass}",
+            _tiers[tier].Name, operation, error.Message, bypass);
     }
 }

@@ -391,6 +391,24 @@ public sealed class KvStoreTests : IDisposable
         Assert.NotNull(await gated.Inner.GetAsync(key, default));
     }
 
+    [Theory]
+    [InlineData(400, true)] // slower than the round-trip timeout, within the time its bytes are allowed
+    [InlineData(2500, false)] // past that too: a fault, and the entry is a miss
+    public async Task A_layer_request_is_allowed_the_time_its_bytes_take_and_no_more(int delayMilliseconds, bool served)
+    {
+        var tier = new SlowSectionsTier(new RedisTier(_redis, _prefix), TimeSpan.FromMilliseconds(delayMilliseconds));
+        var entry = ChunkCacheCodec.Encode(KvSamples.Random(seed: 9), new Float16Codec(), KvSamples.Fingerprint, KeyFor(9));
+        // 200 ms a call, plus one second for this entry's bytes.
+        var options = new KvStoreOptions { TierTimeout = TimeSpan.FromMilliseconds(200), SlowestBytesPerSecond = entry.Length };
+        var store = new KvStore([tier], options);
+        await store.PutAsync(KeyFor(9), entry);
+
+        var chunk = await store.GetAsync(KeyFor(9), KvSamples.Fingerprint);
+
+        Assert.Equal(served, chunk is not null);
+        Assert.Equal(served ? 0 : 1, store.Statistics[0].Faults);
+    }
+
     [Fact]
     public async Task Removing_a_key_no_tier_ever_held_is_no_fault_and_bypasses_nothing()
     {
@@ -437,6 +455,22 @@ public sealed class KvStoreTests : IDisposable
         public Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken) => throw new IOException("device gone");
         public Task RemoveAsync(ChunkCacheKey key, CancellationToken cancellationToken) => throw new IOException("device gone");
         public Task<bool> ContainsAsync(ChunkCacheKey key, CancellationToken cancellationToken) => throw new IOException("device gone");
+    }
+
+    /// <summary>A layered tier whose sections each take <paramref name="delay"/> to come.</summary>
+    private sealed class SlowSectionsTier(RedisTier inner, TimeSpan delay) : ILayeredKvTier
+    {
+        public string Name => "slow";
+        public Task<TierEntry?> GetHeaderAsync(ChunkCacheKey key, CancellationToken cancellationToken) => inner.GetHeaderAsync(key, cancellationToken);
+        public async Task<TierEntry?> GetSectionAsync(ChunkCacheKey key, int layer, CancellationToken cancellationToken)
+        {
+            await Task.Delay(delay, cancellationToken);
+            return await inner.GetSectionAsync(key, layer, cancellationToken);
+        }
+        public Task<TierEntry?> GetAsync(ChunkCacheKey key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
+        public Task PutAsync(ChunkCacheKey key, byte[] entry, CancellationToken cancellationToken) => inner.PutAsync(key, entry, cancellationToken);
+        public Task RemoveAsync(ChunkCacheKey key, CancellationToken cancellationToken) => inner.RemoveAsync(key, cancellationToken);
+        public Task<bool> ContainsAsync(ChunkCacheKey key, CancellationToken cancellationToken) => inner.ContainsAsync(key, cancellationToken);
     }
 
     /// <summary>A tier whose writes wait until the test opens the gate.</summary>
