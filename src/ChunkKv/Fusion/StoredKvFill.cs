@@ -15,6 +15,9 @@ namespace ChunkKv.Fusion;
 /// behind a lagging fill. The fill never takes the engine's workers (that would leave the computation
 /// one thread short until it let go). Before the sequence or the sources are used elsewhere, <see cref="Finish"/>
 /// must have returned: the background thread writes into the one and reads the other.
+/// A source streamed from Redis (<see cref="Caching.Format.StreamedEntry"/>) may still have a layer on the
+/// wire: the fill waits for it there, and a layer that fails its check is rethrown by <see cref="WaitFor"/>
+/// (<see cref="Caching.Format.StoredLayerLostException"/>), which ends the fusion.
 /// </summary>
 internal sealed class StoredKvFill
 {
