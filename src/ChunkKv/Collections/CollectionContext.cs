@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ChunkKv.Caching.Format;
 using ChunkKv.Chunking;
 using ChunkKv.Fusion;
@@ -111,7 +112,7 @@ public sealed class CollectionContext
         var lostBefore = TimeSpan.Zero;
         for (var attempt = 0; ; attempt++)
         {
-            var attemptClock = System.Diagnostics.Stopwatch.StartNew();
+            var attemptClock = Stopwatch.StartNew();
             // full reads no cache: loading them would only slow it.
             using var loaded = method.ReadsCaches ? await Caches.LoadAsync(prompt, cancellationToken) : null;
             var sequence = Runtime.TakeSequence(prompt.Length + answerTokens + 1);
