@@ -26,6 +26,8 @@ public static class CommonOptions
     public static readonly CliOption Json = CliOption.Flag("json", "print one JSON object instead of a table");
     public static readonly CliOption Weights = CliOption.Value("weights", "TYPE",
         "how the model's matrices are kept in memory: auto (default: as the checkpoint stores them), f32, bf16, f16 or q8 (int8 with a scale per 32 weights)");
+    public static readonly CliOption WeightMemory = CliOption.Value("weight-memory", "WHERE",
+        "where the matrices live: auto (default: huge pages where the kernel offers them), mapped (read in place from the file, 4 KiB pages) or huge-pages (copied at load)");
     public static readonly CliOption Server = CliOption.Value("server", "URL", "the ChunkKv server (default $CHUNKKV_SERVER or http://127.0.0.1:8080)");
     public static readonly CliOption Collection = CliOption.RequiredValue("collection", "NAME", "the collection on the server");
     public static readonly CliOption ModelCache = CliOption.Value("model-cache", "DIR", "where benchmark models with random weights are kept between runs");

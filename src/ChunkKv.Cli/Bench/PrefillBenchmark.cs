@@ -84,7 +84,11 @@ public static class PrefillBenchmark
         return (new WeightFigures(choice.ToString(), results, prefillSeconds, decoded.DecodeTokensPerSecond, context, weights.MatrixBytes, decodeBytes,
             limitTokens, decoded.DecodeTokensPerSecond / limitTokens,
             baseline is null ? 1 : decoded.DecodeTokensPerSecond / baseline.DecodeTokensPerSecond,
-            baseline is null ? 1 : prefillSeconds / baseline.PrefillSeconds, PeakResidentBytes()) { CheckLogits = checkLogits }, transformer.Gemm.Name);
+            baseline is null ? 1 : prefillSeconds / baseline.PrefillSeconds, PeakResidentBytes())
+        {
+            CheckLogits = checkLogits,
+            WeightMemory = weights.Memory == WeightMemory.HugePages ? "huge-pages" : "mapped",
+        }, transformer.Gemm.Name);
     }
 
     private static int[] CheckIds(int vocabulary)

@@ -38,6 +38,10 @@ public sealed record WeightFigures(
     [JsonPropertyName("llama_cpp")]
     public LlamaCppView? LlamaCpp { get; init; }
 
+    /// <summary>Where the matrices lived: mapped (in place in the file) or huge-pages (copied at load).</summary>
+    [JsonPropertyName("weight_memory")]
+    public string WeightMemory { get; init; } = "";
+
     /// <summary>The last-position logits of the check prompt under these weights (what llama.cpp is checked against).</summary>
     [JsonIgnore]
     public float[]? CheckLogits { get; init; }
@@ -80,7 +84,7 @@ public sealed record PrefillReport(
         foreach (var w in Weights)
         {
             text.AppendLine();
-            text.AppendLine(CultureInfo.InvariantCulture, $"weights {w.Weights}: {w.WeightBytes / 1048576.0:F0} MiB, peak memory {w.PeakMemoryBytes / 1048576.0:F0} MiB");
+            text.AppendLine(CultureInfo.InvariantCulture, $"weights {w.Weights} ({w.WeightMemory}): {w.WeightBytes / 1048576.0:F0} MiB, peak memory {w.PeakMemoryBytes / 1048576.0:F0} MiB");
             text.AppendLine("tokens   seconds   tokens/s   GFLOP/s   sgemm GFLOP/s   limit s   ratio to limit");
             foreach (var r in w.Results)
             {

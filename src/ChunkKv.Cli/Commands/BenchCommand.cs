@@ -76,6 +76,7 @@ public sealed class BenchCommand : ICommand
             CliOption.Value("tokens", "LENGTHS", "comma-separated prompt lengths (default 512,2048,4096)"),
             CliOption.Value("decode-tokens", "N", "tokens decoded after each prefill (default 32)"),
             CliOption.Value("weights", "TYPES", "comma-separated weight types to run in turn, the first the baseline of the ratios (default auto): auto, f32, bf16, f16, q8"),
+            CommonOptions.WeightMemory,
             CliOption.Value("baseline", "ENGINE", "also run llama.cpp on the same weights (its F32, F16 or Q8_0 beside f32, bf16/f16, q8), its logits checked first: llama.cpp"),
             CommonOptions.ModelCache, CommonOptions.Json,
         ];
@@ -97,6 +98,7 @@ public sealed class BenchCommand : ICommand
             {
                 throw new UsageException("--baseline llama.cpp needs the weight types named (--weights f32,bf16,q8): llama.cpp runs the counterpart of each");
             }
+            weights = weights.Select(w => arguments.Parsed("weight-memory", w, w.WithMemory)).ToArray();
             var shape = Shape(arguments);
             if (baseline is not null && shape.ArchitectureName != "Qwen2ForCausalLM")
             {

@@ -30,6 +30,7 @@ public sealed class CalibrateCommand : ICommand
         // Required unless --collection is given (then the server's model and the collection's chunks are used).
         CliOption.Value("model", "DIR", "a Hugging Face Llama-family model directory (with --dataset)"),
         CommonOptions.Weights,
+        CommonOptions.WeightMemory,
         CliOption.Value("dataset", "FILE", "the prompts: the fixture's JSONL, CacheBlend's JSON list or LongBench's JSONL (with --model)"),
         DatasetArguments.Format,
         DatasetArguments.Passages,

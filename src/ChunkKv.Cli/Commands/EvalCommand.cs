@@ -29,6 +29,7 @@ public sealed class EvalCommand : ICommand
     [
         CommonOptions.Model,
         CommonOptions.Weights,
+        CommonOptions.WeightMemory,
         DatasetArguments.Dataset,
         DatasetArguments.Format,
         CliOption.Value("max-tokens", "N", "answer tokens decoded (default 16 for the fixture, 32 for QA as CacheBlend, 128 for summaries)"),

@@ -22,6 +22,7 @@ public sealed class FuseCommand : ICommand
     [
         CommonOptions.Model,
         CommonOptions.Weights,
+        CommonOptions.WeightMemory,
         CliOption.Value("prefix-ids", "IDS", "the shared prefix's token ids, comma-separated"),
         CliOption.RequiredValue("chunks", "CHUNKS", "each chunk's token ids, comma-separated, chunks separated by ';'"),
         CliOption.RequiredValue("question-ids", "IDS", "the question's token ids, comma-separated"),

@@ -16,6 +16,7 @@ public sealed class GenerateCommand : ICommand
     [
         CommonOptions.Model,
         CommonOptions.Weights,
+        CommonOptions.WeightMemory,
         CliOption.RequiredValue("prompt", "TEXT", "the text to complete"),
         CliOption.Value("max-tokens", "N", "tokens to generate at most (default 128)"),
         CliOption.Value("temperature", "T", "0 (default) is greedy"),

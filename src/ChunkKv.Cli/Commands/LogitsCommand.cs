@@ -12,6 +12,7 @@ public sealed class LogitsCommand : ICommand
     [
         CommonOptions.Model,
         CommonOptions.Weights,
+        CommonOptions.WeightMemory,
         CliOption.RequiredValue("ids", "IDS", "comma-separated token ids"),
         CliOption.Value("positions", "POSITIONS", "comma-separated positions, one per id (default 0, 1, 2, ...)"),
     ];

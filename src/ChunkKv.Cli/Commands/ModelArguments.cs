@@ -13,7 +13,10 @@ internal static class ModelArguments
             : throw new CommandFailedException($"model directory '{directory}' does not exist");
     }
 
-    /// <summary>The model, its matrices kept as <c>--weights</c> says (when the verb takes it).</summary>
-    public static LanguageModel Load(CommandArguments arguments) =>
-        LanguageModel.Load(Directory(arguments), weights: arguments.Parsed("weights", WeightChoice.Auto, WeightChoice.Parse));
+    /// <summary>The model, its matrices kept as <c>--weights</c> and <c>--weight-memory</c> say (when the verb takes them).</summary>
+    public static LanguageModel Load(CommandArguments arguments)
+    {
+        var choice = arguments.Parsed("weights", WeightChoice.Auto, WeightChoice.Parse);
+        return LanguageModel.Load(Directory(arguments), weights: arguments.Parsed("weight-memory", choice, choice.WithMemory));
+    }
 }

@@ -23,12 +23,13 @@ public sealed class ServeCommand : ICommand
         CommonOptions.Redis,
         CliOption.Value("chunk-tokens", "N", "tokens per chunk at ingestion"),
         CommonOptions.Weights,
-        CliOption.Value("embedder", "NAME", "how new collections embed: hashing (default), engine or openai (with CHUNKKV_EMBEDDERURL, ...)"),
+        CommonOptions.WeightMemory,
+        CliOption.Value("embedder", "NAME", "how new collections embed: minilm (default), hashing, engine or openai (with CHUNKKV_EMBEDDERURL, ...)"),
     ];
 
     /// <summary>Each option and the server setting it stands for.</summary>
     private static readonly (string Option, string Setting)[] Settings =
-        [("model", "Model"), ("urls", "urls"), ("data", "DataDirectory"), ("postgres", "Postgres"), ("redis", "Redis"), ("chunk-tokens", "ChunkTokens"), ("embedder", "Embedder"), ("weights", "Weights")];
+        [("model", "Model"), ("urls", "urls"), ("data", "DataDirectory"), ("postgres", "Postgres"), ("redis", "Redis"), ("chunk-tokens", "ChunkTokens"), ("embedder", "Embedder"), ("weights", "Weights"), ("weight-memory", "WeightMemory")];
 
     public async Task<int> RunAsync(CommandArguments arguments, TextWriter output, CancellationToken cancellationToken)
     {

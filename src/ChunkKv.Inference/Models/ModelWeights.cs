@@ -6,10 +6,11 @@ namespace ChunkKv.Inference.Models;
 
 /// <summary>
 /// All weights of a model: matrices kept as the <see cref="WeightChoice"/> says (what the checkpoint
-/// stores, float32, a 16-bit float, or Q8), vectors as float32. A matrix kept as it is stored is used
-/// in place in the memory-mapped file (aligned ones, which is all of them in files written by the
-/// usual tools); any other is converted once into native memory, the file's pages dropped as it goes.
-/// Either way each weight is resident once.
+/// stores, float32, a 16-bit float, or Q8), vectors as float32. With <see cref="WeightMemory.Mapped"/>
+/// a matrix kept as it is stored is used in place in the memory-mapped file (aligned ones, which is
+/// all of them in files written by the usual tools); any other matrix, and every one with
+/// <see cref="WeightMemory.HugePages"/>, is converted or copied once into native memory (in huge pages
+/// where the kernel gives them), the file's pages dropped as it goes. Either way each weight is resident once.
 /// </summary>
 public sealed unsafe class ModelWeights : IDisposable
 {
@@ -25,6 +26,7 @@ public sealed unsafe class ModelWeights : IDisposable
     {
         this.files = files;
         this.choice = choice;
+        Memory = HugePageMemory.Resolve(choice.Memory);
         index = new Dictionary<string, (SafeTensorsFile, TensorEntry)>(StringComparer.Ordinal);
         foreach (var file in files)
         {
@@ -43,7 +45,7 @@ public sealed unsafe class ModelWeights : IDisposable
     /// <summary>The mapped safetensors files, in name order; after <see cref="ReleaseConvertedFiles"/> only those read in place.</summary>
     public IReadOnlyList<SafeTensorsFile> Files => files;
 
-    /// <summary>Bytes converted into native memory (the rest is read in place from the mapped files).</summary>
+    /// <summary>Bytes converted or copied into native memory (the rest is read in place from the mapped files).</summary>
     public long ConvertedBytes { get; private set; }
 
     /// <summary>Bytes of all matrices as kept (what decoding reads per token, the LM head once more when untied).</summary>
@@ -53,6 +55,9 @@ public sealed unsafe class ModelWeights : IDisposable
     public bool Rounded { get; private set; }
 
     public WeightChoice Choice => choice;
+
+    /// <summary>Where the matrices live: <see cref="WeightChoice.Memory"/>, its <c>auto</c> resolved for this machine.</summary>
+    public WeightMemory Memory { get; }
 
     /// <summary>Loads <c>model.safetensors</c>, or the shards named by <c>model.safetensors.index.json</c>.</summary>
     public static ModelWeights Load(string directory, ModelConfig config, WeightChoice? choice = null)
@@ -150,8 +155,9 @@ public sealed unsafe class ModelWeights : IDisposable
         Rounded |= WeightChoice.Rounds(entry.Type, kept);
         MatrixBytes += Models.Matrix.BytesOf(rows, columns, kept);
         var (r, c) = (checked((int)rows), checked((int)columns));
-        var inPlace = (entry.Type, kept) is (TensorType.F32, WeightType.F32) or (TensorType.F16, WeightType.F16) or (TensorType.BF16, WeightType.BF16);
-        if (inPlace && BitConverter.IsLittleEndian && (long)source % TensorEntry.ElementSize(entry.Type) == 0)
+        var asStored = (entry.Type, kept) is (TensorType.F32, WeightType.F32) or (TensorType.F16, WeightType.F16) or (TensorType.BF16, WeightType.BF16);
+        var copied = asStored && BitConverter.IsLittleEndian; // the bytes as they are: no conversion
+        if (copied && Memory == WeightMemory.Mapped && (long)source % TensorEntry.ElementSize(entry.Type) == 0)
         {
             usedInPlace.Add(file);
             return new Matrix(source, r, c, kept);
@@ -166,10 +172,16 @@ public sealed unsafe class ModelWeights : IDisposable
         var (sourceAddress, dataAddress, scalesAddress) = ((nint)source, (nint)data, (nint)scales);
         Workers.ForRanges(r, chunkRows, (start, rowCount) =>
         {
-            var scratch = new float[chunkRows * c];
+            var scratch = copied ? [] : new float[chunkRows * c];
             for (long first = start; first < start + rowCount; first += chunkRows)
             {
                 var count = (int)Math.Min(chunkRows, start + rowCount - first);
+                if (copied)
+                {
+                    var rowBytes = (long)c * size;
+                    Buffer.MemoryCopy((byte*)sourceAddress + first * rowBytes, (byte*)dataAddress + first * rowBytes, count * rowBytes, count * rowBytes);
+                    continue;
+                }
                 ConvertRows((byte*)sourceAddress + first * columns * size, entry.Type, scratch.AsSpan(0, count * c), kept,
                     (byte*)dataAddress, (float*)scalesAddress, first, count, c);
             }
@@ -211,7 +223,7 @@ public sealed unsafe class ModelWeights : IDisposable
 
     private void* Allocate(long bytes)
     {
-        var memory = NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        var memory = HugePageMemory.Allocate(bytes);
         allocations.Add((IntPtr)memory);
         ConvertedBytes += bytes;
         return memory;
@@ -221,7 +233,7 @@ public sealed unsafe class ModelWeights : IDisposable
     {
         var (file, entry) = Locate(name, [length]);
         var source = file.Address(entry);
-        if (entry.Type == TensorType.F32 && BitConverter.IsLittleEndian && (long)source % 4 == 0)
+        if (entry.Type == TensorType.F32 && Memory == WeightMemory.Mapped && BitConverter.IsLittleEndian && (long)source % 4 == 0)
         {
             usedInPlace.Add(file);
             return (float*)source;

@@ -20,6 +20,24 @@ public sealed record WeightChoice(WeightType? Type)
 
     public const string Names = "auto|f32|bf16|f16|q8";
 
+    public const string MemoryNames = "auto|mapped|huge-pages";
+
+    /// <summary>Where the matrices live (<c>--weight-memory</c>); the type and the values do not depend on it.</summary>
+    public WeightMemory Memory { get; init; } = WeightMemory.Auto;
+
+    /// <summary>This choice with the <c>--weight-memory</c> named by <paramref name="text"/>.</summary>
+    /// <exception cref="FormatException">Not one of <see cref="MemoryNames"/>.</exception>
+    public WeightChoice WithMemory(string text) => this with
+    {
+        Memory = text.Trim().ToLowerInvariant() switch
+        {
+            "auto" => WeightMemory.Auto,
+            "mapped" => WeightMemory.Mapped,
+            "huge-pages" => WeightMemory.HugePages,
+            _ => throw new FormatException($"weight memory must be one of {MemoryNames}, not '{text}'"),
+        },
+    };
+
     /// <exception cref="FormatException">Not one of <see cref="Names"/>.</exception>
     public static WeightChoice Parse(string text) => text.Trim().ToLowerInvariant() switch
     {

@@ -15,6 +15,9 @@ public sealed class EngineOptions
     /// <summary>How the model's matrices are kept in memory: auto (as the checkpoint stores them), f32, bf16, f16 or q8.</summary>
     public string Weights { get; set; } = "auto";
 
+    /// <summary>Where the matrices live: auto (huge pages where the kernel offers them), mapped (read in place from the file) or huge-pages.</summary>
+    public string WeightMemory { get; set; } = "auto";
+
     /// <summary>Codec of stored chunk caches: f32, f16, bf16, int8, int4, int2.</summary>
     public string Codec { get; set; } = "f16";
 

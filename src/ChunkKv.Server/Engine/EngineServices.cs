@@ -43,7 +43,7 @@ public static class EngineServices
         var directory = options.Model is { Length: > 0 } model ? model
             : throw new InvalidOperationException("no model configured: set CHUNKKV_MODEL (or --Model) to a model directory");
         var codec = KvCodec.Create(KvCodec.ParseId(options.Codec));
-        var weights = WeightChoice.Parse(options.Weights); // a bad name stops the start-up, naming the choices
+        var weights = WeightChoice.Parse(options.Weights).WithMemory(options.WeightMemory); // a bad name stops the start-up, naming the choices
         if (options.FailedCalibration is not ("warn" or "refuse"))
         {
             throw new InvalidOperationException($"FailedCalibration is 'warn' or 'refuse', not '{options.FailedCalibration}'");

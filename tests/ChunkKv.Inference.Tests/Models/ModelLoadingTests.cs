@@ -24,7 +24,7 @@ public sealed class ModelLoadingTests
         // The same draws as the one-file model: identical logits.
         int[] ids = [4, 8, 15, 16, 23, 42];
         using var one = LanguageModel.Load(TinyModels.Directory("tiny-llama3"));
-        using var many = LanguageModel.Load(sharded);
+        using var many = LanguageModel.Load(sharded, weights: Mapped);
         Assert.Equal(shards.Count, many.Transformer.Weights.Files.Count);
         Assert.Equal(one.Transformer.Prefill(ids, one.Transformer.NewSequence()), many.Transformer.Prefill(ids, many.Transformer.NewSequence()));
     }
@@ -78,7 +78,7 @@ public sealed class ModelLoadingTests
         }
         int[] ids = [4, 8, 15, 16, 23, 42];
         using var a = LanguageModel.Load(single);
-        using var b = LanguageModel.Load(sharded);
+        using var b = LanguageModel.Load(sharded, weights: Mapped);
         Assert.Equal(2, b.Transformer.Weights.Files.Count);
         TransformerTests.AssertClose(a.Transformer.Prefill(ids, a.Transformer.NewSequence()),
             b.Transformer.Prefill(ids, b.Transformer.NewSequence()), 0);
@@ -87,13 +87,13 @@ public sealed class ModelLoadingTests
     [Fact]
     public void Weights_stay_as_stored_in_the_mapped_file_unless_another_type_is_asked_for()
     {
-        using var f32 = TinyModels.Load("tiny-mistral");
+        using var f32 = LanguageModel.Load(TinyModels.Directory("tiny-mistral"), weights: Mapped);
         Assert.Equal(0, f32.Transformer.Weights.ConvertedBytes);
         Assert.Single(f32.Transformer.Weights.Files);
 
         // bf16 stays bf16, read in place: only the float32 vectors (norms) are converted.
         var directory = TinyModels.Directory("tiny-qwen3", "bf16");
-        using var kept = LanguageModel.Load(directory);
+        using var kept = LanguageModel.Load(directory, weights: Mapped);
         var weights = kept.Transformer.Weights;
         Assert.All(Matrices(weights), m => Assert.Equal(WeightType.BF16, m.Type));
         Assert.Single(weights.Files);
@@ -115,6 +115,38 @@ public sealed class ModelLoadingTests
         Assert.NotEqual(kept.Fingerprint, quantized.Fingerprint);
         Assert.All(Matrices(quantized.Transformer.Weights), m => Assert.Equal(WeightType.Q8, m.Type));
     }
+
+    [Theory]
+    [InlineData("tiny-mistral", "f32")]
+    [InlineData("tiny-qwen3", "bf16")]
+    public void In_huge_pages_every_matrix_is_copied_and_the_mapping_released_with_the_same_values(string shape, string dtype)
+    {
+        var directory = TinyModels.Directory(shape, dtype);
+        using var mapped = LanguageModel.Load(directory, weights: Mapped);
+        using var copied = LanguageModel.Load(directory, weights: WeightChoice.Auto with { Memory = WeightMemory.HugePages });
+        var weights = copied.Transformer.Weights;
+        Assert.Equal(WeightMemory.HugePages, weights.Memory);
+        Assert.Empty(weights.Files);
+        Assert.True(weights.ConvertedBytes >= weights.MatrixBytes);
+        Assert.Equal(mapped.Transformer.Weights.MatrixBytes, weights.MatrixBytes);
+        Assert.All(Matrices(weights).Zip(Matrices(mapped.Transformer.Weights)), pair => Assert.Equal(pair.Second.Type, pair.First.Type));
+        // The same bytes in other pages: the same logits to the bit, and the same model for the caches.
+        int[] ids = [3, 1, 4, 1, 5, 9, 2, 6];
+        Assert.Equal(mapped.Transformer.Prefill(ids, mapped.Transformer.NewSequence()), copied.Transformer.Prefill(ids, copied.Transformer.NewSequence()));
+        Assert.Equal(mapped.Fingerprint, copied.Fingerprint);
+    }
+
+    [Fact]
+    public void Weight_memory_is_parsed_from_its_names_and_refuses_others()
+    {
+        Assert.Equal(WeightMemory.Mapped, WeightChoice.Auto.WithMemory("mapped").Memory);
+        Assert.Equal(WeightMemory.HugePages, WeightChoice.Parse("q8").WithMemory(" Huge-Pages ").Memory);
+        Assert.Equal(WeightType.Q8, WeightChoice.Parse("q8").WithMemory("auto").Type);
+        var error = Assert.Throws<FormatException>(() => WeightChoice.Auto.WithMemory("swap"));
+        Assert.Contains("auto|mapped|huge-pages", error.Message, StringComparison.Ordinal);
+    }
+
+    private static readonly WeightChoice Mapped = WeightChoice.Auto with { Memory = WeightMemory.Mapped };
 
     private static IEnumerable<Matrix> Matrices(ModelWeights weights) =>
         weights.Layers.SelectMany(l => new[] { l.Query, l.Key, l.Value, l.Output, l.Gate, l.Up, l.Down })
