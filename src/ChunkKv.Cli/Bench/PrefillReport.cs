@@ -80,6 +80,7 @@ public sealed record PrefillReport(
         text.AppendLine(CultureInfo.InvariantCulture,
             $"prefill and decode, {Shape} shape, {Threads} threads, {Gemm}, kernels {VectorWidth}, memory read {MemoryBandwidthGbps:F1} GB/s");
         text.AppendLine("seconds: the best of 3 runs (2 from 2048 tokens on), each into the same emptied working cache");
+        text.AppendLine(CultureInfo.InvariantCulture, $"decode: the best of {PrefillBenchmark.DecodeRuns} runs, each after the same prompt");
         text.AppendLine("limit: every useful FLOP at the best speed of an sgemm of the model's MLP shape, measured just before each length");
         foreach (var w in Weights)
         {
