@@ -13,7 +13,7 @@ namespace ChunkKv.Cli.Bench;
 /// <summary>
 /// Put and get throughput of each tier with each codec, on random K/V at the Qwen2.5-0.5B shape
 /// (24 layers, 2 KV heads of 64), against a plain in-memory copy of the same bytes measured in the
-/// same run. Tier figures move encoded bytes; "checked get" adds the store's CRC checks and decoding.
+/// same run. Tier figures move encoded bytes (Redis's get streams header and sections, as fusion reads them); "checked get" adds the store's CRC checks and decoding.
 /// Each codec's reconstruction error is measured on that synthetic K/V (Gaussian with outlier key
 /// channels) and on K/V that the engine computes for a chunk of random tokens.
 /// </summary>
@@ -55,7 +55,7 @@ public static class StoreBenchmark
         var notes = new List<string> { "the memory tier hands entries back by reference: its get is a lookup, not a copy" };
         var folder = settings.Folder ?? Directory.CreateTempSubdirectory("chunkkv-bench-").FullName;
         ConnectionMultiplexer? redis = null;
-        RedisBaselineFigures? redisBaseline = null;
+        RedisPairing? redisPairing = null;
         try
         {
             var candidates = new List<IKvTier> { new MemoryTier(1L << 30), new DiskTier(folder) };
@@ -86,9 +86,9 @@ public static class StoreBenchmark
             }
             if (redis is { IsConnected: true })
             {
-                // The tier's GETs run Chunks at a time, so the baseline gets as many clients.
-                var (figures, note) = await RedisBenchmarkBaseline.RunAsync(settings.Redis!, entries[KvCodecId.F16].Length, Chunks, cancellationToken);
-                redisBaseline = figures;
+                var (pairing, note) = await PairWithRedisBenchmarkAsync((RedisTier)candidates[^1], settings, entries[KvCodecId.F16],
+                    k => ChunkCacheCodec.Encode(kv, KvCodec.Create(KvCodecId.F16), fingerprint, k), fingerprint, cancellationToken);
+                redisPairing = pairing;
                 if (note is not null)
                 {
                     notes.Add(note);
@@ -108,7 +108,10 @@ public static class StoreBenchmark
         {
             notes.Add($"engine K/V: {settings.KvModel!.Name} with random weights, {engineKv.Tokens} random tokens, keys after RoPE");
         }
-        return new StoreReport(settings.Tokens, "qwen2.5-0.5b", memcpy, tiers, codecs, notes, redisBaseline);
+        return new StoreReport(settings.Tokens, "qwen2.5-0.5b", memcpy, tiers, codecs, notes, redisPairing?.Median.Baseline)
+        {
+            RedisRounds = redisPairing?.Rounds,
+        };
     }
 
     /// <summary>The K/V of a chunk of random tokens, as ingestion computes it.</summary>
@@ -130,13 +133,7 @@ public static class StoreBenchmark
         // Each write goes where no entry is (Redis keeps an entry it holds instead of writing it again).
         var put = await TimeAsync(() => Task.WhenAll(keys.Select(k => tier.PutAsync(k, entries[k], cancellationToken))), seconds,
             prepare: () => Task.WhenAll(keys.Select(k => tier.RemoveAsync(k, cancellationToken))));
-        var get = await TimeAsync(async () =>
-        {
-            foreach (var entry in await Task.WhenAll(keys.Select(k => tier.GetAsync(k, cancellationToken))))
-            {
-                entry?.Dispose(); // a Redis lease goes back to its pool
-            }
-        }, seconds);
+        var get = await TimeAsync(() => GetAllAsync(tier, keys, cancellationToken), seconds);
         var store = new KvStore([tier]);
         var checkedGet = await TimeAsync(async () =>
         {
@@ -151,6 +148,79 @@ public static class StoreBenchmark
         }
         var bytes = Megabytes((long)entry.Length * Chunks);
         return new TierFigures(tier.Name, KvCodec.Name(codec), bytes / put, bytes / get, bytes / checkedGet, bytes / get / memcpy);
+    }
+
+    /// <summary>
+    /// Reads the entries as fusion does: a layered tier (Redis) streams each entry's header, then all
+    /// its sections at once, into pooled leases that fusion decodes in place
+    /// (<see cref="KvStore.StreamLayers"/>); another tier hands back the whole entry. The store's
+    /// one-piece read of a Redis entry (assembled into one buffer, a copy fusion never makes) is in
+    /// the checked get.
+    /// </summary>
+    private static async Task GetAllAsync(IKvTier tier, ChunkCacheKey[] keys, CancellationToken cancellationToken)
+    {
+        if (tier is not ILayeredKvTier layered)
+        {
+            foreach (var entry in await Task.WhenAll(keys.Select(k => tier.GetAsync(k, cancellationToken))))
+            {
+                entry?.Dispose();
+            }
+            return;
+        }
+        await Task.WhenAll(keys.Select(async key =>
+        {
+            using var header = await layered.GetHeaderAsync(key, cancellationToken) ?? throw new InvalidOperationException("benchmark entry missing");
+            var layers = ChunkCacheHeader.ReadHeader(header.Bytes.Span).Layers;
+            foreach (var section in await Task.WhenAll(Enumerable.Range(0, layers).Select(layer => layered.GetSectionAsync(key, layer, cancellationToken))))
+            {
+                section?.Dispose(); // a lease goes back to its pool
+            }
+        }));
+    }
+
+    /// <summary>Rounds of the paired measurement below.</summary>
+    public const int RedisRounds = 3;
+
+    private sealed record RedisPairing(IReadOnlyList<RedisRound> Rounds, RedisRound Median);
+
+    /// <summary>
+    /// The Redis tier's f16 GET against redis-benchmark's, in <see cref="RedisRounds"/> rounds that each
+    /// run redis-benchmark and then time the tier right after it: on a machine whose speed drifts over
+    /// seconds, a ratio of two figures taken minutes apart measures the drift (0.7× to 1.3× from run to
+    /// run here), one of figures taken side by side the clients. The round of the median ratio is reported.
+    /// </summary>
+    private static async Task<(RedisPairing? Pairing, string? Note)> PairWithRedisBenchmarkAsync(RedisTier tier, Settings settings, byte[] entry,
+        Func<ChunkCacheKey, byte[]> entryOf, byte[] fingerprint, CancellationToken cancellationToken)
+    {
+        var keys = Enumerable.Range(0, Chunks).Select(i => ChunkCacheKey.Compute(fingerprint, KvCodec.Create(KvCodecId.F16), [i, -1])).ToArray();
+        foreach (var key in keys)
+        {
+            await tier.PutAsync(key, entryOf(key), cancellationToken);
+        }
+        try
+        {
+            var rounds = new List<RedisRound>();
+            for (var round = 0; round < RedisRounds; round++)
+            {
+                // The tier's GETs run Chunks at a time, so the baseline gets as many clients.
+                var (figures, note) = await RedisBenchmarkBaseline.RunAsync(settings.Redis!, entry.Length, Chunks, cancellationToken);
+                if (figures is null)
+                {
+                    return (null, note);
+                }
+                var seconds = await TimeAsync(() => GetAllAsync(tier, keys, cancellationToken), settings.SecondsPerFigure);
+                var tierGet = Megabytes((long)entry.Length * Chunks) / seconds;
+                rounds.Add(new RedisRound(figures, tierGet, tierGet / figures.GetMegabytesPerSecond));
+            }
+            return (new RedisPairing(rounds, rounds.OrderBy(r => r.Ratio).ElementAt(rounds.Count / 2)), null);
+        }
+        finally
+        {
+            foreach (var key in keys)
+            {
+                await tier.RemoveAsync(key, cancellationToken);
+            }
+        }
     }
 
     private static KvCache RandomKv(int tokens, Random random)

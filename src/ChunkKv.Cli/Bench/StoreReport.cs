@@ -38,6 +38,12 @@ public sealed record CodecFigures(
     [JsonPropertyName("relative_rms_error")] public double RelativeRmsError => Synthetic.RelativeRmsError;
 }
 
+/// <summary>One round of the Redis tier's f16 GET timed right after redis-benchmark's.</summary>
+public sealed record RedisRound(
+    [property: JsonPropertyName("redis_benchmark")] RedisBaselineFigures Baseline,
+    [property: JsonPropertyName("tier_get_mb_per_s")] double TierGetMegabytesPerSecond,
+    [property: JsonPropertyName("ratio")] double Ratio);
+
 /// <summary>What <c>chunkkv bench store</c> prints, as a table or as one JSON object.</summary>
 public sealed record StoreReport(
     [property: JsonPropertyName("tokens")] int Tokens,
@@ -48,11 +54,13 @@ public sealed record StoreReport(
     [property: JsonPropertyName("notes")] IReadOnlyList<string> Notes,
     [property: JsonPropertyName("redis_benchmark")] RedisBaselineFigures? RedisBenchmark)
 {
-    /// <summary>The Redis tier's f16 GET throughput over redis-benchmark's GET on the same server; null without both.</summary>
+    /// <summary>The rounds of the Redis tier's f16 GET paired with redis-benchmark's; <see cref="RedisBenchmark"/> is the median round's.</summary>
+    [JsonPropertyName("redis_rounds")]
+    public IReadOnlyList<RedisRound>? RedisRounds { get; init; }
+
+    /// <summary>The Redis tier's f16 GET throughput over redis-benchmark's GET on the same server, the median of the paired rounds; null without both.</summary>
     [JsonPropertyName("redis_get_ratio_to_redis_benchmark")]
-    public double? RedisGetRatio => RedisBenchmark is { } baseline && Tiers.FirstOrDefault(t => t is { Tier: "redis", Codec: "f16" }) is { } redis
-        ? redis.GetMegabytesPerSecond / baseline.GetMegabytesPerSecond
-        : null;
+    public double? RedisGetRatio => RedisRounds is { Count: > 0 } rounds ? rounds.Select(r => r.Ratio).Order().ElementAt(rounds.Count / 2) : null;
 
     public string ToJson() => JsonSerializer.Serialize(this) + Environment.NewLine;
 
@@ -80,11 +88,17 @@ public sealed record StoreReport(
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"{t.Tier,-7} {t.Codec,-7} {t.PutMegabytesPerSecond,8:F0}   {t.GetMegabytesPerSecond,8:F0}   {t.CheckedGetMegabytesPerSecond,16:F0}   {t.GetRatioToMemcpy,12:F3}");
         }
-        if (RedisBenchmark is { } b)
+        if (RedisBenchmark is { } b && RedisRounds is { } rounds)
         {
             text.AppendLine();
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"redis-benchmark on the same server, {b.ValueBytes} B values, {b.Clients} clients: SET {b.SetMegabytesPerSecond:F0} MB/s, GET {b.GetMegabytesPerSecond:F0} MB/s; the redis tier's f16 get is {RedisGetRatio:F2}x its GET");
+                $"redis-benchmark on the same server, {b.ValueBytes} B values, {b.Clients} clients, each round right before the redis tier's f16 get:");
+            foreach (var r in rounds)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture,
+                    $"  SET {r.Baseline.SetMegabytesPerSecond:F0} MB/s, GET {r.Baseline.GetMegabytesPerSecond:F0} MB/s; the tier's get {r.TierGetMegabytesPerSecond:F0} MB/s, {r.Ratio:F2}x");
+            }
+            text.AppendLine(CultureInfo.InvariantCulture, $"the redis tier's f16 get is {RedisGetRatio:F2}x redis-benchmark's GET (the median round)");
         }
         foreach (var note in Notes)
         {
