@@ -17,7 +17,8 @@ namespace ChunkKv.Cli.Bench;
 /// against the floor — the question's prefill alone over an already-fused cache, plus the fused
 /// K/V's bytes at the memory copy speed — both measured in the same run. Each method's TTFT
 /// (<see cref="FusedPrompt.Ttft"/>, as eval and the server define it) is its median over the rounds;
-/// its speed-up is the median of each round's full / method. Prompts go through a runtime's
+/// its speed-up is the median of each round's full / method, and its ratio to the floor the median
+/// of each round's method / floor (the floor is timed in every round, beside the methods). Prompts go through a runtime's
 /// collection context, the path the server answers on.
 /// </summary>
 public static class TtftBenchmark
@@ -32,12 +33,20 @@ public static class TtftBenchmark
     /// <param name="Flops">The arithmetic of the method's schedule (<see cref="FusionWork"/>).</param>
     /// <param name="FlopSpeedup">full's FLOPs over the method's: the speed-up its schedule allows on paper.</param>
     /// <param name="Speedup">full's TTFT over the method's, round by round; null when full was not among the methods.</param>
+    /// <param name="RatioToFloor">The method's TTFT over the floor, round by round.</param>
     public sealed record Result(string Method, double TtftSeconds, double? Speedup, double RatioToFloor, int Recomputed,
-        double Flops, double FlopSpeedup, IReadOnlyDictionary<string, double> Breakdown);
+        double Flops, double FlopSpeedup, IReadOnlyDictionary<string, double> Breakdown)
+    {
+        /// <summary>Each round's TTFT, in round order.</summary>
+        public IReadOnlyList<double> TtftRoundsSeconds { get; init; } = [];
+    }
 
     public sealed record Report(string Shape, string Store, string Codec, int ContextTokens, double FloorSeconds,
         double QuestionPrefillSeconds, double CopyGigabytesPerSecond, long FusedKvBytes, IReadOnlyList<Result> Results)
     {
+        /// <summary>Each round's floor, in round order (<see cref="FloorSeconds"/> is their median).</summary>
+        public IReadOnlyList<double> FloorRoundsSeconds { get; init; } = [];
+
         /// <summary>With --cold: the first query after a restart.</summary>
         public ColdStart? Cold { get; init; }
 
@@ -51,17 +60,20 @@ public static class TtftBenchmark
             {
                 Invariant($"shape {Shape}, store {Store} ({Codec}), {ContextTokens} context tokens"),
                 Invariant($"floor {FloorSeconds * 1000:F1} ms = question prefill {QuestionPrefillSeconds * 1000:F1} ms + {FusedKvBytes / 1e6:F0} MB of K/V at {CopyGigabytesPerSecond:F1} GB/s"),
-                Invariant($"{"method",-18} {"TTFT ms",9} {"speed-up",9} {"FLOPs x",8} {"x floor",8} {"load",8} {"fill",8} {"waited",8} {"compute",8} {"rows",6}"),
+                Invariant($"{"method",-18} {"TTFT ms",9} {"speed-up",9} {"FLOPs x",8} {"share",6} {"x floor",8} {"load",8} {"fill",8} {"waited",8} {"compute",8} {"rows",6}"),
             };
             lines.AddRange(Results.Select(r => Invariant(
-                $"{r.Method,-18} {r.TtftSeconds * 1000,9:F1} {(r.Speedup is { } speedup ? speedup.ToString("F1", System.Globalization.CultureInfo.InvariantCulture) : "-"),8}x {r.FlopSpeedup,7:F2}x {r.RatioToFloor,7:F2}x {r.Breakdown["load"] * 1000,8:F1} {r.Breakdown["fill"] * 1000,8:F1} {r.Breakdown["fill_wait"] * 1000,8:F1} {r.Breakdown["compute"] * 1000,8:F1} {r.Recomputed,6}")));
-            lines.Add("FLOPs x: full's arithmetic over the method's (its schedule's rows and the keys they attend), the speed-up it allows on paper");
+                $"{r.Method,-18} {r.TtftSeconds * 1000,9:F1} {Format(r.Speedup, "F2"),8}x {r.FlopSpeedup,7:F2}x {Format(r.Speedup / r.FlopSpeedup, "F3"),6} {r.RatioToFloor,7:F2}x {r.Breakdown["load"] * 1000,8:F1} {r.Breakdown["fill"] * 1000,8:F1} {r.Breakdown["fill_wait"] * 1000,8:F1} {r.Breakdown["compute"] * 1000,8:F1} {r.Recomputed,6}")));
+            lines.Add("FLOPs x: full's arithmetic over the method's (its schedule's rows and the keys they attend), the speed-up it allows on paper; share: the speed-up over it");
             if (Cold is { } cold)
             {
                 lines.Add(Invariant($"cold start (reuse, a fresh Redis connection, nothing in memory): {cold.TtftSeconds * 1000:F1} ms (load {cold.LoadSeconds * 1000:F1} ms), {cold.Ratio:F2}x the warm {cold.WarmTtftSeconds * 1000:F1} ms"));
             }
             return string.Join(Environment.NewLine, lines) + Environment.NewLine;
         }
+
+        private static string Format(double? value, string format) =>
+            value is { } v ? v.ToString(format, System.Globalization.CultureInfo.InvariantCulture) : "-";
 
         private static string Invariant(FormattableString text) => text.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
@@ -88,25 +100,44 @@ public static class TtftBenchmark
         {
             await RunOnceAsync(method);
         }
-        // Rounds of every method in turn, so a machine that drifts slower or faster over the minutes
-        // of a run slows each method alike, and each round's speed-up pairs runs taken side by side.
+        // The floor: the question alone over a fused cache already in place, and the K/V's bytes copied once.
+        using var placed = await context.FuseAsync(prompt, FusionMethod.Reuse, answerTokens: 1, cancellationToken);
+        var kvBytes = 2L * model.Config.Layers * prompt.ContextLength * model.Config.KvHeads * model.Config.HeadDim * sizeof(float);
+        var copyGbps = CopySpeed(kvBytes);
+        double QuestionSeconds()
+        {
+            var sequence = placed.Fusion.Sequence;
+            sequence.Truncate(prompt.ContextLength);
+            var floorClock = Stopwatch.StartNew();
+            transformer.Prefill(prompt.Question, Enumerable.Range(prompt.ContextLength, prompt.Question.Length).ToArray(), sequence);
+            return floorClock.Elapsed.TotalSeconds;
+        }
+        QuestionSeconds(); // its workspace warmed as the methods' were
+
+        // Rounds of every method in turn, then the floor, so a machine that drifts slower or faster
+        // over the minutes of a run slows each alike, and each round's ratios pair runs taken side by side.
         var runs = settings.Methods.ToDictionary(m => m, _ => new List<Run>());
+        var questionRuns = new List<double>();
         for (var round = 0; round < settings.Repeats; round++)
         {
             foreach (var method in settings.Methods)
             {
                 runs[method].Add(await RunOnceAsync(method));
             }
+            questionRuns.Add(QuestionSeconds());
             progress.WriteLine($"round {round + 1} of {settings.Repeats}: " + string.Join(", ", settings.Methods.Select(m => $"{m.Name} {runs[m][round].Ttft * 1000:F1} ms")));
         }
         var counters = store.Statistics[0];
         progress.WriteLine($"{counters.Tier}: {counters.Hits} hits, {counters.Misses} misses, {counters.Faults} faults");
         var full = settings.Methods.FirstOrDefault(m => m == FusionMethod.Full);
+        var copySeconds = kvBytes / (copyGbps * 1e9);
+        var floors = questionRuns.Select(q => q + copySeconds).ToList();
         var results = settings.Methods.Select(method =>
         {
             var median = runs[method].OrderBy(r => r.Ttft).ElementAt(runs[method].Count / 2);
             double? speedup = full is null ? null : Statistics.Median(runs[full].Zip(runs[method], (f, m) => f.Ttft / m.Ttft));
-            return (Method: method, Median: median, Speedup: speedup);
+            var toFloor = Statistics.Median(runs[method].Zip(floors, (m, floor) => m.Ttft / floor));
+            return (Method: method, Median: median, Speedup: speedup, ToFloor: toFloor);
         }).ToList();
 
         async Task<Run> RunOnceAsync(FusionMethod method)
@@ -115,20 +146,8 @@ public static class TtftBenchmark
             return new Run(fused.Ttft.TotalSeconds, fused.KvLoad.TotalSeconds, fused.Fusion);
         }
 
-        // The floor: the question alone over a fused cache already in place, and the K/V's bytes copied once.
-        using var placed = await context.FuseAsync(prompt, FusionMethod.Reuse, answerTokens: 1, cancellationToken);
-        var sequence = placed.Fusion.Sequence;
-        var questionSeconds = double.MaxValue;
-        for (var i = 0; i < 3; i++)
-        {
-            sequence.Truncate(prompt.ContextLength);
-            var floorClock = Stopwatch.StartNew();
-            transformer.Prefill(prompt.Question, Enumerable.Range(prompt.ContextLength, prompt.Question.Length).ToArray(), sequence);
-            questionSeconds = Math.Min(questionSeconds, floorClock.Elapsed.TotalSeconds);
-        }
-        var kvBytes = 2L * model.Config.Layers * prompt.ContextLength * model.Config.KvHeads * model.Config.HeadDim * sizeof(float);
-        var copyGbps = CopySpeed(kvBytes);
-        var floor = questionSeconds + kvBytes / (copyGbps * 1e9);
+        var questionSeconds = Statistics.Median(questionRuns);
+        var floor = questionSeconds + copySeconds;
 
         double Flops(Run run) => run.Fused.Work.Flops(model.Config);
         var fullFlops = FusionWork.OfPrefill(model.Config.Layers, prompt.Length).Flops(model.Config);
@@ -145,7 +164,7 @@ public static class TtftBenchmark
             progress.WriteLine($"cold start: reuse {cold.TtftSeconds * 1000:F1} ms ({cold.Ratio:F2}x warm)");
         }
         return new Report(settings.Shape.Name, settings.Store, KvCodec.Name(settings.Codec), prompt.ContextLength, floor, questionSeconds,
-            copyGbps, kvBytes, results.Select(r => new Result(r.Method.Name, r.Median.Ttft, r.Speedup, r.Median.Ttft / floor,
+            copyGbps, kvBytes, results.Select(r => new Result(r.Method.Name, r.Median.Ttft, r.Speedup, r.ToFloor,
                 r.Median.Fused.Recomputed.Length, Flops(r.Median), fullFlops / Flops(r.Median), new Dictionary<string, double>
                 {
                     ["load"] = r.Median.Load,
@@ -154,7 +173,10 @@ public static class TtftBenchmark
                     ["fill"] = r.Median.Fused.Timings.Fill.TotalSeconds,
                     ["fill_wait"] = r.Median.Fused.Timings.FillWait.TotalSeconds,
                     ["compute"] = r.Median.Fused.Timings.Compute.TotalSeconds,
-                })).ToList()) { Cold = cold };
+                })
+            {
+                TtftRoundsSeconds = runs[r.Method].Select(run => run.Ttft).ToList(),
+            }).ToList()) { Cold = cold, FloorRoundsSeconds = floors };
     }
 
     private sealed record Run(double Ttft, double Load, FusionResult Fused);
