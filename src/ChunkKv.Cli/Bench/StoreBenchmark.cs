@@ -55,7 +55,7 @@ public static class StoreBenchmark
         var notes = new List<string> { "the memory tier hands entries back by reference: its get is a lookup, not a copy" };
         var folder = settings.Folder ?? Directory.CreateTempSubdirectory("chunkkv-bench-").FullName;
         ConnectionMultiplexer? redis = null;
-        RedisPairing? redisPairing = null;
+        IReadOnlyList<RedisRound>? redisRounds = null;
         try
         {
             var candidates = new List<IKvTier> { new MemoryTier(1L << 30), new DiskTier(folder) };
@@ -86,9 +86,9 @@ public static class StoreBenchmark
             }
             if (redis is { IsConnected: true })
             {
-                var (pairing, note) = await PairWithRedisBenchmarkAsync((RedisTier)candidates[^1], settings, entries[KvCodecId.F16],
+                var (rounds, note) = await PairWithRedisBenchmarkAsync((RedisTier)candidates[^1], settings, entries[KvCodecId.F16],
                     k => ChunkCacheCodec.Encode(kv, KvCodec.Create(KvCodecId.F16), fingerprint, k), fingerprint, cancellationToken);
-                redisPairing = pairing;
+                redisRounds = rounds;
                 if (note is not null)
                 {
                     notes.Add(note);
@@ -108,9 +108,10 @@ public static class StoreBenchmark
         {
             notes.Add($"engine K/V: {settings.KvModel!.Name} with random weights, {engineKv.Tokens} random tokens, keys after RoPE");
         }
-        return new StoreReport(settings.Tokens, "qwen2.5-0.5b", memcpy, tiers, codecs, notes, redisPairing?.Median.Baseline)
+        return new StoreReport(settings.Tokens, "qwen2.5-0.5b", memcpy, tiers, codecs, notes,
+            redisRounds is null ? null : StoreReport.MedianRound(redisRounds).Baseline)
         {
-            RedisRounds = redisPairing?.Rounds,
+            RedisRounds = redisRounds,
         };
     }
 
@@ -181,15 +182,13 @@ public static class StoreBenchmark
     /// <summary>Rounds of the paired measurement below.</summary>
     public const int RedisRounds = 3;
 
-    private sealed record RedisPairing(IReadOnlyList<RedisRound> Rounds, RedisRound Median);
-
     /// <summary>
     /// The Redis tier's f16 GET against redis-benchmark's, in <see cref="RedisRounds"/> rounds that each
     /// run redis-benchmark and then time the tier right after it: on a machine whose speed drifts over
     /// seconds, a ratio of two figures taken minutes apart measures the drift (0.7× to 1.3× from run to
-    /// run here), one of figures taken side by side the clients. The round of the median ratio is reported.
+    /// run here), one of figures taken side by side the clients.
     /// </summary>
-    private static async Task<(RedisPairing? Pairing, string? Note)> PairWithRedisBenchmarkAsync(RedisTier tier, Settings settings, byte[] entry,
+    private static async Task<(IReadOnlyList<RedisRound>? Rounds, string? Note)> PairWithRedisBenchmarkAsync(RedisTier tier, Settings settings, byte[] entry,
         Func<ChunkCacheKey, byte[]> entryOf, byte[] fingerprint, CancellationToken cancellationToken)
     {
         var keys = Enumerable.Range(0, Chunks).Select(i => ChunkCacheKey.Compute(fingerprint, KvCodec.Create(KvCodecId.F16), [i, -1])).ToArray();
@@ -212,7 +211,7 @@ public static class StoreBenchmark
                 var tierGet = Megabytes((long)entry.Length * Chunks) / seconds;
                 rounds.Add(new RedisRound(figures, tierGet, tierGet / figures.GetMegabytesPerSecond));
             }
-            return (new RedisPairing(rounds, rounds.OrderBy(r => r.Ratio).ElementAt(rounds.Count / 2)), null);
+            return (rounds, null);
         }
         finally
         {

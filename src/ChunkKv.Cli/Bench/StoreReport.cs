@@ -60,7 +60,10 @@ public sealed record StoreReport(
 
     /// <summary>The Redis tier's f16 GET throughput over redis-benchmark's GET on the same server, the median of the paired rounds; null without both.</summary>
     [JsonPropertyName("redis_get_ratio_to_redis_benchmark")]
-    public double? RedisGetRatio => RedisRounds is { Count: > 0 } rounds ? rounds.Select(r => r.Ratio).Order().ElementAt(rounds.Count / 2) : null;
+    public double? RedisGetRatio => RedisRounds is { Count: > 0 } rounds ? MedianRound(rounds).Ratio : null;
+
+    /// <summary>The round whose ratio is the median (the reported baseline and ratio are both its).</summary>
+    public static RedisRound MedianRound(IReadOnlyList<RedisRound> rounds) => rounds.OrderBy(r => r.Ratio).ElementAt(rounds.Count / 2);
 
     public string ToJson() => JsonSerializer.Serialize(this) + Environment.NewLine;
 

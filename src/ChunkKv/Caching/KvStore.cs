@@ -214,29 +214,10 @@ public sealed class KvStore
         /// requested together, so when one fails the rest are as late: the tier's fault is counted
         /// once an entry, not once a layer (each fault in a row doubles the bypass).
         /// </summary>
-        public async Task<TierEntry?> FetchAsync(ChunkCacheKey key, int layer, TimeSpan timeout)
-        {
-            if (Volatile.Read(ref failed) != 0)
-            {
-                return null;
-            }
-            try
-            {
-                var section = await ((ILayeredKvTier)store._tiers[tier]).GetSectionAsync(key, layer, CancellationToken.None).WaitAsync(timeout);
-                store._states[tier].Succeeded();
-                return section;
-            }
-#pragma warning disable CA1031 // a tier's fault is counted and the layer reported lost, never thrown into fusion
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                if (Interlocked.Exchange(ref failed, 1) == 0)
-                {
-                    store.Faulted(tier, "get layer", e);
-                }
-                return null;
-            }
-        }
+        public Task<TierEntry?> FetchAsync(ChunkCacheKey key, int layer, TimeSpan timeout) => Volatile.Read(ref failed) != 0
+            ? Task.FromResult<TierEntry?>(null)
+            : store.GuardAsync(tier, "get layer", () => ((ILayeredKvTier)store._tiers[tier]).GetSectionAsync(key, layer, CancellationToken.None),
+                CancellationToken.None, timeout, countFault: () => Interlocked.Exchange(ref failed, 1) == 0);
 
         public Task Lost(ChunkCacheKey key, string reason, bool corrupt) => store.Track(Task.Run(async () =>
         {
@@ -353,8 +334,9 @@ public sealed class KvStore
         }, cancellationToken);
 
     /// <summary>Runs a tier call under the timeout (<see cref="KvStoreOptions.TierTimeout"/> unless given); a fault or timeout starts the tier's bypass and yields default.</summary>
+    /// <param name="countFault">Whether this fault is counted (null: always); calls that fail together count once.</param>
     private async Task<T?> GuardAsync<T>(int tier, string operation, Func<Task<T>> call, CancellationToken cancellationToken,
-        TimeSpan? timeout = null)
+        TimeSpan? timeout = null, Func<bool>? countFault = null)
     {
         try
         {
@@ -364,16 +346,13 @@ public sealed class KvStore
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            Faulted(tier, operation, e);
+            if (countFault?.Invoke() ?? true)
+            {
+                var bypass = _states[tier].Fault(_time.GetUtcNow(), _options);
+                _logger.LogWarning("Tier {Tier} failed on {Operation} ({Error}); bypassed for {Bypass}",
+                    _tiers[tier].Name, operation, e.Message, bypass);
+            }
             return default;
         }
-    }
-
-    /// <summary>Counts a tier's fault and starts (or lengthens) its bypass.</summary>
-    private void Faulted(int tier, string operation, Exception error)
-    {
-        var bypass = _states[tier].Fault(_time.GetUtcNow(), _options);
-        _logger.LogWarning("Tier {Tier} failed on {Operation} ({Error}); bypassed for {Bypass}",
-            _tiers[tier].Name, operation, error.Message, bypass);
     }
 }
