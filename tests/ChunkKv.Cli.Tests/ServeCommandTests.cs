@@ -81,6 +81,40 @@ public sealed class ServeCommandTests : IDisposable
         Assert.Contains("model directory '/nonexistent/model' does not exist", error);
     }
 
+    [Theory]
+    [InlineData("--weights", "int3", "weights must be one of auto|f32|bf16|f16|q8, not 'int3'")]
+    [InlineData("--weight-memory", "swäp", "weight memory must be one of auto|mapped|huge-pages, not 'swäp'")]
+    public async Task Serve_refuses_a_bad_weight_setting_naming_the_option_before_starting(string option, string value, string message)
+    {
+        var model = Path.Combine(Cli.RepoRoot(), "tests", "fixtures", "fixture-model");
+        var (code, _, error) = await Cli.RunAsync("serve", "--model", model, "--data", _data, option, value);
+
+        Assert.Equal(CliApp.Usage, code);
+        Assert.Contains($"{option}: {message}", error);
+        Assert.False(Directory.Exists(_data)); // refused before the server made anything
+    }
+
+    [Fact]
+    public async Task Serve_reports_a_bad_setting_from_the_environment_as_a_failed_start_not_a_crash()
+    {
+        // Its own process: the environment is the server's configuration, and a crash would abort it.
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "ChunkKv.Cli.dll"), "serve",
+                     "--model", Path.Combine(Cli.RepoRoot(), "tests", "fixtures", "fixture-model"), "--data", _data,
+                     "--urls", $"http://127.0.0.1:{Cli.FreePort()}", "--postgres", "", "--redis", "" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+        start.Environment["CHUNKKV_WEIGHTMEMORY"] = "swap";
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        _ = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+
+        Assert.Equal(CliApp.Failed, process.ExitCode);
+        Assert.Contains("the server did not start: weight memory must be one of auto|mapped|huge-pages, not 'swap'", await error);
+    }
+
     private static async Task WaitForHealthAsync(HttpClient http, Task<int> serving)
     {
         for (var attempt = 0; attempt < 300; attempt++)

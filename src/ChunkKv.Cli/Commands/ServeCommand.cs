@@ -1,3 +1,4 @@
+using ChunkKv.Inference.Models;
 using ChunkKv.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
@@ -5,7 +6,7 @@ using Microsoft.Extensions.Hosting;
 namespace ChunkKv.Cli.Commands;
 
 /// <summary>
-/// <c>chunkkv serve [--model DIR] [--urls URL] [--data DIR] [--postgres CONNSTR] [--redis CONF] [--chunk-tokens N] [--embedder NAME]</c>:
+/// <c>chunkkv serve [--model DIR] [--urls URL] [--data DIR] [--postgres CONNSTR] [--redis CONF] [--chunk-tokens N] [--weights TYPE] [--weight-memory WHERE] [--embedder NAME]</c>:
 /// runs the ChunkKv server in the foreground until Ctrl-C. The options are shorthands for its
 /// settings (<c>Model</c>, <c>DataDirectory</c>, ...); the CHUNKKV_* environment and appsettings apply as well.
 /// </summary>
@@ -37,7 +38,10 @@ public sealed class ServeCommand : ICommand
         {
             throw new CommandFailedException($"model directory '{model}' does not exist");
         }
-        _ = arguments.PositiveInteger("chunk-tokens", 1); // refused here, with the option's name, rather than by the server
+        // Refused here, with the option's name, rather than by the server.
+        _ = arguments.PositiveInteger("chunk-tokens", 1);
+        var weights = arguments.Parsed("weights", WeightChoice.Auto, WeightChoice.Parse);
+        _ = arguments.Parsed("weight-memory", weights, weights.WithMemory);
         var args = new List<string>();
         foreach (var (option, setting) in Settings)
         {
@@ -55,7 +59,8 @@ public sealed class ServeCommand : ICommand
         {
             app = ChunkKvServer.Build([.. args]);
         }
-        catch (Exception e) when (e is InvalidOperationException or IOException or Inference.Models.ModelFormatException)
+        // A setting refused (a bad value from the environment is a FormatException), a missing file, a broken model.
+        catch (Exception e) when (e is InvalidOperationException or FormatException or IOException or ModelFormatException)
         {
             throw new CommandFailedException($"the server did not start: {e.Message}", e);
         }
