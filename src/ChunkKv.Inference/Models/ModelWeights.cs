@@ -176,17 +176,20 @@ public sealed unsafe class ModelWeights : IDisposable
             for (long first = start; first < start + rowCount; first += chunkRows)
             {
                 var count = (int)Math.Min(chunkRows, start + rowCount - first);
+                var rowBytes = (long)c * size;
                 if (copied)
                 {
-                    var rowBytes = (long)c * size;
                     Buffer.MemoryCopy((byte*)sourceAddress + first * rowBytes, (byte*)dataAddress + first * rowBytes, count * rowBytes, count * rowBytes);
-                    continue;
                 }
-                ConvertRows((byte*)sourceAddress + first * columns * size, entry.Type, scratch.AsSpan(0, count * c), kept,
-                    (byte*)dataAddress, (float*)scalesAddress, first, count, c);
+                else
+                {
+                    ConvertRows((byte*)sourceAddress + first * rowBytes, entry.Type, scratch.AsSpan(0, count * c), kept,
+                        (byte*)dataAddress, (float*)scalesAddress, first, count, c);
+                }
+                file.DropPages(entry, first * rowBytes, count * rowBytes);
             }
         });
-        file.DropPages(entry);
+        file.DropPages(entry); // the pages the blocks shared
         return new Matrix(data, r, c, kept, scales);
     }
 

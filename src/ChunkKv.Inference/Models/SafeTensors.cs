@@ -120,18 +120,28 @@ public sealed unsafe partial class SafeTensorsFile : IDisposable
     /// the page cache and come back if read again) once it has been converted, so that converting a
     /// model never holds both copies of it: the peak stays at the converted weights plus one tensor.
     /// </summary>
-    public void DropPages(TensorEntry entry)
+    public void DropPages(TensorEntry entry) => DropPages(entry, 0, entry.Length);
+
+    /// <summary>
+    /// As <see cref="DropPages(TensorEntry)"/> for the bytes <c>[offset, offset + length)</c> of the tensor:
+    /// dropped block by block as a large tensor is converted, the peak is the converted weights plus a few
+    /// blocks (an 8B model's 1 GB embedding no longer sits beside its quantized copy). Only the pages
+    /// wholly inside the range go: the neighbours may still be being read.
+    /// </summary>
+    public void DropPages(TensorEntry entry, long offset, long length)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(offset + length, entry.Length, nameof(length));
         if (!OperatingSystem.IsLinux())
         {
             return;
         }
-        var page = Environment.SystemPageSize;
-        var start = (nuint)(data + entry.Offset);
-        var pageSize = (nuint)page;
-        var first = (start + pageSize - 1) / pageSize * pageSize;   // whole pages only: the neighbours may still be needed
-        var end = (start + (nuint)entry.Length) / pageSize * pageSize;
+        var pageSize = (nuint)Environment.SystemPageSize;
+        var start = (nuint)(data + entry.Offset + offset);
+        var first = (start + pageSize - 1) / pageSize * pageSize;
+        var end = (start + (nuint)length) / pageSize * pageSize;
         if (end > first)
         {
             _ = madvise((void*)first, end - first, DontNeed);
