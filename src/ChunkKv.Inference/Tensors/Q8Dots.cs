@@ -50,6 +50,7 @@ public static unsafe class Q8Dots
         for (; (g + 2) * Q8.GroupSize <= n; g += 2)
         {
             var at = g * Q8.GroupSize;
+            Sse.Prefetch0(q + at + WeightDots.PrefetchBytes); // see there: a cache line of weights an iteration
             even = Fma.MultiplyAdd(Group(xq + at, q + at), Vector256.Create(xs[g] * ws[g]), even);
             odd = Fma.MultiplyAdd(Group(xq + at + 32, q + at + 32), Vector256.Create(xs[g + 1] * ws[g + 1]), odd);
         }

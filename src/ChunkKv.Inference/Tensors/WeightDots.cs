@@ -22,6 +22,15 @@ internal static unsafe class WeightDots
 {
     private static readonly float TwoTo112 = MathF.ScaleB(1f, 112);
 
+    /// <summary>
+    /// How far ahead of the loads the weights are prefetched, in bytes. Measured on the LM head of
+    /// Qwen2.5-0.5B in 2 MiB pages (two Zen 3 cores, medians of 4–5 alternating rounds): bf16 26 → 30 GB/s and
+    /// Q8 25 → 29 GB/s with 1 KiB (2–8 KiB did no better): level with float32's plain stream,
+    /// which prefetching does not speed up. These kernels spend more instructions a byte than
+    /// float32's, so the core's window reaches fewer bytes ahead and the hardware prefetcher alone lags.
+    /// </summary>
+    internal const int PrefetchBytes = 1024;
+
     /// <summary>Row <paramref name="row"/> of <paramref name="w"/> dotted with <paramref name="x"/>.</summary>
     public static float Dot(float* x, Matrix w, int row, SimdWidth width)
     {
@@ -103,6 +112,7 @@ internal static unsafe class WeightDots
         var i = 0;
         for (; i <= n - 32; i += 32)
         {
+            Sse.Prefetch0((byte*)(w + i) + PrefetchBytes);
             var first = Vector256.Load((uint*)(w + i));
             var second = Vector256.Load((uint*)(w + i + 16));
             a = Fma.MultiplyAdd(Vector256.Load(even + i / 2), Vector256.ShiftLeft(first, 16).AsSingle(), a);
@@ -120,6 +130,8 @@ internal static unsafe class WeightDots
         var i = 0;
         for (; i <= n - 64; i += 64)
         {
+            Sse.Prefetch0((byte*)(w + i) + PrefetchBytes);
+            Sse.Prefetch0((byte*)(w + i) + PrefetchBytes + 64);
             var first = Vector512.Load((uint*)(w + i));
             var second = Vector512.Load((uint*)(w + i + 32));
             a = Avx512F.FusedMultiplyAdd(Vector512.Load(even + i / 2), Vector512.ShiftLeft(first, 16).AsSingle(), a);
@@ -163,6 +175,7 @@ internal static unsafe class WeightDots
         var i = 0;
         for (; i <= n - 32; i += 32)
         {
+            Sse.Prefetch0((byte*)(w + i) + PrefetchBytes);
             a = Fma.MultiplyAdd(Vector256.Load(x + i), Half8(w + i), a);
             b = Fma.MultiplyAdd(Vector256.Load(x + i + 8), Half8(w + i + 8), b);
             c = Fma.MultiplyAdd(Vector256.Load(x + i + 16), Half8(w + i + 16), c);
@@ -177,6 +190,8 @@ internal static unsafe class WeightDots
         var i = 0;
         for (; i <= n - 64; i += 64)
         {
+            Sse.Prefetch0((byte*)(w + i) + PrefetchBytes);
+            Sse.Prefetch0((byte*)(w + i) + PrefetchBytes + 64);
             a = Avx512F.FusedMultiplyAdd(Vector512.Load(x + i), Half16(w + i), a);
             b = Avx512F.FusedMultiplyAdd(Vector512.Load(x + i + 16), Half16(w + i + 16), b);
             c = Avx512F.FusedMultiplyAdd(Vector512.Load(x + i + 32), Half16(w + i + 32), c);
