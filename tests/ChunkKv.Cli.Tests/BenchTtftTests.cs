@@ -14,6 +14,7 @@ public sealed class BenchTtftTests
         Assert.True(code == CliApp.Ok, error);
         var report = JsonNode.Parse(output)!;
         Assert.Equal("memory", report["store"]!.GetValue<string>());
+        Assert.Equal("bf16", report["weights"]!.GetValue<string>()); // as the bench model stores them
         Assert.Equal(2 + 3 * 20, report["context_tokens"]!.GetValue<int>());
         var floor = report["floor_seconds"]!.GetValue<double>();
         Assert.True(floor > 0);
@@ -49,8 +50,9 @@ public sealed class BenchTtftTests
         var cache = Path.Combine(Path.GetTempPath(), $"chunkkv-bench-{Guid.NewGuid():N}");
         var (code, output, error) = await Cli.RunAsync(
             "bench", "ttft", "--shape", "tiny-qwen3", "--chunks", "2", "--chunk-tokens", "12", "--question-tokens", "4",
-            "--methods", "reuse", "--repeats", "1", "--json", "--model-cache", cache);
+            "--methods", "reuse", "--repeats", "1", "--weights", "q8", "--json", "--model-cache", cache);
         Assert.True(code == CliApp.Ok, error);
+        Assert.Equal("q8", JsonNode.Parse(output)!["weights"]!.GetValue<string>());
         var reuse = JsonNode.Parse(output)!["results"]!.AsArray().Single()!;
         Assert.Null(reuse["speedup"]);
         Assert.True(reuse["flop_speedup"]!.GetValue<double>() > 1);
@@ -58,9 +60,10 @@ public sealed class BenchTtftTests
 
         (code, output, error) = await Cli.RunAsync(
             "bench", "ttft", "--shape", "tiny-qwen3", "--chunks", "2", "--chunk-tokens", "12", "--question-tokens", "4",
-            "--methods", "reuse", "--repeats", "1", "--model-cache", cache);
+            "--methods", "reuse", "--repeats", "1", "--weights", "f32", "--model-cache", cache);
         Assert.True(code == CliApp.Ok, error);
         Assert.Matches(@"reuse\s+[0-9.]+\s+-x", output);
+        Assert.Contains("weights f32,", output);
     }
 
     [Fact]

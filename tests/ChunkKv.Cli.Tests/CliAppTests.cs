@@ -41,6 +41,7 @@ public sealed class CliAppTests
     [InlineData("'bogus' is not a fusion method", "eval", "--model", "no-such-model", "--dataset", "no-such.jsonl", "--methods", "full,bogus")]
     [InlineData("unknown codec 'fp8'", "bench", "ttft", "--codec", "fp8")]
     [InlineData("unknown model shape 'tiny-nothing'", "bench", "ttft", "--shape", "tiny-nothing")]
+    [InlineData("--weights: weights must be one of auto|f32|bf16|f16|q8, not 'int3'", "bench", "ttft", "--weights", "int3")]
     [InlineData("fusion method 'cacheblend:2': '2' is not a ratio", "fuse", "--model", "no-such-model", "--chunks", "1,2", "--question-ids", "3", "--method", "cacheblend:2")]
     [InlineData("unknown model shape 'huge'", "random-model", "--shape", "huge", "--out", "no-such-folder")]
     public async Task A_value_that_does_not_parse_is_a_usage_error(string message, params string[] arguments)

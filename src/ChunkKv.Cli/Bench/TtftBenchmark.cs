@@ -24,7 +24,8 @@ namespace ChunkKv.Cli.Bench;
 public static class TtftBenchmark
 {
     public sealed record Settings(ModelShape Shape, int Chunks, int ChunkTokens, int QuestionTokens, int PrefixTokens,
-        IReadOnlyList<FusionMethod> Methods, string Store, KvCodecId Codec, string? Redis, int Repeats, string ModelCache, bool Cold = false);
+        IReadOnlyList<FusionMethod> Methods, string Store, KvCodecId Codec, string? Redis, int Repeats, string ModelCache, bool Cold = false,
+        WeightChoice? Weights = null);
 
     /// <summary>The first query after a restart: <c>reuse</c> on a fresh Redis connection, nothing in memory.</summary>
     /// <param name="Ratio">Its TTFT over the warm <c>reuse</c> median.</param>
@@ -50,6 +51,9 @@ public static class TtftBenchmark
         /// <summary>With --cold: the first query after a restart.</summary>
         public ColdStart? Cold { get; init; }
 
+        /// <summary>The type the layers' matrices were kept as (<c>--weights</c>; the bench model stores bf16).</summary>
+        public string Weights { get; init; } = "";
+
         private static readonly JsonSerializerOptions SnakeCase = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
 
         public string ToJson() => JsonSerializer.Serialize(this, SnakeCase) + Environment.NewLine;
@@ -58,7 +62,7 @@ public static class TtftBenchmark
         {
             var lines = new List<string>
             {
-                Invariant($"shape {Shape}, store {Store} ({Codec}), {ContextTokens} context tokens"),
+                Invariant($"shape {Shape}, weights {Weights}, store {Store} ({Codec}), {ContextTokens} context tokens"),
                 Invariant($"floor {FloorSeconds * 1000:F1} ms = question prefill {QuestionPrefillSeconds * 1000:F1} ms + {FusedKvBytes / 1e6:F0} MB of K/V at {CopyGigabytesPerSecond:F1} GB/s"),
                 Invariant($"{"method",-18} {"TTFT ms",9} {"speed-up",9} {"FLOPs x",8} {"share",6} {"x floor",8} {"load",8} {"fill",8} {"waited",8} {"compute",8} {"rows",6}"),
             };
@@ -81,7 +85,7 @@ public static class TtftBenchmark
     public static async Task<Report> RunAsync(Settings settings, TextWriter progress, CancellationToken cancellationToken)
     {
         var directory = BenchModels.Ensure(settings.Shape, settings.ModelCache, progress);
-        using var model = LanguageModel.Load(directory);
+        using var model = LanguageModel.Load(directory, weights: settings.Weights);
         var transformer = model.Transformer;
         var random = new Random(7);
         int[] Tokens(int n) => Enumerable.Range(0, n).Select(_ => random.Next(model.Config.VocabSize)).ToArray();
@@ -176,7 +180,7 @@ public static class TtftBenchmark
                 })
             {
                 TtftRoundsSeconds = runs[r.Method].Select(run => run.Ttft).ToList(),
-            }).ToList()) { Cold = cold, FloorRoundsSeconds = floors };
+            }).ToList()) { Cold = cold, FloorRoundsSeconds = floors, Weights = model.Transformer.Weights.Layers[0].Gate.Type.ToString().ToLowerInvariant() };
     }
 
     private sealed record Run(double Ttft, double Load, FusionResult Fused);

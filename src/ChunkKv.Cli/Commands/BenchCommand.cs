@@ -159,7 +159,7 @@ public sealed class BenchCommand : ICommand
         }
     }
 
-    /// <summary><c>bench ttft [--shape NAME] [--chunks 8] [--chunk-tokens 512] [--question-tokens 32] [--methods ...] [--store memory|disk|redis]</c>.</summary>
+    /// <summary><c>bench ttft [--shape NAME] [--chunks 8] [--chunk-tokens 512] [--question-tokens 32] [--methods ...] [--store memory|disk|redis] [--weights TYPE]</c>.</summary>
     private sealed class TtftBench : ICommand
     {
         public string Name => "ttft";
@@ -177,6 +177,7 @@ public sealed class BenchCommand : ICommand
             CommonOptions.Codec, CommonOptions.Redis,
             CliOption.Value("repeats", "N", "rounds of every method in turn, full included; medians are reported (default 3)"),
             CliOption.Flag("cold", "with --store redis: also the first reuse query on a fresh connection, every cache in Redis only (a restarted server)"),
+            CommonOptions.Weights, CommonOptions.WeightMemory,
             CommonOptions.ModelCache, CommonOptions.Json,
         ];
 
@@ -193,10 +194,13 @@ public sealed class BenchCommand : ICommand
             {
                 throw new UsageException("--cold times reuse's first query against its warm ones: name reuse among --methods");
             }
+            var weights = arguments.Parsed("weights", WeightChoice.Auto, WeightChoice.Parse);
+            weights = arguments.Parsed("weight-memory", weights, weights.WithMemory);
             var ttft = await TtftBenchmark.RunAsync(new TtftBenchmark.Settings(shape, arguments.PositiveInteger("chunks", 8),
                 arguments.PositiveInteger("chunk-tokens", 512), arguments.PositiveInteger("question-tokens", 32),
                 arguments.PositiveInteger("prefix-tokens", 16), methods, store, Codec(arguments),
-                Redis(arguments), arguments.PositiveInteger("repeats", 3), ModelCache(arguments), arguments.Flag("cold")), Console.Error, cancellationToken);
+                Redis(arguments), arguments.PositiveInteger("repeats", 3), ModelCache(arguments), arguments.Flag("cold"), weights),
+                Console.Error, cancellationToken);
             output.Write(arguments.Flag("json") ? ttft.ToJson() : ttft.ToTable());
             return CliApp.Ok;
         }
