@@ -11,20 +11,10 @@ public sealed class ComputeGateTests
         var gate = new ComputeGate();
         await gate.WaitAsync(); // busy
         var order = new List<string>();
-        var slice = Task.Run(async () =>
-        {
-            await using (await gate.SliceAsync(default))
-            {
-                order.Add("slice");
-            }
-        });
-        await Task.Delay(100); // the slice queues first
-        var query = Task.Run(async () =>
-        {
-            await gate.WaitAsync(ComputePriority.Query);
-            order.Add("query");
-            gate.Release();
-        });
+        // Each call queues its waiter before its first await returns, so the slice is queued first
+        // whatever the threads do (with Task.Run and a delay, a busy machine could queue the query late).
+        var slice = SliceThenRecord();
+        var query = QueryThenRecord();
         await Task.Delay(100);
         Assert.Empty(order); // both wait while the engine is held
 
@@ -33,6 +23,21 @@ public sealed class ComputeGateTests
 
         Assert.Equal(["query", "slice"], order);
         await gate.WaitAsync().WaitAsync(TimeSpan.FromSeconds(1)); // free again
+
+        async Task SliceThenRecord()
+        {
+            await using (await gate.SliceAsync(default))
+            {
+                order.Add("slice");
+            }
+        }
+
+        async Task QueryThenRecord()
+        {
+            await gate.WaitAsync(ComputePriority.Query);
+            order.Add("query");
+            gate.Release();
+        }
     }
 
     [Fact]
