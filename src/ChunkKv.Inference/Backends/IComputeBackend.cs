@@ -47,6 +47,9 @@ public interface IComputeBackend
     /// <summary>One decoder layer on the rows, in place; their K/V are written into their slots before attention.</summary>
     void ForwardLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence);
 
+    /// <summary>A prompt's last layer: every row's K/V written, the attention output and MLP for the last row alone (its logits are all that is read).</summary>
+    void ForwardLastLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence);
+
     /// <summary>Only the rows' K/V of one layer, written into their slots.</summary>
     void ComputeLayerKv(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence);
 

@@ -41,13 +41,16 @@ public sealed class Rope
     }
 
     /// <summary>Rotates <c>[rows, heads, headDim]</c> in place, row r by the angles of row r of the table, split over the engine's workers.</summary>
-    public unsafe void Apply(float* x, int rows, int heads, float[] cos, float[] sin)
+    public unsafe void Apply(float* x, int rows, int heads, float[] cos, float[] sin) => Apply(x, 0, rows, heads, cos, sin);
+
+    /// <summary>As <see cref="Apply(float*, int, int, float[], float[])"/> for rows <c>[from, from + rows)</c> of <paramref name="x"/> and the table alone.</summary>
+    public unsafe void Apply(float* x, int from, int rows, int heads, float[] cos, float[] sin)
     {
         fixed (float* cosBase = cos, sinBase = sin)
         {
             var (target, cosTable, sinTable) = ((nint)x, (nint)cosBase, (nint)sinBase);
             Tensors.Workers.ForRanges(rows, Tensors.Kernels.RowGrain(heads * HeadDim), (first, count) =>
-                ApplyRows((float*)target, first, count, heads, (float*)cosTable, (float*)sinTable));
+                ApplyRows((float*)target, from + first, count, heads, (float*)cosTable, (float*)sinTable));
         }
     }
 

@@ -92,14 +92,23 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
     /// <paramref name="sequence"/> when this returns; the other slots must already hold this layer's K/V.
     /// </summary>
     public void ForwardLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence) =>
-        ForwardLayerRented(layer, hidden, rows, sequence, kvOnly: false);
+        ForwardLayerRented(layer, hidden, rows, sequence, LayerOutputs.EveryRow);
+
+    /// <summary>
+    /// As <see cref="ForwardLayer(int, Span{float}, RowBatch, KvSequence)"/> for a prompt's last layer: every row's
+    /// K/V are written, but the attention output and the MLP run for the last row alone, the one whose
+    /// logits are read (the others' hidden states are left as this layer's input). Over 4 096 rows that
+    /// is about 4 % of a prefill's arithmetic that nothing reads.
+    /// </summary>
+    public void ForwardLastLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence) =>
+        ForwardLayerRented(layer, hidden, rows, sequence, LayerOutputs.LastRow);
 
     /// <summary>
     /// Only the rows' K/V of layer <paramref name="layer"/>, written into their slots; <paramref name="hidden"/>
     /// is read, not changed. CacheBlend compares these fresh K/V with the cached ones before choosing rows.
     /// </summary>
     public void ComputeLayerKv(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence) =>
-        ForwardLayerRented(layer, hidden, rows, sequence, kvOnly: true);
+        ForwardLayerRented(layer, hidden, rows, sequence, LayerOutputs.KvOnly);
 
     /// <summary>
     /// As <see cref="ComputeLayerKv(int, Span{float}, RowBatch, KvSequence)"/>, and how far each row's fresh
@@ -113,16 +122,16 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
         {
             throw new ArgumentException($"deviation holds {deviation.Length} values; there are {rows.Count} rows", nameof(deviation));
         }
-        ForwardLayerRented(layer, hidden, rows, sequence, kvOnly: true, deviation, ofValues);
+        ForwardLayerRented(layer, hidden, rows, sequence, LayerOutputs.KvOnly, deviation, ofValues);
     }
 
-    private void ForwardLayerRented(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence, bool kvOnly,
+    private void ForwardLayerRented(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence, LayerOutputs outputs,
         Span<double> deviation = default, bool deviationOfValues = false)
     {
         var workspace = Rent();
         try
         {
-            ForwardLayer(layer, hidden, rows, sequence, workspace, kvOnly, deviation, deviationOfValues);
+            ForwardLayer(layer, hidden, rows, sequence, workspace, outputs, deviation, deviationOfValues);
         }
         finally
         {
@@ -200,9 +209,9 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
         }
     }
 
-    /// <param name="kvOnly">Stop once the rows' K/V are in the sequence: the hidden states are left unfinished.</param>
+    /// <param name="outputs">Whose hidden states go through the layer: every row's, the last row's alone, or none (stop once the K/V are in the sequence).</param>
     /// <param name="deviation">When not empty, each row's <c>Σ (fresh − held)²</c> of its keys (values: <paramref name="deviationOfValues"/>) before they are written.</param>
-    private void ForwardLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence, Workspace workspace, bool kvOnly,
+    private void ForwardLayer(int layer, Span<float> hidden, RowBatch rows, KvSequence sequence, Workspace workspace, LayerOutputs outputs,
         Span<double> deviation = default, bool deviationOfValues = false)
     {
         var c = Config;
@@ -249,28 +258,35 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
                 Buffer.MemoryCopy(k + (long)r * kvWidth, keys + slot, kvWidth * sizeof(float), kvWidth * sizeof(float));
                 Buffer.MemoryCopy(v + (long)r * kvWidth, values + slot, kvWidth * sizeof(float), kvWidth * sizeof(float));
             }
-            if (kvOnly)
+            if (outputs == LayerOutputs.KvOnly)
             {
                 return; // the queries serve the attention alone (with grouped-query attention they cost several times the K/V)
             }
-            Kernels.Linear(Gemm, normed, n, w.Query, w.QueryBias, q);
+            // From here on, rows [from, n): all of them, or the last alone.
+            var from = outputs == LayerOutputs.LastRow ? n - 1 : 0;
+            var m = n - from;
+            var hx = x + (long)from * c.HiddenSize;
+            var hn = normed + (long)from * c.HiddenSize;
+            var hq = q + (long)from * qWidth;
+            var ha = attended + (long)from * qWidth;
+            Kernels.Linear(Gemm, hn, m, w.Query, w.QueryBias, hq);
             if (c.QkNorm)
             {
-                Kernels.RmsNorm(q, q, n * c.Heads, c.HeadDim, w.QueryNorm, c.RmsNormEpsilon);
+                Kernels.RmsNorm(hq, hq, m * c.Heads, c.HeadDim, w.QueryNorm, c.RmsNormEpsilon);
             }
-            Rope.Apply(q, n, c.Heads, rows.Cos, rows.Sin);
-            Attention.Compute(Gemm, q, rows.Positions, c.Heads, c.HeadDim, keys, values,
-                sequence.Positions.AsSpan(0, sequence.Count), c.KvHeads, attended);
-            Kernels.Linear(Gemm, attended, n, w.Output, null, normed);
-            Kernels.AddInPlace(x, normed, (long)n * c.HiddenSize);
+            Rope.Apply(q, from, m, c.Heads, rows.Cos, rows.Sin);
+            Attention.Compute(Gemm, hq, rows.Positions.AsSpan(from), c.Heads, c.HeadDim, keys, values,
+                sequence.Positions.AsSpan(0, sequence.Count), c.KvHeads, ha);
+            Kernels.Linear(Gemm, ha, m, w.Output, null, hn);
+            Kernels.AddInPlace(hx, hn, (long)m * c.HiddenSize);
 
             // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
-            Kernels.RmsNorm(x, normed, n, c.HiddenSize, w.PostAttentionNorm, c.RmsNormEpsilon);
-            Kernels.Linear(Gemm, normed, n, w.Gate, null, gate);
-            Kernels.Linear(Gemm, normed, n, w.Up, null, up);
-            Kernels.SiluMultiply(gate, up, (long)n * c.IntermediateSize);
-            Kernels.Linear(Gemm, gate, n, w.Down, null, normed);
-            Kernels.AddInPlace(x, normed, (long)n * c.HiddenSize);
+            Kernels.RmsNorm(hx, hn, m, c.HiddenSize, w.PostAttentionNorm, c.RmsNormEpsilon);
+            Kernels.Linear(Gemm, hn, m, w.Gate, null, gate);
+            Kernels.Linear(Gemm, hn, m, w.Up, null, up);
+            Kernels.SiluMultiply(gate, up, (long)m * c.IntermediateSize);
+            Kernels.Linear(Gemm, gate, m, w.Down, null, hn);
+            Kernels.AddInPlace(hx, hn, (long)m * c.HiddenSize);
         }
     }
 
@@ -320,7 +336,8 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
             // The hidden states stay in a kept buffer: only the last row leaves, and a fresh array of
             // n × hidden floats would pay a page fault per 4 KiB on every call.
             var hidden = new Span<float>(workspace.Get("hidden", (long)ids.Length * Config.HiddenSize), ids.Length * Config.HiddenSize);
-            Forward(ids, positions, sequence, Config.Layers, afterLayer, hidden, workspace, lastLayerKvOnly: kvOnly);
+            // Only the last row's logits leave a prefill; what ingestion stores is the K/V alone.
+            Forward(ids, positions, sequence, Config.Layers, afterLayer, hidden, workspace, kvOnly ? LayerOutputs.KvOnly : LayerOutputs.LastRow);
             if (kvOnly)
             {
                 return null;
@@ -376,14 +393,15 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
 
     /// <summary>Appends the tokens to <paramref name="sequence"/> and runs the first <paramref name="layers"/> layers, leaving the hidden states <c>[ids.Length, hidden]</c> in <paramref name="hidden"/>.</summary>
     private void Forward(ReadOnlySpan<int> ids, ReadOnlySpan<int> positions, KvSequence sequence, int layers, Action<int>? afterLayer,
-        Span<float> hidden, Workspace workspace, bool lastLayerKvOnly = false)
+        Span<float> hidden, Workspace workspace, LayerOutputs lastLayer = LayerOutputs.EveryRow)
     {
         var first = sequence.Reserve(positions);
         var rows = new RowBatch(Enumerable.Range(first, ids.Length).ToArray(), positions.ToArray(), Rope);
         Embed(ids, hidden);
         for (var layer = 0; layer < layers; layer++)
         {
-            ForwardLayer(layer, hidden, rows, sequence, workspace, kvOnly: lastLayerKvOnly && layer == layers - 1);
+            var outputs = layer < layers - 1 ? LayerOutputs.EveryRow : lastLayer;
+            ForwardLayer(layer, hidden, rows, sequence, workspace, outputs);
             afterLayer?.Invoke(layer);
         }
     }
@@ -406,4 +424,17 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
         }
         Weights.Dispose();
     }
+}
+
+/// <summary>Whose hidden states a layer carries through its attention output and MLP.</summary>
+internal enum LayerOutputs
+{
+    /// <summary>Every row's.</summary>
+    EveryRow,
+
+    /// <summary>The last row's alone (a prompt's last layer: only its logits are read); every row's K/V are written.</summary>
+    LastRow,
+
+    /// <summary>None: the rows' K/V are written and the layer stops.</summary>
+    KvOnly,
 }

@@ -63,13 +63,25 @@ internal sealed class ActiveRows
         return new ActiveRows(backend, sequence, slots, buffer, layerReady, work);
     }
 
-    /// <summary>Runs layers <c>[from, to)</c> on every row.</summary>
+    /// <summary>
+    /// Runs layers <c>[from, to)</c> on every row. The model's last layer carries the last row alone
+    /// through its attention output and MLP: every row's K/V are written, the others' hidden states stay
+    /// that layer's input, and <see cref="LastLogits"/> is what is read after it.
+    /// </summary>
     public void Run(int from, int to, Action<int, ActiveRows>? beforeLayer = null)
     {
         for (var layer = from; layer < to; layer++)
         {
             layerReady(layer);
             beforeLayer?.Invoke(layer, this);
+            if (layer == backend.Config.Layers - 1)
+            {
+                // Past the last layer only the last row is read (the first token's logits); the others need their K/V alone.
+                backend.ForwardLastLayer(layer, Hidden, rows, sequence);
+                work.AddKvOnly(Count - 1);
+                work.AddLayer(1, AttendedKeys(sequence, [Slots[^1]]));
+                continue;
+            }
             backend.ForwardLayer(layer, Hidden, rows, sequence);
             work.AddLayer(Count, attendedKeys);
         }

@@ -89,6 +89,48 @@ public sealed class TransformerTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
+    public void The_last_layer_carries_the_last_row_alone_and_writes_every_rows_kv(string shape)
+    {
+        using var model = TinyModels.Load(shape);
+        var t = model.Transformer;
+        var ids = Ids(60, seed: 5);
+        var last = t.Config.Layers - 1;
+        var width = t.Config.HiddenSize;
+        // Both sequences hold the same first layers; then one runs the whole last layer, the other the last row alone.
+        var (every, lastRow) = (t.NewSequence(), t.NewSequence());
+        every.Reserve(Enumerable.Range(0, ids.Length).ToArray());
+        lastRow.Reserve(Enumerable.Range(0, ids.Length).ToArray());
+        var slots = Enumerable.Range(0, ids.Length).ToArray();
+        var hidden = new float[ids.Length * width];
+        t.Embed(ids, hidden);
+        for (var layer = 0; layer < last; layer++)
+        {
+            t.ForwardLayer(layer, hidden, t.Rows(every, slots), every);
+        }
+        for (var layer = 0; layer < last; layer++)
+        {
+            every.Keys[layer].AsSpan(0, ids.Length * every.RowWidth).CopyTo(lastRow.Keys[layer]);
+            every.Values[layer].AsSpan(0, ids.Length * every.RowWidth).CopyTo(lastRow.Values[layer]);
+        }
+        var input = hidden.ToArray();
+        var alone = hidden.ToArray();
+
+        t.ForwardLayer(last, hidden, t.Rows(every, slots), every);
+        t.ForwardLastLayer(last, alone, t.Rows(lastRow, slots), lastRow);
+
+        var used = ids.Length * every.RowWidth; // the arrays may hold more slots than are reserved
+        Assert.Equal(every.Keys[last].AsSpan(0, used).ToArray(), lastRow.Keys[last].AsSpan(0, used).ToArray()); // every row's K/V, the same computation
+        Assert.Equal(every.Values[last].AsSpan(0, used).ToArray(), lastRow.Values[last].AsSpan(0, used).ToArray());
+        AssertClose(hidden.AsSpan((ids.Length - 1) * width).ToArray(), alone.AsSpan((ids.Length - 1) * width).ToArray(), 1e-5);
+        Assert.Equal(input.AsSpan(0, (ids.Length - 1) * width).ToArray(), alone.AsSpan(0, (ids.Length - 1) * width).ToArray()); // the others untouched
+        // And a prefill, which runs its last layer this way, gives the last row's logits of the whole layer.
+        var logits = new float[t.Config.VocabSize];
+        t.Logits(hidden, ids.Length - 1, logits);
+        AssertClose(logits, t.Prefill(ids, t.NewSequence()), 1e-4);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
     public void Rotating_keys_by_delta_equals_computing_them_at_the_shifted_positions(string shape)
     {
         using var model = TinyModels.Load(shape);

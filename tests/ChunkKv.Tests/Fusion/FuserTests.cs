@@ -329,32 +329,34 @@ public sealed class FuserTests : IClassFixture<FuserTests.Models>
         static long Keys(IEnumerable<int> slots) => slots.Sum(s => s + 1L);
         var questionSlots = Enumerable.Range(prompt.ContextLength, prompt.Question.Length).ToArray();
 
+        // Every layer but the last runs every row; the last computes every row's K/V and runs the last row alone.
         var full = fuser.Fuse(prompt, caches, FusionMethod.Full).Work;
-        Assert.Equal(layers * n, full.RowLayers);
-        Assert.Equal(layers * n * (n + 1) / 2, full.AttendedKeys);
-        Assert.Equal(0, full.KvOnlyRowLayers);
+        Assert.Equal((layers - 1) * n + 1, full.RowLayers);
+        Assert.Equal((layers - 1) * n * (n + 1) / 2 + n, full.AttendedKeys);
+        Assert.Equal(n - 1, full.KvOnlyRowLayers);
         var prefill = FusionWork.OfPrefill(layers, prompt.Length);
-        Assert.Equal((prefill.RowLayers, prefill.AttendedKeys), (full.RowLayers, full.AttendedKeys));
+        Assert.Equal((prefill.RowLayers, prefill.AttendedKeys, prefill.KvOnlyRowLayers), (full.RowLayers, full.AttendedKeys, full.KvOnlyRowLayers));
 
         var reuse = fuser.Fuse(prompt, caches, FusionMethod.Reuse).Work;
-        Assert.Equal(layers * q, reuse.RowLayers);
-        Assert.Equal(layers * (q * context + q * (q + 1) / 2), reuse.AttendedKeys);
+        Assert.Equal((layers - 1) * q + 1, reuse.RowLayers);
+        Assert.Equal((layers - 1) * (q * context + q * (q + 1) / 2) + n, reuse.AttendedKeys);
+        Assert.Equal(q - 1, reuse.KvOnlyRowLayers);
 
         // cacheblend, check layer 1: layer 0 runs every chunk row and the question, layer 1 computes
-        // their K/V alone, then the chosen rows and the question run layers 1 … L−1.
+        // their K/V alone, then the chosen rows and the question run layers 1 … L−2, and the last row layer L−1.
         var blendResult = fuser.Fuse(prompt, caches, FusionMethod.Parse("cacheblend:0.5"));
         var blend = blendResult.Work;
         var chunkAndQuestion = Enumerable.Range(prompt.Prefix.Length, prompt.TotalChunkTokens).Concat(questionSlots).ToArray();
         var kept = blendResult.Recomputed.Concat(questionSlots).ToArray();
-        Assert.Equal(chunkAndQuestion.Length + (layers - 1) * kept.Length, blend.RowLayers);
-        Assert.Equal(Keys(chunkAndQuestion) + (layers - 1) * Keys(kept), blend.AttendedKeys);
-        Assert.Equal(chunkAndQuestion.Length, blend.KvOnlyRowLayers);
+        Assert.Equal(chunkAndQuestion.Length + (layers - 2) * kept.Length + 1, blend.RowLayers);
+        Assert.Equal(Keys(chunkAndQuestion) + (layers - 2) * Keys(kept) + n, blend.AttendedKeys);
+        Assert.Equal(chunkAndQuestion.Length + kept.Length - 1, blend.KvOnlyRowLayers);
 
         // One row through one layer without attention: twice the multiply-adds of its seven matrices.
         var c = Engine(fuser).Config;
         long hidden = c.HiddenSize, queries = c.Heads * c.HeadDim, kv = c.KvHeads * c.HeadDim, mlp = c.IntermediateSize;
         long matrices = hidden * queries + hidden * kv + hidden * kv + queries * hidden + hidden * mlp + hidden * mlp + mlp * hidden;
-        Assert.Equal(2.0 * matrices * full.RowLayers + 4.0 * queries * full.AttendedKeys, full.Flops(c));
+        Assert.Equal(2.0 * matrices * full.RowLayers + 4.0 * queries * full.AttendedKeys + 2.0 * 2 * hidden * kv * full.KvOnlyRowLayers, full.Flops(c));
         Assert.True(reuse.Flops(c) < blend.Flops(c) && blend.Flops(c) < full.Flops(c));
     }
     [Theory]
