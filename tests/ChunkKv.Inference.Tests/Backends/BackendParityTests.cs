@@ -97,10 +97,21 @@ public abstract class BackendParityTests : IDisposable
         var (expected, actual) = Prefilled();
         int[] slots = [3, 8, 13];
         var (hiddenExpected, hiddenActual) = (Embedded(Reference, slots), Embedded(candidate, slots));
-        for (var layer = 0; layer < Reference.Config.Layers; layer++)
+        var last = Reference.Config.Layers - 1;
+        for (var layer = 0; layer <= last; layer++)
         {
-            Reference.ForwardLayer(layer, hiddenExpected, Reference.Rows(expected, slots), expected);
-            candidate.ForwardLayer(layer, hiddenActual, candidate.Rows(actual, slots), actual);
+            // The last layer as a prompt's: the last row alone carried on, every row's K/V written.
+            if (layer == last)
+            {
+                Reference.ForwardLastLayer(layer, hiddenExpected, Reference.Rows(expected, slots), expected);
+                candidate.ForwardLastLayer(layer, hiddenActual, candidate.Rows(actual, slots), actual);
+                AssertClose(expected.Keys[layer].AsSpan(0, expected.Count * expected.RowWidth), actual.Keys[layer].AsSpan(0, actual.Count * actual.RowWidth), "last layer keys");
+            }
+            else
+            {
+                Reference.ForwardLayer(layer, hiddenExpected, Reference.Rows(expected, slots), expected);
+                candidate.ForwardLayer(layer, hiddenActual, candidate.Rows(actual, slots), actual);
+            }
             AssertClose(hiddenExpected, hiddenActual, $"hidden states after layer {layer}");
         }
         var (logitsExpected, logitsActual) = (new float[Reference.Config.VocabSize], new float[candidate.Config.VocabSize]);
