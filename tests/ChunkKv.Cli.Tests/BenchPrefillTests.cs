@@ -4,6 +4,18 @@ namespace ChunkKv.Cli.Tests;
 
 public sealed class BenchPrefillTests
 {
+    [Theory]
+    [InlineData("qwen2.5-0.5b", 512)]
+    [InlineData("llama3.1-8b", 4096)]
+    [InlineData("tiny-qwen3", 1)]
+    public void The_prefill_limit_counts_the_schedule_fusion_counts_plus_one_head_row(string shape, int tokens)
+    {
+        // Two derivations of one schedule: the bench's closed form, and the rows and keys fusion counts.
+        var config = ChunkKv.Inference.Models.ModelConfig.Parse(ChunkKv.Inference.Models.ModelShape.Find(shape).ToConfigJson());
+        var counted = ChunkKv.Fusion.FusionWork.OfPrefill(config.Layers, tokens).Flops(config) + 2.0 * config.HiddenSize * config.VocabSize;
+        Assert.Equal(counted, ChunkKv.Cli.Bench.PrefillBenchmark.UsefulFlops(config, tokens), counted * 1e-12);
+    }
+
     [Fact]
     public async Task Prefill_bench_prints_one_json_object_with_a_row_per_length_and_weight_type()
     {

@@ -125,15 +125,22 @@ public static class PrefillBenchmark
         return clock.Elapsed.TotalSeconds;
     }
 
-    /// <summary>FLOPs a prefill cannot avoid: 2 per multiply-add of every projection, causal attention, one LM head row.</summary>
+    /// <summary>
+    /// FLOPs a prefill cannot avoid: 2 per multiply-add of every projection and causal attention in every
+    /// layer but the last; in the last, every row's K and V and the last row alone through the rest (only
+    /// its logits are read, as the engine runs it); one LM head row.
+    /// </summary>
     public static double UsefulFlops(ModelConfig c, int tokens)
     {
         double n = tokens;
-        var perTokenPerLayer = 2.0 * (c.HiddenSize * (c.Heads + 2.0 * c.KvHeads) * c.HeadDim   // q, k, v
-                                      + (double)c.Heads * c.HeadDim * c.HiddenSize              // o
-                                      + 3.0 * c.HiddenSize * c.IntermediateSize);               // gate, up, down
-        var attentionPerLayer = 2.0 * 2.0 * c.Heads * c.HeadDim * (n * (n + 1) / 2);           // QKᵀ and PV, causal half
-        return c.Layers * (n * perTokenPerLayer + attentionPerLayer) + 2.0 * c.HiddenSize * c.VocabSize;
+        var kvPerToken = 2.0 * c.HiddenSize * 2.0 * c.KvHeads * c.HeadDim;                    // k, v
+        var restPerToken = 2.0 * (c.HiddenSize * (double)c.Heads * c.HeadDim                  // q
+                                  + (double)c.Heads * c.HeadDim * c.HiddenSize                // o
+                                  + 3.0 * c.HiddenSize * c.IntermediateSize);                 // gate, up, down
+        var attentionPerKey = 2.0 * 2.0 * c.Heads * c.HeadDim;                                // QKᵀ and PV
+        var everyRowLayer = n * (kvPerToken + restPerToken) + attentionPerKey * (n * (n + 1) / 2);
+        var lastLayer = n * kvPerToken + restPerToken + attentionPerKey * n;
+        return (c.Layers - 1) * everyRowLayer + lastLayer + 2.0 * c.HiddenSize * c.VocabSize;
     }
 
     /// <summary>Starts the peak resident set (VmHWM) again from the current one, where Linux allows it.</summary>
