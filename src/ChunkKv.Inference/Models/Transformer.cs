@@ -262,31 +262,31 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
             {
                 return; // the queries serve the attention alone (with grouped-query attention they cost several times the K/V)
             }
-            // From here on, rows [from, n): all of them, or the last alone.
+            // From here on, the rows carried through the layer, [from, n): all of them, or the last alone.
             var from = outputs == LayerOutputs.LastRow ? n - 1 : 0;
             var m = n - from;
-            var hx = x + (long)from * c.HiddenSize;
-            var hn = normed + (long)from * c.HiddenSize;
-            var hq = q + (long)from * qWidth;
-            var ha = attended + (long)from * qWidth;
-            Kernels.Linear(Gemm, hn, m, w.Query, w.QueryBias, hq);
+            var carriedX = x + (long)from * c.HiddenSize;
+            var carriedNormed = normed + (long)from * c.HiddenSize;
+            var carriedQ = q + (long)from * qWidth;
+            var carriedAttended = attended + (long)from * qWidth;
+            Kernels.Linear(Gemm, carriedNormed, m, w.Query, w.QueryBias, carriedQ);
             if (c.QkNorm)
             {
-                Kernels.RmsNorm(hq, hq, m * c.Heads, c.HeadDim, w.QueryNorm, c.RmsNormEpsilon);
+                Kernels.RmsNorm(carriedQ, carriedQ, m * c.Heads, c.HeadDim, w.QueryNorm, c.RmsNormEpsilon);
             }
             Rope.Apply(q, from, m, c.Heads, rows.Cos, rows.Sin);
-            Attention.Compute(Gemm, hq, rows.Positions.AsSpan(from), c.Heads, c.HeadDim, keys, values,
-                sequence.Positions.AsSpan(0, sequence.Count), c.KvHeads, ha);
-            Kernels.Linear(Gemm, ha, m, w.Output, null, hn);
-            Kernels.AddInPlace(hx, hn, (long)m * c.HiddenSize);
+            Attention.Compute(Gemm, carriedQ, rows.Positions.AsSpan(from), c.Heads, c.HeadDim, keys, values,
+                sequence.Positions.AsSpan(0, sequence.Count), c.KvHeads, carriedAttended);
+            Kernels.Linear(Gemm, carriedAttended, m, w.Output, null, carriedNormed);
+            Kernels.AddInPlace(carriedX, carriedNormed, (long)m * c.HiddenSize);
 
             // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
-            Kernels.RmsNorm(hx, hn, m, c.HiddenSize, w.PostAttentionNorm, c.RmsNormEpsilon);
-            Kernels.Linear(Gemm, hn, m, w.Gate, null, gate);
-            Kernels.Linear(Gemm, hn, m, w.Up, null, up);
+            Kernels.RmsNorm(carriedX, carriedNormed, m, c.HiddenSize, w.PostAttentionNorm, c.RmsNormEpsilon);
+            Kernels.Linear(Gemm, carriedNormed, m, w.Gate, null, gate);
+            Kernels.Linear(Gemm, carriedNormed, m, w.Up, null, up);
             Kernels.SiluMultiply(gate, up, (long)m * c.IntermediateSize);
-            Kernels.Linear(Gemm, gate, m, w.Down, null, hn);
-            Kernels.AddInPlace(hx, hn, (long)m * c.HiddenSize);
+            Kernels.Linear(Gemm, gate, m, w.Down, null, carriedNormed);
+            Kernels.AddInPlace(carriedX, carriedNormed, (long)m * c.HiddenSize);
         }
     }
 
