@@ -27,6 +27,12 @@ public static unsafe class Attention
         float* keys, float* values, ReadOnlySpan<int> keyPositions, int kvHeads, float* output)
     {
         var rows = queryPositions.Length;
+        if (rows <= DecodingAttention.MaxRows)
+        {
+            // A decoded token: packing the keys for the sgemm would cost more than the dots themselves.
+            DecodingAttention.Compute(q, queryPositions, heads, headDim, keys, values, keyPositions, kvHeads, output, Simd.Width);
+            return;
+        }
         var keyCount = keyPositions.Length;
         var queryBlocks = (rows + QueryBlock - 1) / QueryBlock;
         var keyBlocks = (keyCount + KeyBlock - 1) / KeyBlock;

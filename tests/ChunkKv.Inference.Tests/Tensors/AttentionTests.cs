@@ -2,7 +2,10 @@ using ChunkKv.Inference.Tensors;
 
 namespace ChunkKv.Inference.Tests.Tensors;
 
-/// <summary>Tiled attention against a direct double-precision softmax, including unordered subsets of query rows.</summary>
+/// <summary>
+/// Attention against a direct double-precision softmax, including unordered subsets of query rows: the tiles, and for one
+/// decoded row the path <see cref="Attention.Compute"/> hands it to (<see cref="DecodingAttentionTests"/> tests that one alone).
+/// </summary>
 public sealed class AttentionTests
 {
     [Theory]
@@ -26,53 +29,15 @@ public sealed class AttentionTests
             "ascending" => ordered.OrderBy(_ => random.Next()).Take(rows).Order().ToArray(),
             _ => ordered.OrderBy(_ => random.Next()).Take(rows).ToArray(),
         };
-        var q = Fill(random, rows * heads * headDim);
-        var k = Fill(random, keyCount * kvHeads * headDim);
-        var v = Fill(random, keyCount * kvHeads * headDim);
+        var q = AttentionReference.Fill(random, rows * heads * headDim);
+        var k = AttentionReference.Fill(random, keyCount * kvHeads * headDim);
+        var v = AttentionReference.Fill(random, keyCount * kvHeads * headDim);
         var output = new float[rows * heads * headDim];
         fixed (float* pq = q, pk = k, pv = v, po = output)
         {
             Attention.Compute(Gemm.Default, pq, queryPositions, heads, headDim, pk, pv, keyPositions, kvHeads, po);
         }
-        var maxError = 0.0;
-        for (var r = 0; r < rows; r++)
-        {
-            for (var h = 0; h < heads; h++)
-            {
-                var g = h / (heads / kvHeads);
-                var scores = new double[keyCount];
-                var max = double.NegativeInfinity;
-                for (var j = 0; j < keyCount; j++)
-                {
-                    if (keyPositions[j] > queryPositions[r])
-                    {
-                        scores[j] = double.NegativeInfinity;
-                        continue;
-                    }
-                    double dot = 0;
-                    for (var d = 0; d < headDim; d++)
-                    {
-                        dot += (double)q[(r * heads + h) * headDim + d] * k[(j * kvHeads + g) * headDim + d];
-                    }
-                    scores[j] = dot / Math.Sqrt(headDim);
-                    max = Math.Max(max, scores[j]);
-                }
-                var weights = scores.Select(s => Math.Exp(s - max)).ToArray();
-                var total = weights.Sum();
-                for (var d = 0; d < headDim; d++)
-                {
-                    double expected = 0;
-                    for (var j = 0; j < keyCount; j++)
-                    {
-                        expected += weights[j] / total * v[(j * kvHeads + g) * headDim + d];
-                    }
-                    maxError = Math.Max(maxError, Math.Abs(expected - output[(r * heads + h) * headDim + d]));
-                }
-            }
-        }
+        var maxError = AttentionReference.MaxError(q, queryPositions, heads, headDim, k, v, keyPositions, kvHeads, output);
         Assert.True(maxError < 1e-5, $"max abs error {maxError:E2}");
     }
-
-    private static float[] Fill(Random random, int count) =>
-        Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
 }
