@@ -235,9 +235,20 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
         fixed (float* values = sequence.Values[layer])
         {
             // Attention block: x += o_proj(attention(rope(q), rope(k), v)) of rmsnorm(x).
+            // From the attention output on, the rows carried through the layer, [from, n): all of them, or the last alone.
+            var from = outputs == LayerOutputs.LastRow ? n - 1 : 0;
+            var m = n - from;
+            // Decoding: the queries stream with the keys and values in one pass over the three matrices (see Kernels.Linear).
+            var queriesWithKv = outputs != LayerOutputs.KvOnly && from == 0 && n <= Kernels.FewRows;
             Kernels.RmsNorm(x, normed, n, c.HiddenSize, w.InputNorm, c.RmsNormEpsilon);
-            Kernels.Linear(Gemm, normed, n, w.Key, w.KeyBias, k);
-            Kernels.Linear(Gemm, normed, n, w.Value, w.ValueBias, v);
+            if (queriesWithKv)
+            {
+                Kernels.Linear(Gemm, normed, n, [new(w.Key, w.KeyBias, k), new(w.Value, w.ValueBias, v), new(w.Query, w.QueryBias, q)]);
+            }
+            else
+            {
+                Kernels.Linear(Gemm, normed, n, [new(w.Key, w.KeyBias, k), new(w.Value, w.ValueBias, v)]);
+            }
             if (c.QkNorm)
             {
                 Kernels.RmsNorm(k, k, n * c.KvHeads, c.HeadDim, w.KeyNorm, c.RmsNormEpsilon);
@@ -262,14 +273,14 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
             {
                 return; // the queries serve the attention alone (with grouped-query attention they cost several times the K/V)
             }
-            // From here on, the rows carried through the layer, [from, n): all of them, or the last alone.
-            var from = outputs == LayerOutputs.LastRow ? n - 1 : 0;
-            var m = n - from;
             var carriedX = x + (long)from * c.HiddenSize;
             var carriedNormed = normed + (long)from * c.HiddenSize;
             var carriedQ = q + (long)from * qWidth;
             var carriedAttended = attended + (long)from * qWidth;
-            Kernels.Linear(Gemm, carriedNormed, m, w.Query, w.QueryBias, carriedQ);
+            if (!queriesWithKv)
+            {
+                Kernels.Linear(Gemm, carriedNormed, m, w.Query, w.QueryBias, carriedQ);
+            }
             if (c.QkNorm)
             {
                 Kernels.RmsNorm(carriedQ, carriedQ, m * c.Heads, c.HeadDim, w.QueryNorm, c.RmsNormEpsilon);
@@ -282,8 +293,7 @@ public sealed unsafe class Transformer : IComputeBackend, IDisposable
 
             // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
             Kernels.RmsNorm(carriedX, carriedNormed, m, c.HiddenSize, w.PostAttentionNorm, c.RmsNormEpsilon);
-            Kernels.Linear(Gemm, carriedNormed, m, w.Gate, null, gate);
-            Kernels.Linear(Gemm, carriedNormed, m, w.Up, null, up);
+            Kernels.Linear(Gemm, carriedNormed, m, [new(w.Gate, null, gate), new(w.Up, null, up)]);
             Kernels.SiluMultiply(gate, up, (long)m * c.IntermediateSize);
             Kernels.Linear(Gemm, gate, m, w.Down, null, carriedNormed);
             Kernels.AddInPlace(carriedX, carriedNormed, (long)m * c.HiddenSize);

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using ChunkKv.Inference.Models;
 
 namespace ChunkKv.Inference.Tensors;
 
@@ -12,7 +13,7 @@ public static unsafe partial class Kernels
     {
         if (rows <= FewRows)
         {
-            LinearFewRows(x, rows, inFeatures, weight, outFeatures, bias, y);
+            FewRowsTogether(x, rows, [new Projection(new Matrix(weight, outFeatures, inFeatures), bias, y)]);
             return;
         }
         if (outFeatures < NarrowOutput)
@@ -62,31 +63,12 @@ public static unsafe partial class Kernels
         }
     }
 
-    /// <summary>Up to this many rows (decoding, the LM head of a prefill) a Linear streams the weights through dot products instead of an sgemm.</summary>
-    public const int FewRows = 4;
-
     /// <summary>
-    /// <see cref="Linear"/> for a few rows: each weight row is read once and dotted with every input
-    /// row. OpenBLAS packs the weights before multiplying, which for one row costs three times the
+    /// Up to this many rows (decoding, the LM head of a prefill) a Linear streams the weights through dot products
+    /// instead of an sgemm: OpenBLAS packs the weights before multiplying, which for one row costs three times the
     /// plain stream (measured on the 545 MB LM head of Qwen2.5-0.5B: 29 ms against 9).
     /// </summary>
-    private static void LinearFewRows(float* x, int rows, int inFeatures, float* weight, int outFeatures, float* bias, float* y)
-    {
-        var width = Simd.Width;
-        // Even halves, not 256-row parts (896 rows had gone 512 / 384 over two cores).
-        Workers.ForRanges(outFeatures, 16, (start, count) =>
-        {
-            for (var o = start; o < start + count; o++)
-            {
-                var weightRow = weight + (long)o * inFeatures;
-                var offset = bias == null ? 0f : bias[o];
-                for (var r = 0; r < rows; r++)
-                {
-                    y[(long)r * outFeatures + o] = Dot(x + (long)r * inFeatures, weightRow, inFeatures, width) + offset;
-                }
-            }
-        });
-    }
+    public const int FewRows = 4;
 
     /// <summary>Σ a[i]·b[i] with two vector accumulators (TensorPrimitives.Dot keeps one and ran at 60 % of this).</summary>
     internal static float Dot(float* a, float* b, int length, SimdWidth width) => width switch

@@ -28,24 +28,9 @@ public static unsafe partial class Kernels
             Linear(gemm, x, rows, inFeatures, (float*)weight.Data, outFeatures, bias, y);
             return;
         }
-        if (rows <= FewRows && weight.Type == WeightType.Q8)
-        {
-            Q8FewRows(x, rows, weight, bias, y);
-            return;
-        }
         if (rows <= FewRows)
         {
-            var width = Simd.Width;
-            // Even halves, not 256-row parts: 896 rows in parts of 256 gave one core 512 and the other 384.
-            Workers.ForRanges(outFeatures, 16, (start, count) =>
-            {
-                for (var r = 0; r < rows; r++)
-                {
-                    var output = y + (long)r * outFeatures;
-                    WeightDots.Rows(x + (long)r * inFeatures, weight, start, count, output + start, width);
-                    AddBias(y, outFeatures, r, 1, start, count, bias);
-                }
-            });
+            FewRowsTogether(x, rows, [new Projection(weight, bias, y)]);
             return;
         }
         var tileRows = Math.Max(16, UnpackedTileBytes / (inFeatures * sizeof(float)) / 16 * 16);
@@ -58,29 +43,6 @@ public static unsafe partial class Kernels
                 WeightRows.ToSingle(weight, first, n, new Span<float>(tile, n * inFeatures));
                 gemm.Sgemm(false, true, rows, n, inFeatures, 1f, x, inFeatures, tile, inFeatures, 0f, y + first, outFeatures);
                 AddBias(y, outFeatures, 0, rows, first, n, bias);
-            }
-        });
-    }
-
-    /// <summary>Decoding over Q8 weights: each activation row quantized once (<see cref="Q8Dots"/>), then the rows split over the workers.</summary>
-    private static void Q8FewRows(float* x, int rows, Matrix weight, float* bias, float* y)
-    {
-        var inFeatures = weight.Columns;
-        var outFeatures = weight.Rows;
-        var padded = Q8.Groups(inFeatures) * Q8.GroupSize;
-        var quantized = stackalloc sbyte[rows * padded];
-        var scales = stackalloc float[rows * Q8.Groups(inFeatures)];
-        for (var r = 0; r < rows; r++)
-        {
-            Q8Dots.QuantizeActivations(x + (long)r * inFeatures, inFeatures, quantized + r * padded, scales + r * Q8.Groups(inFeatures));
-        }
-        var width = Simd.Width;
-        Workers.ForRanges(outFeatures, 16, (start, count) =>
-        {
-            for (var r = 0; r < rows; r++)
-            {
-                Q8Dots.Rows(quantized + r * padded, scales + r * Q8.Groups(inFeatures), weight, start, count, y + (long)r * outFeatures + start, width);
-                AddBias(y, outFeatures, r, 1, start, count, bias);
             }
         });
     }

@@ -44,6 +44,10 @@ public sealed unsafe class WeightKernelTests
             {
                 switch (type)
                 {
+                    case WeightType.F32:
+                        ((float*)data)[i] = values[i];
+                        Exact[i] = values[i];
+                        break;
                     case WeightType.BF16:
                         var b = Numbers.ToBFloat16(values[i]);
                         ((ushort*)data)[i] = b;
@@ -205,6 +209,70 @@ public sealed unsafe class WeightKernelTests
                 Assert.InRange(Math.Abs(y[r * outFeatures + o] - expected), 0, 1e-5);
             }
         }
+    }
+
+    [Theory]
+    [InlineData(WeightType.F32, 1)]
+    [InlineData(WeightType.BF16, 1)]
+    [InlineData(WeightType.F16, 3)]
+    [InlineData(WeightType.Q8, 1)]
+    [InlineData(WeightType.Q8, Kernels.FewRows)]
+    [InlineData(WeightType.BF16, Kernels.FewRows + 1)] // past a few rows: each projection its own GEMM
+    public void Projections_of_one_input_each_match_a_double_loop(WeightType type, int rows)
+    {
+        // Like a decoded token's K, V and Q: row counts that split the shared list across matrices and across the workers' halves.
+        const int inFeatures = 96;
+        int[] outFeatures = [37, 130, 301];
+        var x = RandomValues(rows * inFeatures, rows + 10);
+        var weights = outFeatures.Select((o, i) => new Weights(type, RandomValues(o * inFeatures, 20 + i), o, inFeatures)).ToArray();
+        var biases = outFeatures.Select((o, i) => i == 1 ? null : RandomValues(o, 30 + i)).ToArray();
+        // Native buffers, so the projections can hold their pointers without pinning.
+        var biasData = biases.Select(b => b is null ? 0 : Native(b)).ToArray();
+        var outputData = outFeatures.Select(o => Native(new float[rows * o])).ToArray();
+        try
+        {
+            var projections = outFeatures.Select((_, i) => new Projection(weights[i].Matrix, (float*)biasData[i], (float*)outputData[i])).ToArray();
+            fixed (float* xp = x)
+            {
+                Kernels.Linear(Gemm.Default, xp, rows, projections);
+            }
+            for (var p = 0; p < outFeatures.Length; p++)
+            {
+                var output = (float*)outputData[p];
+                for (var r = 0; r < rows; r++)
+                {
+                    var read = ActivationsAsRead(rows <= Kernels.FewRows ? type : WeightType.F32, x, r * inFeatures, inFeatures);
+                    for (var o = 0; o < outFeatures[p]; o++)
+                    {
+                        double expected = biases[p]?[o] ?? 0;
+                        for (var i = 0; i < inFeatures; i++)
+                        {
+                            expected += read[i] * weights[p].Exact[o * inFeatures + i];
+                        }
+                        var actual = output[r * outFeatures[p] + o];
+                        Assert.True(Math.Abs(actual - expected) < 1e-5, $"projection {p}, row {r}, output {o}: {actual} against {expected}");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var w in weights)
+            {
+                w.Dispose();
+            }
+            foreach (var buffer in biasData.Concat(outputData))
+            {
+                NativeMemory.Free((void*)buffer);
+            }
+        }
+    }
+
+    private static nint Native(float[] values)
+    {
+        var buffer = (float*)NativeMemory.Alloc((nuint)(values.Length * sizeof(float)));
+        values.CopyTo(new Span<float>(buffer, values.Length));
+        return (nint)buffer;
     }
 
     [Fact]
