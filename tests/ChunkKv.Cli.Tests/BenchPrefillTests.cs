@@ -45,6 +45,14 @@ public sealed class BenchPrefillTests
             Assert.Equal(decode / weights[0]["decode_tokens_per_second"]!.GetValue<double>(), w["decode_speedup"]!.GetValue<double>(), 6);
             Assert.True(w["peak_memory_bytes"]!.GetValue<long>() > 0);
         }
+        // With several types, each also decodes in rounds through them all (so their ratios share the same minutes),
+        // and its figure is the best of every run it had.
+        foreach (var w in weights)
+        {
+            var rounds = w["decode_rounds_tokens_per_second"]!.AsArray().Select(r => r!.GetValue<double>()).ToList();
+            Assert.Equal(ChunkKv.Cli.Bench.PrefillBenchmark.DecodeRuns, rounds.Count);
+            Assert.All(rounds, r => Assert.InRange(r, double.Epsilon, w["decode_tokens_per_second"]!.GetValue<double>()));
+        }
         // Every matrix of the tiny shape is a whole number of 32-weight groups: bf16 is half of f32, Q8 1.125 bytes a weight.
         var f32Bytes = weights[0]["weight_bytes"]!.GetValue<long>();
         Assert.Equal(f32Bytes / 2, weights[1]["weight_bytes"]!.GetValue<long>());

@@ -38,6 +38,10 @@ public sealed record WeightFigures(
     [JsonPropertyName("llama_cpp")]
     public LlamaCppView? LlamaCpp { get; init; }
 
+    /// <summary>With several types: this type's decode runs in rounds through them all (tokens/s), each model loaded again.</summary>
+    [JsonPropertyName("decode_rounds_tokens_per_second")]
+    public IReadOnlyList<double> DecodeRounds { get; init; } = [];
+
     /// <summary>Where the matrices lived: mapped (in place in the file) or huge-pages (copied at load).</summary>
     [JsonPropertyName("weight_memory")]
     public string WeightMemory { get; init; } = "";
@@ -82,7 +86,10 @@ public sealed record PrefillReport(
         text.AppendLine(CultureInfo.InvariantCulture,
             $"prefill and decode, {Shape} shape, {Threads} threads, {Gemm}, kernels {VectorWidth}, memory read {MemoryBandwidthGbps:F1} GB/s");
         text.AppendLine("seconds: the best of 3 runs (2 from 2048 tokens on), each into the same emptied working cache");
-        text.AppendLine(CultureInfo.InvariantCulture, $"decode: the best of {PrefillBenchmark.DecodeRuns} runs, each after the same prompt");
+        var rounds = Weights.Count > 1
+            ? string.Create(CultureInfo.InvariantCulture, $", and of {PrefillBenchmark.DecodeRuns} more in rounds through every type (the memory's speed drifts over minutes)")
+            : "";
+        text.AppendLine(CultureInfo.InvariantCulture, $"decode: the best of {PrefillBenchmark.DecodeRuns} runs, each after the same prompt{rounds}");
         text.AppendLine("limit: every useful FLOP at the best speed of an sgemm of the model's MLP shape, measured just before each length");
         foreach (var w in Weights)
         {
@@ -94,9 +101,12 @@ public sealed record PrefillReport(
                 text.AppendLine(CultureInfo.InvariantCulture,
                     $"{r.Tokens,6}   {r.Seconds,7:F3}   {r.TokensPerSecond,8:F0}   {r.Gflops,7:F0}   {r.GemmGflops,13:F0}   {r.LimitSeconds,7:F3}   {r.RatioToLimit,14:F3}");
             }
+            var decodeRounds = w.DecodeRounds.Count > 0
+                ? "; in the rounds " + string.Join(" ", w.DecodeRounds.Select(r => r.ToString("F1", CultureInfo.InvariantCulture)))
+                : "";
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"decode: {w.DecodeTokensPerSecond:F1} tokens/s after {w.DecodeContextTokens} tokens; bandwidth limit {w.DecodeLimitTokensPerSecond:F1} "
-                + $"({w.DecodeBytesPerToken / 1048576.0:F0} MiB a token), ratio {w.RatioToBandwidthLimit:F2}");
+                + $"({w.DecodeBytesPerToken / 1048576.0:F0} MiB a token), ratio {w.RatioToBandwidthLimit:F2}{decodeRounds}");
             if (w.LlamaCpp is { } llama)
             {
                 text.AppendLine(string.Create(CultureInfo.InvariantCulture,
