@@ -95,7 +95,7 @@ public sealed class BenchPrefillTests
                 }
                 // The decode ratio compares ChunkKv's runs timed between llama.cpp's, not its earlier ones.
                 var alternating = llama["chunkkv_alternating_decode_tokens_per_second"]!.GetValue<double>();
-                Assert.True(alternating > 0);
+                Assert.InRange(alternating, double.Epsilon, w["decode_tokens_per_second"]!.GetValue<double>()); // those runs count towards the type's best
                 Assert.Equal(alternating / llama["decode_tokens_per_second"]!.GetValue<double>(), llama["chunkkv_decode_speedup"]!.GetValue<double>(), 6);
             }
         }

@@ -44,7 +44,7 @@ public static class PrefillBenchmark
 
     /// <summary>
     /// <see cref="DecodeRuns"/> more decode runs of each type in rounds through them all, each model loaded again,
-    /// each type's figure then the best of all its runs. This VM's memory speed drifts by 10–30 % over the minutes
+    /// each type's figure then the best of all its runs (its own, those between llama.cpp's, and these). This VM's memory speed drifts by 10–30 % over the minutes
     /// between one type's runs and the next's (one run read f32 at 1.12 of the bandwidth measured at its start and
     /// bf16, two minutes on, at 0.86), and the types' ratios should compare like with like.
     /// </summary>
@@ -65,13 +65,7 @@ public static class PrefillBenchmark
             }
         }
         var best = figures.Select((f, i) => Math.Max(f.DecodeTokensPerSecond, rounds[i].Max())).ToArray();
-        return figures.Select((f, i) => f with
-        {
-            DecodeTokensPerSecond = best[i],
-            RatioToBandwidthLimit = best[i] / f.DecodeLimitTokensPerSecond,
-            DecodeSpeedup = best[i] / best[0],
-            DecodeRounds = rounds[i],
-        }).ToList();
+        return figures.Select((f, i) => WithDecode(f, best[i], best[0]) with { DecodeRounds = rounds[i] }).ToList();
     }
 
     private static (WeightFigures Figures, string Gemm) RunWeights(Settings settings, string directory, WeightChoice choice, double bandwidth,
@@ -136,9 +130,20 @@ public static class PrefillBenchmark
             // ChunkKv decodes again between llama.cpp's runs, so that their ratio compares the two in the same minute.
             figures = WithLlamaCpp(figures, settings, directory, progress,
                 () => Generator.Generate(transformer, ids, settings.DecodeTokens, SamplingOptions.Greedy).DecodeTokensPerSecond);
+            // Those runs are this type's too: its figure is the best of every run it had.
+            var best = Math.Max(figures.DecodeTokensPerSecond, figures.LlamaCpp!.ChunkKvDecodeTokensPerSecond);
+            figures = WithDecode(figures, best, baseline?.DecodeTokensPerSecond ?? best);
         }
         return (figures, transformer.Gemm.Name);
     }
+
+    /// <summary>The figures with <paramref name="decode"/> tokens/s, and its ratios to the bandwidth limit and to the first type's <paramref name="baselineDecode"/>.</summary>
+    private static WeightFigures WithDecode(WeightFigures figures, double decode, double baselineDecode) => figures with
+    {
+        DecodeTokensPerSecond = decode,
+        RatioToBandwidthLimit = decode / figures.DecodeLimitTokensPerSecond,
+        DecodeSpeedup = decode / baselineDecode,
+    };
 
     private static int[] CheckIds(int vocabulary)
     {

@@ -86,10 +86,11 @@ public sealed record PrefillReport(
         text.AppendLine(CultureInfo.InvariantCulture,
             $"prefill and decode, {Shape} shape, {Threads} threads, {Gemm}, kernels {VectorWidth}, memory read {MemoryBandwidthGbps:F1} GB/s");
         text.AppendLine("seconds: the best of 3 runs (2 from 2048 tokens on), each into the same emptied working cache");
-        var rounds = Weights.Count > 1
-            ? string.Create(CultureInfo.InvariantCulture, $", and of {PrefillBenchmark.DecodeRuns} more in rounds through every type (the memory's speed drifts over minutes)")
-            : "";
-        text.AppendLine(CultureInfo.InvariantCulture, $"decode: the best of {PrefillBenchmark.DecodeRuns} runs, each after the same prompt{rounds}");
+        var runs = PrefillBenchmark.DecodeRuns;
+        var between = Weights.Any(w => w.LlamaCpp is not null) ? string.Create(CultureInfo.InvariantCulture, $", {runs} between llama.cpp's") : "";
+        var rounds = Weights.Count > 1 ? string.Create(CultureInfo.InvariantCulture, $", {runs} in rounds through every type") : "";
+        text.AppendLine(CultureInfo.InvariantCulture,
+            $"decode: the best of every run after the same prompt: {runs} of its own{between}{rounds} (the memory's speed drifts over minutes)");
         text.AppendLine("limit: every useful FLOP at the best speed of an sgemm of the model's MLP shape, measured just before each length");
         foreach (var w in Weights)
         {
