@@ -52,6 +52,10 @@ public sealed class BenchPrefillTests
             var rounds = w["decode_rounds_tokens_per_second"]!.AsArray().Select(r => r!.GetValue<double>()).ToList();
             Assert.Equal(ChunkKv.Cli.Bench.PrefillBenchmark.DecodeRuns, rounds.Count);
             Assert.All(rounds, r => Assert.InRange(r, double.Epsilon, w["decode_tokens_per_second"]!.GetValue<double>()));
+            // The round-by-round ratio to the first type: the median of the three pairs.
+            var first = weights[0]["decode_rounds_tokens_per_second"]!.AsArray().Select(r => r!.GetValue<double>()).ToList();
+            var pairs = rounds.Zip(first, (ours, baseline) => ours / baseline).Order().ToList();
+            Assert.Equal(pairs[1], w["decode_speedup_in_rounds"]!.GetValue<double>(), 9);
         }
         // Every matrix of the tiny shape is a whole number of 32-weight groups: bf16 is half of f32, Q8 1.125 bytes a weight.
         var f32Bytes = weights[0]["weight_bytes"]!.GetValue<long>();

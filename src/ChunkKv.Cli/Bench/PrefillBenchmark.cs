@@ -65,7 +65,11 @@ public static class PrefillBenchmark
             }
         }
         var best = figures.Select((f, i) => Math.Max(f.DecodeTokensPerSecond, rounds[i].Max())).ToArray();
-        return figures.Select((f, i) => WithDecode(f, best[i], best[0]) with { DecodeRounds = rounds[i] }).ToList();
+        return figures.Select((f, i) => WithDecode(f, best[i], best[0]) with
+        {
+            DecodeRounds = rounds[i],
+            DecodeSpeedupInRounds = Median(rounds[i].Zip(rounds[0], (ours, first) => ours / first)),
+        }).ToList();
     }
 
     private static (WeightFigures Figures, string Gemm) RunWeights(Settings settings, string directory, WeightChoice choice, double bandwidth,
@@ -135,6 +139,12 @@ public static class PrefillBenchmark
             figures = WithDecode(figures, best, baseline?.DecodeTokensPerSecond ?? best);
         }
         return (figures, transformer.Gemm.Name);
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     /// <summary>The figures with <paramref name="decode"/> tokens/s, and its ratios to the bandwidth limit and to the first type's <paramref name="baselineDecode"/>.</summary>
