@@ -56,6 +56,13 @@ public sealed class BenchPrefillTests
             var first = weights[0]["decode_rounds_tokens_per_second"]!.AsArray().Select(r => r!.GetValue<double>()).ToList();
             var pairs = rounds.Zip(first, (ours, baseline) => ours / baseline).Order().ToList();
             Assert.Equal(pairs[1], w["decode_speedup_in_rounds"]!.GetValue<double>(), 9);
+            // Each round also times a prefill of the first length, and gives the same median of pairs.
+            var prefills = w["prefill_rounds_seconds"]!.AsArray().Select(r => r!.GetValue<double>()).ToList();
+            var firstPrefills = weights[0]["prefill_rounds_seconds"]!.AsArray().Select(r => r!.GetValue<double>()).ToList();
+            Assert.Equal(ChunkKv.Cli.Bench.PrefillBenchmark.DecodeRuns, prefills.Count);
+            Assert.All(prefills, p => Assert.True(p > 0));
+            Assert.Equal(prefills.Zip(firstPrefills, (ours, baseline) => ours / baseline).Order().ToList()[1],
+                w["prefill_time_ratio_in_rounds"]!.GetValue<double>(), 9);
         }
         // Every matrix of the tiny shape is a whole number of 32-weight groups: bf16 is half of f32, Q8 1.125 bytes a weight.
         var f32Bytes = weights[0]["weight_bytes"]!.GetValue<long>();

@@ -37,38 +37,48 @@ public static class PrefillBenchmark
         }
         if (choices.Count > 1)
         {
-            figures = WithDecodeRounds(figures, choices, settings, directory, progress);
+            figures = WithRounds(figures, choices, settings, directory, progress);
         }
         return new PrefillReport(settings.Shape.Name, gemm, Simd.Describe(Simd.Width), Workers.Count, bandwidth, figures);
     }
 
     /// <summary>
-    /// <see cref="DecodeRuns"/> more decode runs of each type in rounds through them all, each model loaded again,
-    /// each type's figure then the best of all its runs (its own, those between llama.cpp's, and these). This VM's memory speed drifts by 10–30 % over the minutes
-    /// between one type's runs and the next's (one run read f32 at 1.12 of the bandwidth measured at its start and
-    /// bf16, two minutes on, at 0.86), and the types' ratios should compare like with like.
+    /// <see cref="DecodeRuns"/> rounds through every type, each model loaded again: one prefill of the first length (after an
+    /// untimed one that touches its buffers) and one decode run. A type's decode figure is then the best of all its runs
+    /// (its own, those between llama.cpp's, and these), and each type's round-by-round ratios to the first type's give
+    /// the medians beside the best-against-best ones. This VM's memory speed drifts by 10–30 % over the minutes between
+    /// one type's runs and the next's (one run read f32 at 1.12 of the bandwidth measured at its start and bf16, two
+    /// minutes on, at 0.86), and the types' ratios should compare like with like.
     /// </summary>
-    private static List<WeightFigures> WithDecodeRounds(List<WeightFigures> figures, IReadOnlyList<WeightChoice> choices, Settings settings,
+    private static List<WeightFigures> WithRounds(List<WeightFigures> figures, IReadOnlyList<WeightChoice> choices, Settings settings,
         string directory, TextWriter progress)
     {
-        var rounds = figures.Select(_ => new List<double>()).ToArray();
+        var decodeRounds = figures.Select(_ => new List<double>()).ToArray();
+        var prefillRounds = figures.Select(_ => new List<double>()).ToArray();
         var random = new Random(7);
         var ids = Enumerable.Range(0, figures[0].DecodeContextTokens).Select(_ => random.Next(settings.Shape.VocabSize)).ToArray();
+        var length = figures[0].Results[0].Tokens;
         for (var round = 1; round <= DecodeRuns; round++)
         {
             for (var i = 0; i < choices.Count; i++)
             {
                 using var model = LanguageModel.Load(directory, weights: choices[i]);
-                var speed = Generator.Generate(model.Transformer, ids, settings.DecodeTokens, SamplingOptions.Greedy).DecodeTokensPerSecond;
-                rounds[i].Add(speed);
-                progress.WriteLine($"{choices[i]}: decode round {round}: {speed:F1} tokens/s");
+                var transformer = model.Transformer;
+                var sequence = transformer.NewSequence(length);
+                Prefill(transformer, random, length, sequence);
+                sequence.Truncate(0);
+                prefillRounds[i].Add(Prefill(transformer, random, length, sequence));
+                decodeRounds[i].Add(Generator.Generate(transformer, ids, settings.DecodeTokens, SamplingOptions.Greedy).DecodeTokensPerSecond);
+                progress.WriteLine($"{choices[i]}: round {round}: {length} tokens {prefillRounds[i][^1]:F3} s, decode {decodeRounds[i][^1]:F1} tokens/s");
             }
         }
-        var best = figures.Select((f, i) => Math.Max(f.DecodeTokensPerSecond, rounds[i].Max())).ToArray();
+        var best = figures.Select((f, i) => Math.Max(f.DecodeTokensPerSecond, decodeRounds[i].Max())).ToArray();
         return figures.Select((f, i) => WithDecode(f, best[i], best[0]) with
         {
-            DecodeRounds = rounds[i],
-            DecodeSpeedupInRounds = Median(rounds[i].Zip(rounds[0], (ours, first) => ours / first)),
+            DecodeRounds = decodeRounds[i],
+            DecodeSpeedupInRounds = Median(decodeRounds[i].Zip(decodeRounds[0], (ours, first) => ours / first)),
+            PrefillRounds = prefillRounds[i],
+            PrefillTimeRatioInRounds = Median(prefillRounds[i].Zip(prefillRounds[0], (ours, first) => ours / first)),
         }).ToList();
     }
 

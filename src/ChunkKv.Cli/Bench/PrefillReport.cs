@@ -50,6 +50,14 @@ public sealed record WeightFigures(
     [JsonPropertyName("decode_speedup_in_rounds")]
     public double? DecodeSpeedupInRounds { get; init; }
 
+    /// <summary>With several types: this type's prefill seconds (first length) in the rounds through them all.</summary>
+    [JsonPropertyName("prefill_rounds_seconds")]
+    public IReadOnlyList<double> PrefillRounds { get; init; } = [];
+
+    /// <summary>With several types: the median over the rounds of this type's prefill seconds over the first type's in the same round.</summary>
+    [JsonPropertyName("prefill_time_ratio_in_rounds")]
+    public double? PrefillTimeRatioInRounds { get; init; }
+
     /// <summary>Where the matrices lived: mapped (in place in the file) or huge-pages (copied at load).</summary>
     [JsonPropertyName("weight_memory")]
     public string WeightMemory { get; init; } = "";
@@ -96,7 +104,7 @@ public sealed record PrefillReport(
         text.AppendLine("seconds: the best of 3 runs (2 from 2048 tokens on), each into the same emptied working cache");
         var runs = PrefillBenchmark.DecodeRuns;
         var between = Weights.Any(w => w.LlamaCpp is not null) ? string.Create(CultureInfo.InvariantCulture, $", {runs} between llama.cpp's") : "";
-        var rounds = Weights.Count > 1 ? string.Create(CultureInfo.InvariantCulture, $", {runs} in rounds through every type") : "";
+        var rounds = Weights.Count > 1 ? string.Create(CultureInfo.InvariantCulture, $", {runs} in rounds through every type (each also timing a prefill)") : "";
         text.AppendLine(CultureInfo.InvariantCulture,
             $"decode: the best of every run after the same prompt: {runs} of its own{between}{rounds} (the memory's speed drifts over minutes)");
         text.AppendLine("limit: every useful FLOP at the best speed of an sgemm of the model's MLP shape, measured just before each length");
@@ -113,6 +121,11 @@ public sealed record PrefillReport(
             var decodeRounds = w.DecodeRounds.Count > 0
                 ? "; in the rounds " + string.Join(" ", w.DecodeRounds.Select(r => r.ToString("F1", CultureInfo.InvariantCulture)))
                 : "";
+            if (w.PrefillRounds.Count > 0)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture,
+                    $"prefill of {w.Results[0].Tokens} tokens in the rounds: {string.Join(" ", w.PrefillRounds.Select(r => r.ToString("F3", CultureInfo.InvariantCulture)))} s");
+            }
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"decode: {w.DecodeTokensPerSecond:F1} tokens/s after {w.DecodeContextTokens} tokens; bandwidth limit {w.DecodeLimitTokensPerSecond:F1} "
                 + $"({w.DecodeBytesPerToken / 1048576.0:F0} MiB a token), ratio {w.RatioToBandwidthLimit:F2}{decodeRounds}");
@@ -127,11 +140,11 @@ public sealed record PrefillReport(
         if (Weights.Count > 1)
         {
             text.AppendLine();
-            text.AppendLine(CultureInfo.InvariantCulture, $"against {Weights[0].Weights}:   decode speed-up   median in rounds   prefill time");
+            text.AppendLine(CultureInfo.InvariantCulture, $"against {Weights[0].Weights}:   decode speed-up   median in rounds   prefill time   median in rounds");
             foreach (var w in Weights)
             {
                 text.AppendLine(CultureInfo.InvariantCulture,
-                    $"{w.Weights,-16}   {w.DecodeSpeedup,15:F2}x   {w.DecodeSpeedupInRounds,15:F2}x   {w.PrefillTimeRatio,11:F2}x");
+                    $"{w.Weights,-16}   {w.DecodeSpeedup,15:F2}x   {w.DecodeSpeedupInRounds,15:F2}x   {w.PrefillTimeRatio,11:F2}x   {w.PrefillTimeRatioInRounds,15:F2}x");
             }
         }
         return text.ToString();
