@@ -18,7 +18,7 @@ namespace ChunkKv.Inference.Tensors;
 /// Measured at the Qwen2.5-0.5B shape (14 heads, 2 KV heads of 64), one query row, two Zen 3 cores,
 /// with the cache pushed out of the CPU caches between layers as decoding's weights do: 529 keys
 /// 145–174 → 72–76 µs a layer, 4 145 keys 950–995 → 446–490 µs. Two or more query rows were
-/// 0.75–0.9× the tiles' speed, hence <see cref="MaxRows"/>. Blocks of 64 or 256 keys, and prefetching
+/// 0.53–0.89× the tiles' speed, hence <see cref="MaxRows"/>. Blocks of 64 or 256 keys, and prefetching
 /// the next block, did no better.
 /// </remarks>
 internal static unsafe class DecodingAttention
@@ -47,7 +47,7 @@ internal static unsafe class DecodingAttention
             splits = Math.Clamp(keyCount / MinKeysPerPart, 1, wanted);
         }
         var keysPerPart = (keyCount + splits - 1) / splits;
-        keysPerPart = (keysPerPart + KeyBlock - 1) / KeyBlock * KeyBlock;
+        keysPerPart = Math.Max(KeyBlock, (keysPerPart + KeyBlock - 1) / KeyBlock * KeyBlock);
         splits = Math.Max(1, (keyCount + keysPerPart - 1) / keysPerPart);
 
         var group = heads / kvHeads;

@@ -54,6 +54,18 @@ public sealed class DecodingAttentionTests
         Assert.True(maxError < 1e-5, $"max abs error {maxError:E2}");
     }
 
+    [Fact]
+    public unsafe void A_query_over_an_empty_cache_attends_to_nothing()
+    {
+        var q = new float[14 * 64];
+        var output = Enumerable.Repeat(float.NaN, q.Length).ToArray();
+        fixed (float* pq = q, po = output)
+        {
+            DecodingAttention.Compute(pq, [0], 14, 64, null, null, [], 2, po, Simd.Width);
+        }
+        Assert.All(output, value => Assert.Equal(0f, value));
+    }
+
     [Theory]
     [MemberData(nameof(VectorPaths.Widths), MemberType = typeof(VectorPaths))]
     public unsafe void Dots_and_weighted_sums_match_their_scalar_sums(SimdWidth width)
