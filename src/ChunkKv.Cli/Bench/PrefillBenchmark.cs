@@ -76,9 +76,9 @@ public static class PrefillBenchmark
         return figures.Select((f, i) => WithDecode(f, best[i], best[0]) with
         {
             DecodeRounds = decodeRounds[i],
-            DecodeSpeedupInRounds = Median(decodeRounds[i].Zip(decodeRounds[0], (ours, first) => ours / first)),
+            DecodeSpeedupInRounds = Evaluation.Statistics.Median(decodeRounds[i].Zip(decodeRounds[0], (ours, first) => ours / first)),
             PrefillRounds = prefillRounds[i],
-            PrefillTimeRatioInRounds = Median(prefillRounds[i].Zip(prefillRounds[0], (ours, first) => ours / first)),
+            PrefillTimeRatioInRounds = Evaluation.Statistics.Median(prefillRounds[i].Zip(prefillRounds[0], (ours, first) => ours / first)),
         }).ToList();
     }
 
@@ -149,12 +149,6 @@ public static class PrefillBenchmark
             figures = WithDecode(figures, best, baseline?.DecodeTokensPerSecond ?? best);
         }
         return (figures, transformer.Gemm.Name);
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     /// <summary>The figures with <paramref name="decode"/> tokens/s, and its ratios to the bandwidth limit and to the first type's <paramref name="baselineDecode"/>.</summary>

@@ -88,12 +88,11 @@ internal static unsafe class DecodingAttention
                     max = MathF.Max(max, Part(s)[headDim]);
                 }
                 var target = new Span<float>(output + ((long)(r / group) * heads + kvHead * group + r % group) * headDim, headDim);
+                target.Clear();
                 if (float.IsNegativeInfinity(max))
                 {
-                    target.Clear(); // a query that sees no key at all (only possible with a gap in positions)
-                    continue;
+                    continue; // a query that sees no key at all (only possible with a gap in positions): zeros
                 }
-                target.Clear();
                 var total = 0f;
                 for (var s = 0; s < splits; s++)
                 {
@@ -123,18 +122,16 @@ internal static unsafe class DecodingAttention
             var rowWidth = heads * headDim;
             var kvWidth = kvHeads * headDim;
             var scale = 1f / MathF.Sqrt(headDim);
-            var needed = stacked * headDim + stacked * KeyBlock;
+            var needed = stacked * headDim + KeyBlock;
             if (scratch is null || scratch.Length < needed)
             {
                 scratch = new float[needed];
             }
             var partial = partials + (long)(split * kvHeads + kvHead) * stacked * partialWidth;
             var queryMax = int.MinValue;
-            var queryMin = int.MaxValue;
             for (var i = 0; i < rows; i++)
             {
                 queryMax = Math.Max(queryMax, queryPositions[i]);
-                queryMin = Math.Min(queryMin, queryPositions[i]);
             }
             fixed (float* buffer = scratch)
             {
@@ -162,7 +159,7 @@ internal static unsafe class DecodingAttention
                     var blockValues = values + (long)start * kvWidth + kvHead * headDim;
                     for (var r = 0; r < stacked; r++)
                     {
-                        var rowScores = scores + r * KeyBlock;
+                        var rowScores = scores; // one row's scores at a time: each is used up before the next row's
                         Dots(queries + r * headDim, blockKeys, kvWidth, n, headDim, rowScores, width);
                         var position = queryPositions[r / group];
                         if (blockMax > position)
@@ -180,8 +177,7 @@ internal static unsafe class DecodingAttention
                         var newMax = MathF.Max(state[headDim], Kernels.Max(row, width));
                         if (float.IsNegativeInfinity(newMax))
                         {
-                            row.Clear(); // no visible key yet for this query
-                            continue;
+                            continue; // no visible key yet for this query
                         }
                         var correction = MathF.Exp(state[headDim] - newMax);
                         state[headDim + 1] = state[headDim + 1] * correction + Exponentials.ExpShiftedSum(row, newMax, width);
