@@ -70,6 +70,69 @@ public static unsafe partial class Kernels
     /// </summary>
     public const int FewRows = 4;
 
+    /// <summary>
+    /// <c>y[r] = x · w[r]</c> for <paramref name="count"/> float32 weight rows of <paramref name="columns"/> from
+    /// <paramref name="weights"/>: four rows a step, each vector of x loaded once for the four. Four streams over the
+    /// weights instead of one kept more of memory's reads in flight: on two Zen 3 cores, Qwen2.5-0.5B's down
+    /// projections went from 30.9–31.8 to 33.5–34.1 GB/s and its LM head from 30.1–31.8 to 31.6–33.4 (medians of
+    /// 15 alternating rounds, four runs), the decode of float32 weights being nothing but this stream.
+    /// </summary>
+    internal static void RowDots(float* x, float* weights, int columns, int count, float* y, SimdWidth width)
+    {
+        switch (width)
+        {
+            case SimdWidth.Vector512:
+                RowDots<Vector512<float>, Lanes512>(x, weights, columns, count, y);
+                break;
+            case SimdWidth.Vector256:
+                RowDots<Vector256<float>, Lanes256>(x, weights, columns, count, y);
+                break;
+            default:
+                for (var r = 0; r < count; r++)
+                {
+                    y[r] = Dot(x, weights + (long)r * columns, columns, width);
+                }
+                break;
+        }
+    }
+
+    private static void RowDots<TVector, TLanes>(float* x, float* weights, int columns, int count, float* y)
+        where TVector : struct
+        where TLanes : ILanes<TVector>
+    {
+        ref var input = ref *x;
+        var r = 0;
+        for (; r <= count - 4; r += 4)
+        {
+            var w0 = weights + (long)r * columns;
+            float* w1 = w0 + columns, w2 = w1 + columns, w3 = w2 + columns;
+            TVector a = TLanes.Splat(0f), b = TLanes.Splat(0f), c = TLanes.Splat(0f), d = TLanes.Splat(0f);
+            var i = 0;
+            for (; i <= columns - TLanes.Count; i += TLanes.Count)
+            {
+                var xv = TLanes.Load(ref input, (nuint)i);
+                a = TLanes.MultiplyAdd(xv, TLanes.Load(ref *w0, (nuint)i), a);
+                b = TLanes.MultiplyAdd(xv, TLanes.Load(ref *w1, (nuint)i), b);
+                c = TLanes.MultiplyAdd(xv, TLanes.Load(ref *w2, (nuint)i), c);
+                d = TLanes.MultiplyAdd(xv, TLanes.Load(ref *w3, (nuint)i), d);
+            }
+            var sums = TLanes.SumFour(a, b, c, d);
+            float s0 = sums.GetElement(0), s1 = sums.GetElement(1), s2 = sums.GetElement(2), s3 = sums.GetElement(3);
+            for (; i < columns; i++)
+            {
+                s0 += x[i] * w0[i];
+                s1 += x[i] * w1[i];
+                s2 += x[i] * w2[i];
+                s3 += x[i] * w3[i];
+            }
+            (y[r], y[r + 1], y[r + 2], y[r + 3]) = (s0, s1, s2, s3);
+        }
+        for (; r < count; r++)
+        {
+            y[r] = Dot<TVector, TLanes>(x, weights + (long)r * columns, columns);
+        }
+    }
+
     /// <summary>Σ a[i]·b[i] with two vector accumulators (TensorPrimitives.Dot keeps one and ran at 60 % of this).</summary>
     internal static float Dot(float* a, float* b, int length, SimdWidth width) => width switch
     {

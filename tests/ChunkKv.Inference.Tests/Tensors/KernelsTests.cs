@@ -40,6 +40,40 @@ public sealed unsafe class KernelsTests
         Assert.InRange(Math.Abs(dot - expected), 0, Math.Max(1, length) * 1.2e-7);
     }
 
+    public static TheoryData<SimdWidth, int, int> RowDotShapes()
+    {
+        var data = new TheoryData<SimdWidth, int, int>();
+        foreach (var width in Simd.Accelerated)
+        {
+            foreach (var (rows, columns) in new[] { (0, 16), (1, 7), (3, 33), (4, 16), (5, 75), (9, 896), (13, 1) })
+            {
+                data.Add(width, rows, columns);
+            }
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(RowDotShapes))]
+    public void Row_dots_four_rows_a_step_match_a_double_precision_sum_per_row(SimdWidth width, int rows, int columns)
+    {
+        // Row counts on both sides of a step of four, lengths on both sides of a vector: every row, step and tail path.
+        var random = new Random(rows * 1000 + columns);
+        var x = Enumerable.Range(0, columns).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var weights = Enumerable.Range(0, rows * columns).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var y = Enumerable.Repeat(float.NaN, rows + 1).ToArray();
+        fixed (float* xp = x, wp = weights, yp = y)
+        {
+            Kernels.RowDots(xp, wp, columns, rows, yp, width);
+        }
+        for (var r = 0; r < rows; r++)
+        {
+            var expected = Enumerable.Range(0, columns).Sum(i => (double)x[i] * weights[r * columns + i]);
+            Assert.InRange(Math.Abs(y[r] - expected), 0, columns * 1.2e-7);
+        }
+        Assert.True(float.IsNaN(y[rows]), "wrote past the last row");
+    }
+
     [Theory]
     [InlineData(1, 64)]
     [InlineData(300, 64)]

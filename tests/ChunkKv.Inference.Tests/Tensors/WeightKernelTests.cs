@@ -212,7 +212,34 @@ public sealed unsafe class WeightKernelTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(Kernels.FewRows)]
+    public void Float32_decoding_over_long_rows_matches_a_double_loop_across_cache_blocks(int rows)
+    {
+        // Rows as long as Qwen2.5-0.5B's down projection: a cache block holds a dozen, so every worker's share spans several.
+        const int inFeatures = 4864, outFeatures = 100;
+        var x = RandomValues(rows * inFeatures, rows);
+        var bias = RandomValues(outFeatures, 5);
+        var weights = RandomValues(outFeatures * inFeatures, 6);
+        var y = new float[rows * outFeatures];
+        fixed (float* xp = x, wp = weights, bp = bias, yp = y)
+        {
+            Kernels.Linear(Gemm.Default, xp, rows, inFeatures, wp, outFeatures, bp, yp);
+        }
+        for (var r = 0; r < rows; r++)
+        {
+            for (var o = 0; o < outFeatures; o++)
+            {
+                var expected = bias[o] + Enumerable.Range(0, inFeatures).Sum(i => (double)x[r * inFeatures + i] * weights[o * inFeatures + i]);
+                Assert.InRange(Math.Abs(y[r * outFeatures + o] - expected), 0, inFeatures * 1.2e-7); // n·ε for n products of magnitude ≤ 1
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(WeightType.F32, 1)]
+    [InlineData(WeightType.F32, Kernels.FewRows)]
     [InlineData(WeightType.BF16, 1)]
     [InlineData(WeightType.F16, 3)]
     [InlineData(WeightType.Q8, 1)]
