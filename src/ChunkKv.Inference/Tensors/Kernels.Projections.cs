@@ -95,8 +95,9 @@ public static unsafe partial class Kernels
         var y = projection.Output;
         if (weight.Type == WeightType.F32)
         {
-            // A block of weight rows at a time, small enough to stay in the core's cache while every input row reads it.
-            var block = Math.Max(4, F32BlockBytes / (inFeatures * sizeof(float)) / 4 * 4);
+            // One input row streams its whole share; more read a block of weight rows at a time, small enough to
+            // stay in the core's cache while every input row reads it.
+            var block = rows == 1 ? count : Math.Max(4, F32BlockBytes / (inFeatures * sizeof(float)) / 4 * 4);
             for (var start = first; start < first + count; start += block)
             {
                 var blockRows = Math.Min(block, first + count - start);

@@ -34,7 +34,20 @@ public static unsafe class Q8Dots
         var n = w.Columns;
         var groups = Q8.Groups(n);
         var vector = width != SimdWidth.Portable && Avx2.IsSupported;
-        for (var r = 0; r < count; r++)
+        // Four streams, as Kernels.RowDots: one row of each quarter a step, then the rows left over.
+        var quarter = vector ? count / 4 : 0;
+        for (var k = 0; k < quarter; k++)
+        {
+            var row = first + k;
+            var q = (sbyte*)w.Data + (long)row * n;
+            var scales = w.Scales + (long)row * groups;
+            var (sums, done) = Avx2FourStreams(xq, xs, q, scales, (long)quarter * n, (long)quarter * groups, n);
+            for (var s = 0; s < 4; s++)
+            {
+                y[k + s * quarter] = Scalar(xq, xs, q + s * (long)quarter * n, scales + s * (long)quarter * groups, done, n, sums.GetElement(s));
+            }
+        }
+        for (var r = 4 * quarter; r < count; r++)
         {
             var row = first + r;
             var q = (sbyte*)w.Data + (long)row * n;
@@ -57,12 +70,47 @@ public static unsafe class Q8Dots
         return Scalar(xq, xs, q, ws, g, n, Vector256.Sum(even + odd));
     }
 
+    /// <summary>
+    /// Rows <c>q</c>, <c>q + stride</c>, … (their scales <paramref name="scaleStride"/> apart) over their whole groups,
+    /// and the first group not done: each group of activations loaded once, its magnitudes taken once, for the four.
+    /// Four streams over the weights kept more reads in flight than one row at a time (see Kernels.RowDots).
+    /// </summary>
+    private static (Vector128<float> Sums, int Done) Avx2FourStreams(sbyte* xq, float* xs, sbyte* q, float* ws, long stride, long scaleStride, int n)
+    {
+        sbyte* q1 = q + stride, q2 = q1 + stride, q3 = q2 + stride;
+        float* s1 = ws + scaleStride, s2 = s1 + scaleStride, s3 = s2 + scaleStride;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        var g = 0;
+        for (; (g + 1) * Q8.GroupSize <= n; g++)
+        {
+            var at = g * Q8.GroupSize;
+            Sse.Prefetch0(q + at + WeightDots.PrefetchBytes);
+            Sse.Prefetch0(q1 + at + WeightDots.PrefetchBytes);
+            Sse.Prefetch0(q2 + at + WeightDots.PrefetchBytes);
+            Sse.Prefetch0(q3 + at + WeightDots.PrefetchBytes);
+            var x = Vector256.Load(xq + at);
+            var magnitudes = Avx2.Abs(x);
+            var scale = xs[g];
+            a0 = Fma.MultiplyAdd(Group(magnitudes, x, q + at), Vector256.Create(scale * ws[g]), a0);
+            a1 = Fma.MultiplyAdd(Group(magnitudes, x, q1 + at), Vector256.Create(scale * s1[g]), a1);
+            a2 = Fma.MultiplyAdd(Group(magnitudes, x, q2 + at), Vector256.Create(scale * s2[g]), a2);
+            a3 = Fma.MultiplyAdd(Group(magnitudes, x, q3 + at), Vector256.Create(scale * s3[g]), a3);
+        }
+        return (Lanes256.SumFour(a0, a1, a2, a3), g);
+    }
+
     /// <summary>One group's 32 products in eight int32 sums, as floats: |x| times w with x's sign (vpmaddubsw takes one unsigned side).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Group(sbyte* xq, sbyte* q)
     {
         var x = Vector256.Load(xq);
-        var pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(x), Avx2.Sign(Vector256.Load(q), x)); // |x|·w·sign(x): at most 2·127² per pair, no saturation
+        return Group(Avx2.Abs(x), x, q);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Group(Vector256<byte> magnitudes, Vector256<sbyte> x, sbyte* q)
+    {
+        var pairs = Avx2.MultiplyAddAdjacent(magnitudes, Avx2.Sign(Vector256.Load(q), x)); // |x|·w·sign(x): at most 2·127² per pair, no saturation
         return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1)));
     }
 

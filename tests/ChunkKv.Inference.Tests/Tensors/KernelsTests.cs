@@ -45,7 +45,7 @@ public sealed unsafe class KernelsTests
         var data = new TheoryData<SimdWidth, int, int>();
         foreach (var width in Simd.Accelerated)
         {
-            foreach (var (rows, columns) in new[] { (0, 16), (1, 7), (3, 33), (4, 16), (5, 75), (9, 896), (13, 1) })
+            foreach (var (rows, columns) in new[] { (0, 16), (1, 7), (3, 33), (4, 16), (5, 75), (8, 40), (9, 896), (13, 1) })
             {
                 data.Add(width, rows, columns);
             }
@@ -55,9 +55,10 @@ public sealed unsafe class KernelsTests
 
     [Theory]
     [MemberData(nameof(RowDotShapes))]
-    public void Row_dots_four_rows_a_step_match_a_double_precision_sum_per_row(SimdWidth width, int rows, int columns)
+    public void Row_dots_as_four_streams_match_a_double_precision_sum_per_row(SimdWidth width, int rows, int columns)
     {
-        // Row counts on both sides of a step of four, lengths on both sides of a vector: every row, step and tail path.
+        // Row counts on both sides of four streams (one row of each quarter a step) and their leftover rows, lengths on
+        // both sides of a vector: every stream, step and tail path.
         var random = new Random(rows * 1000 + columns);
         var x = Enumerable.Range(0, columns).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
         var weights = Enumerable.Range(0, rows * columns).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
