@@ -77,9 +77,10 @@ public static unsafe partial class Kernels
     /// than one (a row at a time) or four short ones (four neighbouring rows a step, which restart every few KiB).
     /// </summary>
     /// <remarks>
-    /// Measured on two Zen 3 cores, medians of 15 alternating rounds: Qwen2.5-0.5B's down projections, a row at a time
-    /// 30.9–31.8 GB/s, four neighbouring rows 33.5–34.1; its LM head 33.8–34.0 with four neighbouring rows, 36.6–37.1
-    /// as four quarters. Decoding float32 weights is nothing but this stream.
+    /// Measured on Qwen2.5-0.5B, two Zen 3 cores, medians of 15 alternating rounds in each run: its down projections
+    /// a row at a time 30.2–31.8 GB/s, four neighbouring rows 33.5–34.4, four quarters level with those; its LM head
+    /// 30.1–32.8 a row at a time, 33.0–34.0 with four neighbouring rows, 35.4–37.1 as four quarters. Decoding
+    /// float32 weights is nothing but this stream.
     /// </remarks>
     internal static void RowDots(float* x, float* weights, int columns, int count, float* y, SimdWidth width)
     {

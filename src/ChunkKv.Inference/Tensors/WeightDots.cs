@@ -57,34 +57,24 @@ internal static unsafe class WeightDots
                     {
                         (even[i], odd[i]) = (x[2 * i], x[2 * i + 1]);
                     }
-                    // Four streams, as float32's Kernels.RowDots: one row of each quarter a step, then the rows left over.
-                    var rows = (ushort*)w.Data + start;
-                    var quarter = count / 4;
-                    for (var k = 0; k < quarter; k++)
+                    var done = width == SimdWidth.Vector512
+                        ? FourStreams(&BFloat16FourStreams512, x, even, odd, (ushort*)w.Data + start, count, n, y, WeightType.BF16)
+                        : FourStreams(&BFloat16FourStreams256, x, even, odd, (ushort*)w.Data + start, count, n, y, WeightType.BF16);
+                    for (var r = done; r < count; r++)
                     {
-                        var sums = width == SimdWidth.Vector512
-                            ? BFloat16FourStreams512(even, odd, rows + (long)k * n, (long)quarter * n, n)
-                            : BFloat16FourStreams256(even, odd, rows + (long)k * n, (long)quarter * n, n);
-                        for (var s = 0; s < 4; s++)
-                        {
-                            y[k + s * quarter] = Tail(x, rows + (k + (long)s * quarter) * n, n / 32 * 32, n, sums.GetElement(s), WeightType.BF16);
-                        }
-                    }
-                    for (var r = 4 * quarter; r < count; r++)
-                    {
-                        var row = rows + (long)r * n;
+                        var row = (ushort*)w.Data + start + (long)r * n;
                         y[r] = width == SimdWidth.Vector512 ? BFloat16Pairs512(x, even, odd, row, n) : BFloat16Pairs256(x, even, odd, row, n);
                     }
                 }
                 break;
             case (WeightType.F16, SimdWidth.Vector256):
-                for (var r = 0; r < count; r++)
+                for (var r = FourStreams(&HalfFourStreams256, x, null, null, (ushort*)w.Data + start, count, n, y, WeightType.F16); r < count; r++)
                 {
                     y[r] = Half256(x, (ushort*)w.Data + start + (long)r * n, n);
                 }
                 break;
             case (WeightType.F16, SimdWidth.Vector512):
-                for (var r = 0; r < count; r++)
+                for (var r = FourStreams(&HalfFourStreams512, x, null, null, (ushort*)w.Data + start, count, n, y, WeightType.F16); r < count; r++)
                 {
                     y[r] = Half512(x, (ushort*)w.Data + start + (long)r * n, n);
                 }
@@ -156,12 +146,32 @@ internal static unsafe class WeightDots
     }
 
     /// <summary>
+    /// The rows read as four streams, as float32's <see cref="Kernels.RowDots"/>: split into quarters, one row of each
+    /// quarter a step by <paramref name="kernel"/> (over the first <c>n / 32 · 32</c> columns; the tails added here).
+    /// Returns how many rows are done: the ones past the last whole step are left to the caller's one-row kernel.
+    /// </summary>
+    private static int FourStreams(delegate*<float*, float*, float*, ushort*, long, int, Vector128<float>> kernel,
+        float* x, float* even, float* odd, ushort* rows, int count, int n, float* y, WeightType type)
+    {
+        var quarter = count / 4;
+        for (var k = 0; k < quarter; k++)
+        {
+            var sums = kernel(x, even, odd, rows + (long)k * n, (long)quarter * n, n);
+            for (var s = 0; s < 4; s++)
+            {
+                y[k + s * quarter] = Tail(x, rows + (k + (long)s * quarter) * n, n / 32 * 32, n, sums.GetElement(s), type);
+            }
+        }
+        return 4 * quarter;
+    }
+
+    /// <summary>
     /// Rows <c>w</c>, <c>w + stride</c>, <c>w + 2·stride</c> and <c>w + 3·stride</c> dotted with x over their first
     /// <c>n / 32 · 32</c> columns (the caller adds the tails): four streams, each pair of x's halves loaded once for
     /// the four. Measured on Qwen2.5-0.5B, two Zen 3 cores, medians of 15 alternating rounds in three runs: the LM head
     /// 31.5–33.8 GB/s a row at a time, 34.6–35.6 as four streams; the down projections 31.0–32.5 against 34.0–35.0.
     /// </summary>
-    private static Vector128<float> BFloat16FourStreams256(float* even, float* odd, ushort* w, long stride, int n)
+    private static Vector128<float> BFloat16FourStreams256(float* x, float* even, float* odd, ushort* w, long stride, int n)
     {
         var high = Vector256.Create(0xffff0000u);
         ushort* w1 = w + stride, w2 = w1 + stride, w3 = w2 + stride;
@@ -191,7 +201,7 @@ internal static unsafe class WeightDots
         return Lanes256.SumFour(a0 + b0, a1 + b1, a2 + b2, a3 + b3);
     }
 
-    private static Vector128<float> BFloat16FourStreams512(float* even, float* odd, ushort* w, long stride, int n)
+    private static Vector128<float> BFloat16FourStreams512(float* x, float* even, float* odd, ushort* w, long stride, int n)
     {
         var high = Vector512.Create(0xffff0000u);
         ushort* w1 = w + stride, w2 = w1 + stride, w3 = w2 + stride;
@@ -277,6 +287,54 @@ internal static unsafe class WeightDots
             d = Avx512F.FusedMultiplyAdd(Vector512.Load(x + i + 48), Half16(w + i + 48), d);
         }
         return Tail(x, w, i, n, Vector512.Sum(a + b + (c + d)), WeightType.F16);
+    }
+
+    /// <summary>Four float16 rows <paramref name="stride"/> apart over their first <c>n / 32 · 32</c> columns (see <see cref="FourStreams"/>).</summary>
+    private static Vector128<float> HalfFourStreams256(float* x, float* even, float* odd, ushort* w, long stride, int n)
+    {
+        ushort* w1 = w + stride, w2 = w1 + stride, w3 = w2 + stride;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        var end = n / 32 * 32;
+        for (var i = 0; i < end; i += 8)
+        {
+            if ((i & 31) == 0)
+            {
+                // A cache line of each row every fourth step.
+                Sse.Prefetch0((byte*)(w + i) + PrefetchBytes);
+                Sse.Prefetch0((byte*)(w1 + i) + PrefetchBytes);
+                Sse.Prefetch0((byte*)(w2 + i) + PrefetchBytes);
+                Sse.Prefetch0((byte*)(w3 + i) + PrefetchBytes);
+            }
+            var xv = Vector256.Load(x + i);
+            a0 = Fma.MultiplyAdd(xv, Half8(w + i), a0);
+            a1 = Fma.MultiplyAdd(xv, Half8(w1 + i), a1);
+            a2 = Fma.MultiplyAdd(xv, Half8(w2 + i), a2);
+            a3 = Fma.MultiplyAdd(xv, Half8(w3 + i), a3);
+        }
+        return Lanes256.SumFour(a0, a1, a2, a3);
+    }
+
+    private static Vector128<float> HalfFourStreams512(float* x, float* even, float* odd, ushort* w, long stride, int n)
+    {
+        ushort* w1 = w + stride, w2 = w1 + stride, w3 = w2 + stride;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        var end = n / 32 * 32;
+        for (var i = 0; i < end; i += 16)
+        {
+            if ((i & 31) == 0)
+            {
+                Sse.Prefetch0((byte*)(w + i) + PrefetchBytes);
+                Sse.Prefetch0((byte*)(w1 + i) + PrefetchBytes);
+                Sse.Prefetch0((byte*)(w2 + i) + PrefetchBytes);
+                Sse.Prefetch0((byte*)(w3 + i) + PrefetchBytes);
+            }
+            var xv = Vector512.Load(x + i);
+            a0 = Avx512F.FusedMultiplyAdd(xv, Half16(w + i), a0);
+            a1 = Avx512F.FusedMultiplyAdd(xv, Half16(w1 + i), a1);
+            a2 = Avx512F.FusedMultiplyAdd(xv, Half16(w2 + i), a2);
+            a3 = Avx512F.FusedMultiplyAdd(xv, Half16(w3 + i), a3);
+        }
+        return Lanes512.SumFour(a0, a1, a2, a3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
