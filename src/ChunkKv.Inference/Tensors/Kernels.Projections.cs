@@ -83,8 +83,8 @@ public static unsafe partial class Kernels
         });
     }
 
-    /// <summary>How many bytes of float32 weight rows the few-rows path dots with every input row before moving on (half a Zen core's L2).</summary>
-    private const int F32BlockBytes = 256 * 1024;
+    /// <summary>How many bytes of weight rows the few-rows path dots with every input row before moving on (half a Zen core's L2).</summary>
+    private const int BlockBytes = 256 * 1024;
 
     /// <summary>Rows <c>[first, first + count)</c> of one projection's weights dotted with every input row, bias added.</summary>
     private static void DotRows(float* x, int rows, Projection projection, int first, int count, QuantizedActivations activations, SimdWidth width)
@@ -93,35 +93,29 @@ public static unsafe partial class Kernels
         var inFeatures = weight.Columns;
         var outFeatures = weight.Rows;
         var y = projection.Output;
-        if (weight.Type == WeightType.F32)
+        // One input row streams its whole share; more read a block of weight rows at a time, small enough to stay
+        // in the core's cache while every input row reads it.
+        var block = rows == 1 ? count : (int)Math.Max(4, BlockBytes / Matrix.BytesOf(1, inFeatures, weight.Type) / 4 * 4);
+        for (var start = first; start < first + count; start += block)
         {
-            // One input row streams its whole share; more read a block of weight rows at a time, small enough to
-            // stay in the core's cache while every input row reads it.
-            var block = rows == 1 ? count : Math.Max(4, F32BlockBytes / (inFeatures * sizeof(float)) / 4 * 4);
-            for (var start = first; start < first + count; start += block)
+            var blockRows = Math.Min(block, first + count - start);
+            for (var r = 0; r < rows; r++)
             {
-                var blockRows = Math.Min(block, first + count - start);
-                for (var r = 0; r < rows; r++)
+                var output = y + (long)r * outFeatures + start;
+                switch (weight.Type)
                 {
-                    RowDots(x + (long)r * inFeatures, (float*)weight.Data + (long)start * inFeatures, inFeatures, blockRows,
-                        y + (long)r * outFeatures + start, width);
-                    AddBias(y, outFeatures, r, 1, start, blockRows, projection.Bias);
+                    case WeightType.F32:
+                        RowDots(x + (long)r * inFeatures, (float*)weight.Data + (long)start * inFeatures, inFeatures, blockRows, output, width);
+                        break;
+                    case WeightType.Q8:
+                        Q8Dots.Rows(activations.Values + r * activations.Padded, activations.Scales + r * activations.Groups, weight, start, blockRows, output, width);
+                        break;
+                    default:
+                        WeightDots.Rows(x + (long)r * inFeatures, weight, start, blockRows, output, width);
+                        break;
                 }
+                AddBias(y, outFeatures, r, 1, start, blockRows, projection.Bias);
             }
-            return;
-        }
-        for (var r = 0; r < rows; r++)
-        {
-            var output = y + (long)r * outFeatures + first;
-            if (weight.Type == WeightType.Q8)
-            {
-                Q8Dots.Rows(activations.Values + r * activations.Padded, activations.Scales + r * activations.Groups, weight, first, count, output, width);
-            }
-            else
-            {
-                WeightDots.Rows(x + (long)r * inFeatures, weight, first, count, output, width);
-            }
-            AddBias(y, outFeatures, r, 1, first, count, projection.Bias);
         }
     }
 

@@ -239,6 +239,39 @@ public sealed unsafe class WeightKernelTests
     }
 
     [Theory]
+    [InlineData(WeightType.BF16)]
+    [InlineData(WeightType.F16)]
+    [InlineData(WeightType.Q8)]
+    public void Stored_weight_decoding_of_several_rows_over_long_rows_matches_a_double_loop(WeightType type)
+    {
+        // Several input rows read the weights a cache block at a time; rows this long make a worker's share span blocks.
+        const int rows = Kernels.FewRows, inFeatures = 4864, outFeatures = 300;
+        var x = RandomValues(rows * inFeatures, 11);
+        var bias = RandomValues(outFeatures, 12);
+        using var weights = new Weights(type, RandomValues(outFeatures * inFeatures, 13), outFeatures, inFeatures);
+        var y = new float[rows * outFeatures];
+        fixed (float* xp = x, bp = bias, yp = y)
+        {
+            Kernels.Linear(Gemm.Default, xp, rows, weights.Matrix, bp, yp);
+        }
+        for (var r = 0; r < rows; r++)
+        {
+            var read = ActivationsAsRead(type, x, r * inFeatures, inFeatures);
+            for (var o = 0; o < outFeatures; o++)
+            {
+                double expected = bias[o], magnitude = Math.Abs(bias[o]);
+                for (var i = 0; i < inFeatures; i++)
+                {
+                    expected += read[i] * weights.Exact[o * inFeatures + i];
+                    magnitude += Math.Abs(read[i] * weights.Exact[o * inFeatures + i]);
+                }
+                // float32 accumulation: a few ulps of the sum of magnitudes.
+                Assert.InRange(Math.Abs(y[r * outFeatures + o] - expected), 0, 1e-6 * magnitude + 1e-6);
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(WeightType.F32, 1)]
     [InlineData(WeightType.F32, Kernels.FewRows)]
     [InlineData(WeightType.BF16, 1)]
