@@ -21,6 +21,8 @@ public static unsafe class MemoryBandwidth
 
     public static double ReadGbps(int megabytes = 1024, int passes = 4)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(megabytes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(passes);
         var length = checked(megabytes * (1 << 20) / sizeof(float));
         var buffer = (float*)HugePageMemory.Allocate((long)length * sizeof(float));
         try

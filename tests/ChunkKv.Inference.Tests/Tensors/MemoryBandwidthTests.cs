@@ -30,6 +30,13 @@ public sealed unsafe class MemoryBandwidthTests
         }
     }
 
+    [Theory]
+    [InlineData(0, 1)]
+    [InlineData(-5, 1)]
+    [InlineData(16, 0)]
+    public void A_probe_of_no_memory_or_no_pass_is_refused(int megabytes, int passes) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => MemoryBandwidth.ReadGbps(megabytes, passes));
+
     [Fact]
     public void The_probe_reads_at_a_positive_rate()
     {
